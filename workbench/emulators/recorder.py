@@ -1,0 +1,72 @@
+"""Record the prober's conversation with every real `qemu-system-*` binary as a transcript."""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from workbench.emulators.catalog import target_of
+from workbench.emulators.transcript import Transcript, transcript_filename
+from workbench.qemu.errors import LaunchRefused, ProbeError
+from workbench.qemu.probe import probe
+
+
+@dataclass
+class RecordOutcome:
+    binary: str
+    path: Path | None
+    error: str | None = None
+
+
+def find_real_binaries(qemu_dir: Path) -> list[Path]:
+    return sorted(p for p in qemu_dir.glob("qemu-system-*") if p.is_file() and os.access(p, os.X_OK))
+
+
+def record_one(binary: Path, out_dir: Path, timeout_s: float = 20.0) -> Path:
+    version_text = subprocess.run([str(binary), "-version"], capture_output=True, text=True,
+                                  timeout=timeout_s).stdout
+    recorded_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    target = target_of(binary.name)
+    try:
+        result = probe(str(binary), record=True, command_timeout_s=timeout_s,
+                       launch_timeout_s=timeout_s)
+    except LaunchRefused as e:
+        # QEMU refused the probe command line: record that, so the replay refuses it too.
+        failure = {"status": e.status, "stderr": e.stderr, "after_s": round(e.after_s, 7)}
+        tr = Transcript(target, str(binary), _version_from_text(version_text), version_text,
+                        recorded_at, False, [], failure)
+    else:
+        caps = result.caps
+        major, rest = divmod(caps.version, 1_000_000)
+        minor, micro = divmod(rest, 1_000)
+        tr = Transcript(target, str(binary),
+                        {"major": major, "minor": minor, "micro": micro, "package": caps.package},
+                        version_text, recorded_at, caps.kvm, result.launches)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / transcript_filename(tr.target)
+    tr.save(path)
+    return path
+
+
+def _version_from_text(text: str) -> dict:
+    m = re.search(r"version (\d+)\.(\d+)\.(\d+)(?: \((.*)\))?", text)
+    if not m:
+        return {"major": 0, "minor": 0, "micro": 0, "package": ""}
+    return {"major": int(m[1]), "minor": int(m[2]), "micro": int(m[3]), "package": m[4] or ""}
+
+
+def record_all(qemu_dir: Path, out_dir: Path,
+               progress: Callable[[str], None] | None = None) -> list[RecordOutcome]:
+    outcomes = []
+    for binary in find_real_binaries(qemu_dir):
+        if progress:
+            progress(binary.name)
+        try:
+            outcomes.append(RecordOutcome(str(binary), record_one(binary, out_dir)))
+        except (ProbeError, OSError, subprocess.TimeoutExpired) as e:
+            outcomes.append(RecordOutcome(str(binary), None, str(e)))
+    return outcomes

@@ -1,0 +1,129 @@
+"""The recorded conversation between the prober and one real QEMU binary.
+
+Stored as gzip-compressed JSON, one file per binary: `data/transcripts/qemu-system-<target>.json.gz`.
+Standard library only: the replaying emulator imports this, and it must start as fast as QEMU.
+
+    {"format": 1, "target": "x86_64", "binary": "/usr/bin/qemu-system-x86_64",
+     "version": {"major": 7, "minor": 2, "micro": 22, "package": "..."},
+     "version_text": "<what -version printed>", "recorded_at": "ISO-8601", "kvm_at_record": true,
+     "launches": [                      # one per probe process (KVM probe, then TCG-only probe)
+       {"accel": "kvm:tcg", "ready_s": 0.021,   # exec -> daemonized parent exited (socket ready)
+        "greeting_s": 0.022,                    # exec -> QMP greeting received
+        "greeting": {...},
+        "exchanges": [{"execute": "query-version", "arguments": null,
+                       "return": {...}  or  "error": {"class": ..., "desc": ...},
+                       "latency_s": 0.0004}],
+        "quit_s": 0.004}],                       # quit sent -> process exited
+     "launch_failure": null}   # or {"status", "stderr", "after_s"} when QEMU refused to start
+"""
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FORMAT = 1
+
+
+def command_key(execute: str, arguments: dict | None) -> str:
+    return execute + "\0" + json.dumps(arguments or {}, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass
+class Exchange:
+    execute: str
+    arguments: dict | None
+    latency_s: float
+    ret: Any = None
+    error: dict | None = None
+
+    def to_json(self) -> dict:
+        d: dict[str, Any] = {"execute": self.execute, "arguments": self.arguments,
+                             "latency_s": round(self.latency_s, 7)}
+        if self.error is not None:
+            d["error"] = self.error
+        else:
+            d["return"] = self.ret
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Exchange":
+        return cls(d["execute"], d.get("arguments"), float(d["latency_s"]), d.get("return"),
+                   d.get("error"))
+
+
+@dataclass
+class Launch:
+    accel: str
+    ready_s: float
+    greeting_s: float
+    greeting: dict
+    exchanges: list[Exchange] = field(default_factory=list)
+    quit_s: float | None = None
+
+    def to_json(self) -> dict:
+        return {"accel": self.accel, "ready_s": round(self.ready_s, 7),
+                "greeting_s": round(self.greeting_s, 7), "greeting": self.greeting,
+                "exchanges": [e.to_json() for e in self.exchanges],
+                "quit_s": None if self.quit_s is None else round(self.quit_s, 7)}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Launch":
+        return cls(d["accel"], float(d["ready_s"]), float(d["greeting_s"]), d["greeting"],
+                   [Exchange.from_json(e) for e in d["exchanges"]], d.get("quit_s"))
+
+
+@dataclass
+class Transcript:
+    target: str
+    binary: str
+    version: dict
+    version_text: str
+    recorded_at: str
+    kvm_at_record: bool
+    launches: list[Launch] = field(default_factory=list)
+    # Set when the probe command line itself was refused (microvm refuses accel=tcg):
+    # {"status": 1, "stderr": "...", "after_s": 0.02}; launches is then empty.
+    launch_failure: dict | None = None
+
+    def to_json(self) -> dict:
+        return {"format": FORMAT, "target": self.target, "binary": self.binary,
+                "version": self.version, "version_text": self.version_text,
+                "recorded_at": self.recorded_at, "kvm_at_record": self.kvm_at_record,
+                "launches": [ln.to_json() for ln in self.launches],
+                "launch_failure": self.launch_failure}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Transcript":
+        if d.get("format") != FORMAT:
+            raise ValueError(f"unsupported transcript format {d.get('format')!r}")
+        return cls(d["target"], d["binary"], d["version"], d["version_text"], d["recorded_at"],
+                   bool(d["kvm_at_record"]), [Launch.from_json(x) for x in d["launches"]],
+                   d.get("launch_failure"))
+
+    def launch_for(self, accel: str) -> Launch:
+        for ln in self.launches:
+            if ln.accel == accel:
+                return ln
+        return self.launches[0]
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=9) as f:
+            json.dump(self.to_json(), f, separators=(",", ":"))
+        tmp.replace(path)
+
+
+def transcript_filename(target: str) -> str:
+    return f"qemu-system-{target}.json.gz"
+
+
+def load_raw(path: Path) -> dict:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def load(path: Path) -> Transcript:
+    return Transcript.from_json(load_raw(path))

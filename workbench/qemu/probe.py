@@ -1,0 +1,327 @@
+"""Probe one emulator with libvirt's QMP sequence (virQEMUCapsInitQMPMonitor and ...TCG).
+
+Launch #1 uses accel=kvm:tcg; if it reports KVM, launch #2 (accel=tcg) asks again for what
+differs under TCG (CPU models, host-model expansion, machines). Each step has a time limit and
+the emulator is always SIGKILLed and reaped, its private directory removed, as libvirt does.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from workbench import trace
+from workbench.emulators.catalog import arch_from_qemu
+from workbench.emulators.transcript import Launch
+from workbench.qemu import process
+from workbench.qemu.capsdata import CpuModel, Machine, QemuCaps
+from workbench.qemu.errors import ProbeError
+from workbench.qmp import QMPSession, Reply
+
+SELF_VERSION = "0.1.0"  # bump when the probe sequence or the cache format changes
+
+# Commands whose presence libvirt records as a flag (a subset of virQEMUCapsCommands).
+COMMAND_FLAGS = (
+    "query-vnc", "query-spice", "query-cpu-definitions", "query-named-block-nodes",
+    "query-iothreads", "query-hotpluggable-cpus", "query-qmp-schema",
+    "query-cpu-model-expansion", "query-cpu-model-baseline", "query-cpu-model-comparison",
+    "query-sev-capabilities", "query-display-options", "blockdev-reopen", "set-action",
+    "query-dirty-rate", "calc-dirty-rate", "query-stats", "query-sgx-capabilities",
+    "query-gic-capabilities", "query-tpm-models", "query-migrate-capabilities",
+    "query-command-line-options", "system_wakeup", "transaction", "blockdev-add",
+)
+
+# QOM types whose presence libvirt records as a flag (a subset of virQEMUCapsObjectTypes).
+TYPE_FLAGS = (
+    "virtio-blk-pci", "virtio-net-pci", "virtio-scsi-pci", "virtio-blk-ccw", "virtio-net-ccw",
+    "virtio-scsi-ccw", "virtio-blk-device", "virtio-net-device", "virtio-scsi-device",
+    "virtio-serial-pci", "virtio-serial-device", "virtio-balloon-pci", "virtio-balloon-ccw",
+    "virtio-balloon-device", "virtio-rng-pci", "virtio-rng-ccw", "virtio-rng-device",
+    "virtio-gpu-pci", "virtio-gpu-device", "virtio-gpu-ccw", "virtio-vga", "virtio-keyboard-pci",
+    "virtio-mouse-pci", "virtio-tablet-pci", "virtio-input-host-pci", "virtio-mem-pci",
+    "virtio-iommu-pci", "virtio-pmem-pci", "vhost-vsock-pci", "vhost-user-fs-device",
+    "vhost-scsi-pci", "vfio-pci", "vfio-ccw", "vfio-ap", "pci-bridge", "pcie-root-port",
+    "pcie-pci-bridge", "ioh3420", "x3130-upstream", "xio3130-downstream", "pxb", "pxb-pcie",
+    "i82801b11-bridge", "ich9-ahci", "ich9-usb-ehci1", "ich9-intel-hda", "intel-hda", "hda-duplex",
+    "hda-micro", "hda-output", "ac97", "ES1370", "sb16", "usb-tablet", "usb-kbd", "usb-mouse",
+    "usb-storage", "usb-host", "usb-redir", "usb-hub", "usb-audio", "nec-usb-xhci", "qemu-xhci",
+    "piix3-usb-uhci", "piix4-usb-uhci", "pci-ohci", "usb-ehci", "scsi-hd", "scsi-cd",
+    "scsi-generic", "scsi-block", "lsi", "megasas", "mptsas1068", "am53c974", "dc390", "ide-hd",
+    "ide-cd", "isa-fdc", "floppy", "VGA", "cirrus-vga", "vmware-svga", "qxl", "qxl-vga",
+    "ramfb", "bochs-display", "e1000", "e1000e", "rtl8139", "ne2k_pci", "pcnet", "i6300esb",
+    "ib700", "diag288", "isa-serial", "pci-serial", "spapr-vty", "sclpconsole", "sclplmconsole",
+    "tpm-tis", "tpm-crb", "tpm-spapr", "tpm-tis-device", "intel-iommu", "amd-iommu",
+    "spapr-pci-host-bridge", "virtual-css-bridge", "mch", "i440FX-pcihost", "q35-pcihost",
+    "ICH9-LPC", "PIIX4_PM", "kvm-pit", "pvpanic", "pvpanic-pci", "nvdimm", "pc-dimm",
+    "virtio-mem", "sev-guest", "sgx-epc", "memory-backend-file", "memory-backend-memfd",
+    "memory-backend-ram", "memory-backend-epc", "iothread", "tcg-accel", "kvm-accel",
+    "max-x86_64-cpu", "max-arm-cpu", "spapr-tpm-proxy", "vmcoreinfo", "isa-debugcon",
+    "virtio-crypto-pci", "cryptodev-backend-builtin", "pr-manager-helper", "dbus-vmstate",
+    "input-linux", "ccid-card-passthru", "usb-ccid", "chardev-spicevmc", "vhost-user-gpu",
+    "vhost-user-vga", "sev-snp-guest", "s390-pv-guest", "pef-guest", "virtio-sound-pci",
+)
+
+# device-list-properties calls (virQEMUCapsDeviceProps): type, and the type whose presence
+# gates the call (None: always asked; a DeviceNotFound answer then counts as "no properties").
+DEVICE_PROPS: tuple[tuple[str, str | None], ...] = (
+    ("virtio-blk-pci", None), ("virtio-net-pci", None), ("virtio-scsi-pci", "virtio-scsi-pci"),
+    ("virtio-blk-ccw", "virtio-blk-ccw"), ("virtio-net-ccw", "virtio-net-ccw"),
+    ("virtio-scsi-ccw", "virtio-scsi-ccw"), ("vfio-pci", "vfio-pci"), ("scsi-hd", None),
+    ("ide-hd", None), ("PIIX4_PM", None), ("usb-redir", "usb-redir"),
+    ("i440FX-pcihost", None), ("q35-pcihost", None), ("usb-storage", "usb-storage"),
+    ("kvm-pit", None), ("VGA", "VGA"), ("vmware-svga", "vmware-svga"), ("qxl", "qxl"),
+    ("virtio-gpu-pci", "virtio-gpu-pci"), ("virtio-gpu-device", "virtio-gpu-device"),
+    ("ICH9-LPC", None), ("virtio-balloon-pci", None), ("virtio-balloon-ccw", None),
+    ("virtio-balloon-device", None), ("nec-usb-xhci", "nec-usb-xhci"),
+    ("intel-iommu", "intel-iommu"), ("spapr-pci-host-bridge", "spapr-pci-host-bridge"),
+    ("virtio-gpu-ccw", "virtio-gpu-ccw"), ("virtual-css-bridge", "virtual-css-bridge"),
+    ("mch", "mch"), ("nvdimm", "nvdimm"), ("pcie-root-port", "pcie-root-port"),
+    ("usb-host", "usb-host"), ("vhost-user-fs-device", "vhost-user-fs-device"),
+    ("virtio-mem-pci", "virtio-mem-pci"), ("virtio-iommu-pci", "virtio-iommu-pci"),
+)
+
+# qom-list-properties on object types, each gated by the type's presence.
+OBJECT_PROPS = ("memory-backend-file", "memory-backend-memfd", "max-x86_64-cpu", "max-arm-cpu")
+
+# Machine families whose machine-type properties libvirt asks for: QEMU arch -> machine family.
+MACHINE_PROPS = {"ppc64": "pseries", "aarch64": "virt", "arm": "virt"}
+
+# libvirt's preferred default machine per arch, moved to the front of the list.
+PREFERRED_MACHINE = {
+    "x86_64": "pc", "i686": "pc", "ppc64": "pseries", "ppc64le": "pseries", "s390x": "s390-ccw-virtio",
+    "armv7l": "virt", "aarch64": "virt", "riscv32": "virt", "riscv64": "virt", "mips": "malta",
+    "mipsel": "malta", "mips64": "malta", "mips64el": "malta", "ppc": "g3beige", "sparc": "SS-5",
+    "sparc64": "sun4u", "alpha": "clipper", "m68k": "mcf5208evb", "sh4": "shix", "sh4eb": "shix",
+}
+
+DEFAULT_TIMEOUTS = {"launch": 10.0, "command": 10.0}
+
+
+@dataclass
+class ProbeResult:
+    caps: QemuCaps
+    launches: list[Launch]  # filled only when recording
+
+
+def probe(binary: str, *, kvm_usable: bool | None = None, command_timeout_s: float = 10.0,
+          launch_timeout_s: float = 10.0, record: bool = False) -> ProbeResult:
+    """Probe one binary as libvirt does; raises ProbeError naming the binary and the step."""
+    try:
+        st = os.stat(binary)
+    except OSError as e:
+        raise ProbeError(binary, "stat", e.strerror or str(e)) from None
+    if not os.access(binary, os.X_OK):
+        raise ProbeError(binary, "stat", "not executable")
+    with trace.span("probe", binary=binary) as sp:
+        trace.count("probe")
+        l1 = _launch_and_talk(binary, "kvm:tcg", _main_sequence, launch_timeout_s,
+                              command_timeout_s, record)
+        replies: dict[str, Any] = l1.replies
+        kvm = replies["kvm"] and (kvm_usable is None or kvm_usable)
+        launches = [l1]
+        if kvm:  # libvirt starts a second, TCG-only, QEMU for the TCG view
+            launches.append(_launch_and_talk(binary, "tcg", _tcg_sequence, launch_timeout_s,
+                                             command_timeout_s, record, context=replies))
+        caps = _build_caps(binary, st.st_ctime_ns, kvm, [ln.replies for ln in launches])
+        caps.probe_launches = len(launches)
+        sp.set(arch=caps.arch, launches=len(launches), commands=sum(ln.n_commands for ln in launches))
+    return ProbeResult(caps, [ln.transcript for ln in launches if ln.transcript is not None])
+
+
+@dataclass
+class _LaunchOutcome:
+    replies: dict[str, Any]
+    n_commands: int
+    transcript: Launch | None
+
+
+def _launch_and_talk(binary: str, accel: str, sequence, launch_timeout_s: float,
+                     command_timeout_s: float, record: bool,
+                     context: dict[str, Any] | None = None) -> _LaunchOutcome:
+    with trace.span("probe.launch", binary=binary, accel=accel):
+        trace.count("probe.launches")
+        with trace.span("probe.spawn", binary=binary, accel=accel):
+            proc = process.launch(binary, accel, launch_timeout_s)
+        try:
+            session = QMPSession(binary, command_timeout_s, record=record)
+            replies, greeting_s, quit_s = asyncio.run(
+                _talk(session, proc, sequence, context or {}, record))
+        finally:
+            process.cleanup(proc.tmpdir, proc.pid)
+    transcript = None
+    if record:
+        transcript = Launch(accel, proc.ready_s, proc.ready_s + greeting_s, session.greeting,
+                            session.exchanges or [], quit_s)
+    return _LaunchOutcome(replies, len(session.exchanges or []) if record else replies["_n"], transcript)
+
+
+async def _talk(session: QMPSession, proc: process.EmulatorProcess, sequence,
+                context: dict[str, Any], record: bool) -> tuple[dict[str, Any], float, float | None]:
+    import time
+    t0 = time.perf_counter()
+    await session.connect(proc.socket)
+    greeting_s = time.perf_counter() - t0
+    replies: dict[str, Any] = {"_n": 0}
+    quit_s = None
+    try:
+        await sequence(session, replies, context)
+        if record:  # the recorder measures quit -> exit; the prober SIGKILLs like libvirt
+            await session.quit()
+            quit_s = process.wait_exit(proc, session.timeout_s)
+    finally:
+        await session.close()
+    return replies, greeting_s, quit_s
+
+
+async def _ask(session: QMPSession, replies: dict[str, Any], cmd: str, args: dict | None = None) -> Reply:
+    replies["_n"] += 1
+    return await session.execute(cmd, args)
+
+
+def _require(reply: Reply, session: QMPSession, cmd: str) -> Any:
+    if not reply.ok:
+        raise ProbeError(session.binary, cmd, f"QMP error {reply.error}")
+    return reply.ret
+
+
+def _expect(session: QMPSession, cmd: str, value: Any, kind: type) -> Any:
+    if not isinstance(value, kind):
+        raise ProbeError(session.binary, cmd, f"malformed reply: expected {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+async def _main_sequence(s: QMPSession, r: dict[str, Any], _ctx: dict[str, Any]) -> None:
+    """virQEMUCapsInitQMPMonitor, in libvirt's order (qmp_capabilities was sent on connect)."""
+    v = _expect(s, "query-version", _require(await _ask(s, r, "query-version"), s, "query-version"), dict)
+    try:
+        q = v["qemu"]
+        r["version"] = q["major"] * 1_000_000 + q["minor"] * 1_000 + q["micro"]
+    except (KeyError, TypeError):
+        raise ProbeError(s.binary, "query-version", "malformed reply: no qemu major/minor/micro") from None
+    r["package"] = str(v.get("package", ""))
+    t = _expect(s, "query-target", _require(await _ask(s, r, "query-target"), s, "query-target"), dict)
+    if "arch" not in t:
+        raise ProbeError(s.binary, "query-target", "malformed reply: no arch")
+    r["target"] = t["arch"]
+    cmds = _expect(s, "query-commands", _require(await _ask(s, r, "query-commands"), s, "query-commands"), list)
+    commands = {c.get("name") for c in cmds if isinstance(c, dict)}
+    r["commands"] = commands
+    k = (await _ask(s, r, "query-kvm")).ret or {}
+    r["kvm"] = bool(k.get("enabled") and k.get("present"))
+    types_reply = _expect(s, "qom-list-types", _require(await _ask(s, r, "qom-list-types"), s, "qom-list-types"), list)
+    types = {t.get("name") for t in types_reply if isinstance(t, dict)}
+    r["types"] = types
+    r["device_props"] = {}
+    for typename, gate in DEVICE_PROPS:
+        if gate is None or gate in types:
+            rep = await _ask(s, r, "device-list-properties", {"typename": typename})
+            r["device_props"][typename] = [p.get("name") for p in (rep.ret or []) if isinstance(p, dict)]
+    if "qom-list-properties" in commands:
+        for typename in OBJECT_PROPS:
+            if typename in types:
+                await _ask(s, r, "qom-list-properties", {"typename": typename})
+    machines = _expect(s, "query-machines", _require(await _ask(s, r, "query-machines"), s, "query-machines"), list)
+    r["machines"] = machines
+    family = MACHINE_PROPS.get(r["target"])
+    if family and "qom-list-properties" in commands:
+        canonical = next((m.get("name") for m in machines if m.get("alias") == family), None)
+        if canonical:
+            await _ask(s, r, "qom-list-properties", {"typename": f"{canonical}-machine"})
+    if "query-cpu-definitions" in commands:
+        r["cpu_defs"] = (await _ask(s, r, "query-cpu-definitions")).ret or []
+    for cmd in ("query-tpm-models", "query-tpm-types", "query-command-line-options",
+                "query-migrate-capabilities", "query-qmp-schema"):
+        if cmd in commands:
+            await _ask(s, r, cmd)
+    if r["target"] in ("aarch64", "arm") and "query-gic-capabilities" in commands:
+        r["gic"] = (await _ask(s, r, "query-gic-capabilities")).ret or []
+    if "sev-guest" in types and "query-sev-capabilities" in commands:
+        r["sev"] = (await _ask(s, r, "query-sev-capabilities")).ret  # an error means no SEV
+    await _expand_host_cpu(s, r, commands, "host" if r["kvm"] else "max")
+
+
+async def _expand_host_cpu(s: QMPSession, r: dict[str, Any], commands: set, model: str) -> None:
+    target = r["target"]
+    if "query-cpu-model-expansion" not in commands or target.startswith("ppc"):
+        return
+    kind = "full" if target in ("aarch64", "arm") else "static"
+    rep = await _ask(s, r, "query-cpu-model-expansion", {"type": kind, "model": {"name": model}})
+    if rep.ok and isinstance(rep.ret, dict):
+        r["host_cpu"] = rep.ret.get("model", {}).get("name", model)
+    if target in ("x86_64", "i386"):  # marks the features that are not migratable
+        await _ask(s, r, "query-cpu-model-expansion",
+                   {"type": kind, "model": {"name": model, "props": {"migratable": False}}})
+
+
+async def _tcg_sequence(s: QMPSession, r: dict[str, Any], ctx: dict[str, Any]) -> None:
+    """virQEMUCapsInitQMPMonitorTCG: what differs when only TCG is available."""
+    commands = ctx.get("commands", set())
+    r["target"] = ctx.get("target", "")
+    if "query-cpu-definitions" in commands:
+        r["cpu_defs"] = (await _ask(s, r, "query-cpu-definitions")).ret or []
+    await _expand_host_cpu(s, r, commands, "max")
+    r["machines"] = _expect(s, "query-machines",
+                            _require(await _ask(s, r, "query-machines"), s, "query-machines"), list)
+
+
+def _machines(arch: str, raw: list) -> list[Machine]:
+    out = []
+    for m in raw:
+        if not isinstance(m, dict) or m.get("name") in (None, "none"):
+            continue
+        out.append(Machine(m["name"], m.get("alias"), bool(m.get("is-default")),
+                           int(m.get("cpu-max", 1)), bool(m.get("hotpluggable-cpus")),
+                           m.get("default-cpu-type")))
+    preferred = PREFERRED_MACHINE.get(arch)
+    first = next((i for i, m in enumerate(out) if preferred in (m.name, m.alias)), None)
+    if first is None:
+        first = next((i for i, m in enumerate(out) if m.is_default), None)
+    if first is not None:
+        out.insert(0, out.pop(first))
+    return out
+
+
+def _cpu_models(raw: list) -> list[CpuModel]:
+    out = []
+    for c in raw:
+        if not isinstance(c, dict) or "name" not in c:
+            continue
+        blockers = c.get("unavailable-features")
+        out.append(CpuModel(c["name"], c.get("typename"),
+                            None if blockers is None else not blockers, tuple(blockers or ())))
+    return out
+
+
+def kernel_version() -> str:
+    u = os.uname()
+    return f"{u.release} {u.version}"
+
+
+def _build_caps(binary: str, ctime_ns: int, kvm: bool, launches: list[dict[str, Any]]) -> QemuCaps:
+    main = launches[0]
+    arch = arch_from_qemu(main["target"])
+    types = main["types"]
+    flags = {f"cmd.{c}" for c in COMMAND_FLAGS if c in main["commands"]}
+    flags |= {f"type.{t}" for t in TYPE_FLAGS if t in types}
+    if kvm:
+        flags.add("kvm")
+    tcg = "tcg-accel" in types
+    if tcg:
+        flags.add("tcg")
+    machines = {("kvm" if kvm else "tcg"): _machines(arch, main["machines"])}
+    cpus = {("kvm" if kvm else "tcg"): _cpu_models(main.get("cpu_defs", []))}
+    host_cpu = {("kvm" if kvm else "tcg"): main["host_cpu"]} if "host_cpu" in main else {}
+    if len(launches) > 1:
+        t = launches[1]
+        machines["tcg"] = _machines(arch, t["machines"])
+        cpus["tcg"] = _cpu_models(t.get("cpu_defs", []))
+        if "host_cpu" in t:
+            host_cpu["tcg"] = t["host_cpu"]
+    gic = [g for g in main.get("gic", []) if isinstance(g, dict)]
+    sev = main.get("sev") if isinstance(main.get("sev"), dict) else None
+    return QemuCaps(binary=binary, ctime_ns=ctime_ns, self_version=SELF_VERSION,
+                    kernel_version=kernel_version(), version=main["version"],
+                    package=main["package"], arch=arch, kvm=kvm, tcg=tcg,
+                    flags=frozenset(flags), machines=machines, cpu_models=cpus,
+                    host_cpu=host_cpu, gic=gic, sev=sev)

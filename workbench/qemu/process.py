@@ -1,0 +1,171 @@
+"""Start one emulator the way libvirt's prober does, and always end it.
+
+libvirt runs `<binary> -S -no-user-config -nodefaults -nographic -machine none,accel=A
+-qmp unix:SOCK,server=on,wait=off -pidfile PID -daemonize` in a private temporary directory and
+waits for the parent to exit: by then the socket exists, so nothing polls for it. The daemonized
+QEMU is reparented; we make this process a child subreaper so it is reparented to us and can be
+reaped at once (measured.md: waiting for an orphan costs ~1.6 s per probe on this container).
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.qemu.errors import LaunchRefused, ProbeError, ProbeTimeout
+
+_PR_SET_CHILD_SUBREAPER = 36
+_subreaper_set = False
+
+
+def become_subreaper() -> bool:
+    global _subreaper_set
+    if not _subreaper_set:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            _subreaper_set = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            _subreaper_set = False
+    return _subreaper_set
+
+
+def probe_argv(binary: str, tmpdir: Path, accel: str) -> list[str]:
+    return [binary, "-S", "-no-user-config", "-nodefaults", "-nographic",
+            "-machine", f"none,accel={accel}",
+            "-qmp", f"unix:{tmpdir / 'qmp.monitor'},server=on,wait=off",
+            "-pidfile", str(tmpdir / "qmp.pid"), "-daemonize"]
+
+
+def _tmp_root() -> str:
+    # A UNIX socket path must fit in 107 bytes: keep the directory short.
+    return os.environ.get("WORKBENCH_TMP", "/tmp")
+
+
+@dataclass
+class EmulatorProcess:
+    binary: str
+    accel: str
+    tmpdir: Path
+    pid: int
+    ready_s: float  # exec -> daemonized parent exited
+
+    @property
+    def socket(self) -> str:
+        return str(self.tmpdir / "qmp.monitor")
+
+
+def launch(binary: str, accel: str, timeout_s: float) -> EmulatorProcess:
+    """Start the emulator daemonized; on any failure nothing is left running or on disk."""
+    become_subreaper()
+    tmpdir = Path(tempfile.mkdtemp(prefix="qmp-", dir=_tmp_root()))
+    errlog = tmpdir / "stderr"
+    try:
+        with open(errlog, "wb") as err:
+            t0 = time.perf_counter()
+            try:
+                parent = subprocess.Popen(probe_argv(binary, tmpdir, accel), stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=err, close_fds=True,
+                                          env=_probe_env())
+            except OSError as e:
+                raise ProbeError(binary, "launch", f"cannot execute: {e.strerror}") from None
+        try:
+            status = parent.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            parent.kill()
+            parent.wait()
+            raise ProbeTimeout(binary, "launch", f"did not daemonize within {timeout_s:g} s") from None
+        ready = time.perf_counter() - t0
+        if status != 0:
+            raise LaunchRefused(binary, status, errlog.read_text(errors="replace")[-2000:], ready)
+        pid = _read_pid(binary, tmpdir)
+        if not Path(tmpdir / "qmp.monitor").exists():
+            raise ProbeError(binary, "launch", "daemonized but created no QMP socket")
+        return EmulatorProcess(binary, accel, tmpdir, pid, ready)
+    except BaseException:
+        cleanup(tmpdir, None)
+        raise
+
+
+def _probe_env() -> dict[str, str]:
+    # libvirt passes only a small set of variables through to the prober.
+    keep = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "WORKBENCH_TMP")
+    return {k: v for k, v in os.environ.items() if k in keep}
+
+
+def _read_pid(binary: str, tmpdir: Path) -> int:
+    try:
+        pid = int((tmpdir / "qmp.pid").read_text().strip())
+    except (OSError, ValueError):
+        raise ProbeError(binary, "launch", "no valid pidfile after daemonizing") from None
+    if not _is_ours(pid, tmpdir):
+        raise ProbeError(binary, "launch", f"pidfile names pid {pid}, which is not the emulator we started")
+    return pid
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _is_ours(pid: int, tmpdir: Path) -> bool:
+    # The private directory is on the emulator's command line and nowhere else.
+    return pid > 1 and str(tmpdir).encode() in _cmdline(pid)
+
+
+def _processes_using(tmpdir: Path) -> list[int]:
+    marker = str(tmpdir).encode()
+    pids = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and marker in _cmdline(int(entry.name)):
+            pids.append(int(entry.name))
+    return pids
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass  # not our child (no subreaper): init reaps it; the process is already dead
+
+
+def cleanup(tmpdir: Path, pid: int | None) -> None:
+    """SIGKILL the emulator (as libvirt does), reap it, sweep strays, remove the directory."""
+    if pid is not None and _is_ours(pid, tmpdir):
+        _kill_and_reap(pid)
+    for stray in _processes_using(tmpdir):
+        _kill_and_reap(stray)
+    shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def wait_exit(proc: EmulatorProcess, timeout_s: float) -> float:
+    """After `quit`: wait for the emulator to exit on its own; returns seconds taken."""
+    t0 = time.perf_counter()
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except ProcessLookupError:
+        return 0.0
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout_s)
+    finally:
+        os.close(fd)
+    if not ready:
+        raise ProbeError(proc.binary, "quit", f"did not exit within {timeout_s:g} s of quit")
+    took = time.perf_counter() - t0
+    try:
+        os.waitpid(proc.pid, 0)
+    except ChildProcessError:
+        pass
+    return took
