@@ -30,6 +30,7 @@ class QemuCaps:
     ctime_ns: int               # the binary's ctime at probe time (validity)
     self_version: str           # the workbench's own version at probe time (validity)
     kernel_version: str         # host kernel at probe time (validity, native KVM entries)
+    microcode: str              # host microcode at probe time (validity, native KVM entries)
     version: int                # major*1e6 + minor*1e3 + micro
     package: str
     arch: str                   # libvirt's arch name (x86_64, i686, armv7l, ...)
@@ -83,6 +84,7 @@ class QemuCaps:
         for tag, text in (("emulator", self.binary), ("qemuctime", str(self.ctime_ns)),
                           ("selfvers", self.self_version), ("version", str(self.version)),
                           ("package", self.package), ("kernelVersion", self.kernel_version),
+                          ("microcodeVersion", self.microcode),
                           ("arch", self.arch), ("probeLaunches", str(self.probe_launches))):
             etree.SubElement(root, tag).text = text
         etree.SubElement(root, "kvm", enabled="yes" if self.kvm else "no")
@@ -157,6 +159,7 @@ class QemuCaps:
             return cls(
                 binary=text("emulator"), ctime_ns=int(text("qemuctime")),
                 self_version=text("selfvers"), kernel_version=text("kernelVersion"),
+                microcode=root.findtext("microcodeVersion") or "",
                 version=int(text("version")), package=root.findtext("package") or "",
                 arch=text("arch"), kvm=root.find("kvm").get("enabled") == "yes",
                 tcg=root.find("tcg").get("enabled") == "yes",

@@ -298,6 +298,19 @@ def kernel_version() -> str:
     return f"{u.release} {u.version}"
 
 
+def microcode_version() -> str:
+    """libvirt re-reads this from the first 4 KiB of /proc/cpuinfo on every cache lookup."""
+    try:
+        with open("/proc/cpuinfo", "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return ""
+    for line in head.splitlines():
+        if line.startswith(b"microcode"):
+            return line.split(b":", 1)[1].strip().decode()
+    return ""
+
+
 def _build_caps(binary: str, ctime_ns: int, kvm: bool, launches: list[dict[str, Any]]) -> QemuCaps:
     main = launches[0]
     arch = arch_from_qemu(main["target"])
@@ -321,7 +334,8 @@ def _build_caps(binary: str, ctime_ns: int, kvm: bool, launches: list[dict[str, 
     gic = [g for g in main.get("gic", []) if isinstance(g, dict)]
     sev = main.get("sev") if isinstance(main.get("sev"), dict) else None
     return QemuCaps(binary=binary, ctime_ns=ctime_ns, self_version=SELF_VERSION,
-                    kernel_version=kernel_version(), version=main["version"],
+                    kernel_version=kernel_version(), microcode=microcode_version(),
+                    version=main["version"],
                     package=main["package"], arch=arch, kvm=kvm, tcg=tcg,
                     flags=frozenset(flags), machines=machines, cpu_models=cpus,
                     host_cpu=host_cpu, gic=gic, sev=sev)

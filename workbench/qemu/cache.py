@@ -1,0 +1,176 @@
+"""The per-emulator capabilities cache (libvirt's virQEMUCapsCache on virFileCache).
+
+In memory, a dict keyed by the emulator path exactly as given; on disk, one `<qemuCaps>` XML file
+per emulator named by the sha256 of that path, written atomically. Every lookup re-validates the
+entry as virQEMUCapsIsValid does, so an invalid entry is never returned: the binary is probed
+again. A probe failure propagates and leaves no entry behind.
+
+One lock covers the whole cache, probing included (libvirt quirk: a slow probe of one binary
+blocks lookups of all others); the benchmarks can show what that costs.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from workbench import trace
+from workbench.emulators.catalog import native_arches
+from workbench.qemu.capsdata import QemuCaps
+from workbench.qemu.probe import SELF_VERSION, kernel_version, microcode_version, probe
+
+KVM_DEVICE = "/dev/kvm"
+
+
+@dataclass
+class KvmCheck:
+    """Is KVM usable by us now? Memoised until the device's ctime changes, as libvirt does."""
+    device: str = KVM_DEVICE
+    _ctime: int | None = None
+    _usable: bool = False
+
+    def usable(self) -> bool:
+        try:
+            ctime = os.stat(self.device).st_ctime_ns
+        except OSError:
+            self._ctime = None
+            return False
+        if ctime != self._ctime:
+            self._ctime = ctime
+            self._usable = os.access(self.device, os.R_OK | os.W_OK)
+        return self._usable
+
+
+def cache_file_name(binary: str) -> str:
+    return hashlib.sha256(binary.encode()).hexdigest() + ".xml"
+
+
+@dataclass
+class QemuCapsCache:
+    cache_dir: Path | None  # None: memory only
+    host_arch: str = field(default_factory=lambda: os.uname().machine)
+    kvm: KvmCheck = field(default_factory=KvmCheck)
+    probe_timeout_s: float = 10.0
+    probe_fn: Callable[..., object] = probe
+    stats: Counter = field(default_factory=Counter)
+    _entries: dict[str, QemuCaps] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        # Taken once at cache creation, like libvirt's cache private data.
+        self.kernel_version = kernel_version()
+        self._native = native_arches(self.host_arch)
+        if self.cache_dir is not None:
+            self.cache_dir = Path(self.cache_dir)
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, binary: str) -> Path | None:
+        return None if self.cache_dir is None else self.cache_dir / cache_file_name(binary)
+
+    def lookup(self, binary: str) -> QemuCaps:
+        """The capabilities of `binary`: from memory, else disk, else a fresh probe."""
+        with trace.span("cache.lookup", binary=binary) as sp, self._lock:
+            self.stats["lookups"] += 1
+            trace.count("cache.lookups")
+            microcode = microcode_version()
+            caps = self._entries.get(binary)
+            if caps is not None:
+                reason = self._invalid_reason(caps, microcode)
+                if reason is None:
+                    return self._outcome(sp, "memory", caps)
+                self._invalidate(sp, binary, reason)
+            caps = self._load(binary, microcode, sp)
+            if caps is not None:
+                self._entries[binary] = caps
+                return self._outcome(sp, "disk", caps)
+            caps = self.probe_fn(binary, kvm_usable=self.kvm.usable(),
+                                 command_timeout_s=self.probe_timeout_s,
+                                 launch_timeout_s=self.probe_timeout_s).caps
+            self._save(caps)
+            self._entries[binary] = caps
+            return self._outcome(sp, "probe", caps)
+
+    def _outcome(self, sp, outcome: str, caps: QemuCaps) -> QemuCaps:
+        sp.set(outcome=outcome, arch=caps.arch)
+        self.stats[outcome] += 1
+        trace.count(f"cache.{outcome}")
+        return caps
+
+    def _invalidate(self, sp, binary: str, reason: str) -> None:
+        self._entries.pop(binary, None)
+        self.stats["invalid"] += 1
+        trace.count("cache.invalid")
+        sp.set(invalid=reason)
+
+    def _invalid_reason(self, caps: QemuCaps, microcode: str) -> str | None:
+        """virQEMUCapsIsValid, in its order; None when the entry may be used."""
+        if caps.self_version != SELF_VERSION:
+            return "workbench version changed"
+        try:
+            ctime = os.stat(caps.binary).st_ctime_ns
+        except OSError:
+            return "binary missing"
+        if ctime != caps.ctime_ns:
+            return "binary changed"
+        if caps.arch not in self._native:
+            return None
+        if caps.kvm != self.kvm.usable():
+            return "KVM usability changed"
+        if caps.kvm:
+            if caps.kernel_version != self.kernel_version:
+                return "kernel changed"
+            if caps.microcode != microcode:
+                return "microcode changed"
+        return None
+
+    def _load(self, binary: str, microcode: str, sp) -> QemuCaps | None:
+        path = self.path_for(binary)
+        if path is None:
+            return None
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            return self._discard(path, sp, f"unreadable: {e.strerror}")
+        try:
+            caps = QemuCaps.from_xml(data)
+        except ValueError as e:
+            return self._discard(path, sp, f"corrupt: {e}")
+        if caps.binary != binary:
+            return self._discard(path, sp, "emulator path does not match")
+        reason = self._invalid_reason(caps, microcode)
+        if reason is not None:
+            self.stats["invalid"] += 1
+            trace.count("cache.invalid")
+            return self._discard(path, sp, reason)
+        return caps
+
+    def _discard(self, path: Path, sp, why: str) -> None:
+        self.stats["discarded"] += 1
+        trace.count("cache.discarded")
+        sp.set(discarded=why)
+        path.unlink(missing_ok=True)
+        return None
+
+    def _save(self, caps: QemuCaps) -> None:
+        path = self.path_for(caps.binary)
+        if path is None:
+            return
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".xml", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(caps.to_xml())
+            os.replace(tmp, path)
+        except OSError:
+            # libvirt only warns when it cannot save: the probe result is still good.
+            self.stats["save_failed"] += 1
+            Path(tmp).unlink(missing_ok=True)
+
+    def cached_binaries(self) -> list[str]:
+        return list(self._entries)
