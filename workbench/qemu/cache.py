@@ -21,8 +21,8 @@ from typing import Callable
 
 from workbench import trace
 from workbench.emulators.catalog import native_arches
-from workbench.qemu.capsdata import QemuCaps
-from workbench.qemu.probe import SELF_VERSION, kernel_version, microcode_version, probe
+from workbench.qemu.capsdata import SELF_VERSION, QemuCaps
+from workbench.qemu.hostfacts import kernel_version, microcode_version
 
 KVM_DEVICE = "/dev/kvm"
 
@@ -56,7 +56,7 @@ class QemuCapsCache:
     host_arch: str = field(default_factory=lambda: os.uname().machine)
     kvm: KvmCheck = field(default_factory=KvmCheck)
     probe_timeout_s: float = 10.0
-    probe_fn: Callable[..., object] = probe
+    probe_fn: Callable[..., object] | None = None  # default: workbench.qemu.probe.probe
     stats: Counter = field(default_factory=Counter)
     _entries: dict[str, QemuCaps] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -88,6 +88,9 @@ class QemuCapsCache:
             if caps is not None:
                 self._entries[binary] = caps
                 return self._outcome(sp, "disk", caps)
+            if self.probe_fn is None:  # imported on first probe: a warm start never needs it
+                from workbench.qemu.probe import probe
+                self.probe_fn = probe
             caps = self.probe_fn(binary, kvm_usable=self.kvm.usable(),
                                  command_timeout_s=self.probe_timeout_s,
                                  launch_timeout_s=self.probe_timeout_s).caps

@@ -5,6 +5,10 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+# The workbench's own version as the cache sees it (libvirt's selfvers): bump it when the probe
+# sequence or the cache format changes, and every cache entry becomes invalid.
+SELF_VERSION = "0.1.0"
+
 
 @dataclass(frozen=True)
 class Machine:

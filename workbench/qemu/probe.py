@@ -15,11 +15,11 @@ from workbench import trace
 from workbench.emulators.catalog import arch_from_qemu
 from workbench.emulators.transcript import Launch
 from workbench.qemu import process
-from workbench.qemu.capsdata import CpuModel, Machine, QemuCaps
+from workbench.qemu.capsdata import SELF_VERSION, CpuModel, Machine, QemuCaps
 from workbench.qemu.errors import ProbeError
+from workbench.qemu.hostfacts import kernel_version, microcode_version
 from workbench.qmp import QMPSession, Reply
 
-SELF_VERSION = "0.1.0"  # bump when the probe sequence or the cache format changes
 
 # Commands whose presence libvirt records as a flag (a subset of virQEMUCapsCommands).
 COMMAND_FLAGS = (
@@ -291,24 +291,6 @@ def _cpu_models(raw: list) -> list[CpuModel]:
         out.append(CpuModel(c["name"], c.get("typename"),
                             None if blockers is None else not blockers, tuple(blockers or ())))
     return out
-
-
-def kernel_version() -> str:
-    u = os.uname()
-    return f"{u.release} {u.version}"
-
-
-def microcode_version() -> str:
-    """libvirt re-reads this from the first 4 KiB of /proc/cpuinfo on every cache lookup."""
-    try:
-        with open("/proc/cpuinfo", "rb") as f:
-            head = f.read(4096)
-    except OSError:
-        return ""
-    for line in head.splitlines():
-        if line.startswith(b"microcode"):
-            return line.split(b":", 1)[1].strip().decode()
-    return ""
 
 
 def _build_caps(binary: str, ctime_ns: int, kvm: bool, launches: list[dict[str, Any]]) -> QemuCaps:

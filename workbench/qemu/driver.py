@@ -1,0 +1,202 @@
+"""The QEMU driver: startup (qemuStateInitialize) and the APIs that use capabilities.
+
+Startup creates the directories and the caps cache, asks the strategy for its extra work (full
+caps builds virCaps here, probing every emulator), then loads the persistent domain configs
+with validation skipped and post-parse failure tolerated, as libvirt does. Each API is traced
+with the cache lookups and probes it caused.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from workbench import trace
+from workbench.conf.capabilities import Capabilities, build_guests
+from workbench.conf.domain import DomainDef, DomainXMLError
+from workbench.qemu.cache import QemuCapsCache
+from workbench.qemu.domain_parse import format_domain_xml, parse_domain_xml
+from workbench.qemu.domcaps import domain_capabilities_xml
+from workbench.qemu.search import default_emulator
+from workbench.qemu.strategies import ParseError, Strategy, ValidateError, get_strategy
+
+DEFAULT_SEC_MODELS = (("none", "0"), ("dac", "0"))
+
+
+class DriverError(Exception):
+    """An API refused the request; the message says why."""
+
+
+@dataclass
+class DriverOptions:
+    search_path: str                  # where emulators are found (an install dir, or $PATH)
+    strategy: str = "per-emulator"
+    cache_dir: Path | None = None     # None: memory-only cache
+    config_dir: Path | None = None    # persistent domain configs (*.xml)
+    host_root: str = "/"              # procfs/sysfs root for the host sub-probes
+    sec_models: tuple[tuple[str, str], ...] = DEFAULT_SEC_MODELS
+    probe_timeout_s: float = 10.0
+
+
+@dataclass
+class QemuDriver:
+    options: DriverOptions
+    strategy: Strategy = field(init=False)
+    domains: dict[str, DomainDef] = field(default_factory=dict)
+    load_errors: dict[str, str] = field(default_factory=dict)
+    _caps: Capabilities | None = None
+    _domcaps: dict[tuple, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.strategy = get_strategy(self.options.strategy)
+
+    @property
+    def search_path(self) -> str:
+        return self.options.search_path
+
+    # -- startup ---------------------------------------------------------------------
+    def startup(self) -> "QemuDriver":
+        o = self.options
+        with trace.span("driver.startup", strategy=self.strategy.name):
+            for d in (o.cache_dir, o.config_dir):
+                if d is not None:
+                    Path(d).mkdir(parents=True, exist_ok=True)
+            self.host_arch = _host_arch(o.host_root)
+            self.cache = QemuCapsCache(o.cache_dir, host_arch=self.host_arch,
+                                       probe_timeout_s=o.probe_timeout_s)
+            self.def_sec_model = o.sec_models[0][0]
+            with trace.span("driver.strategy_startup"):
+                self.strategy.on_startup(self)
+            with trace.span("driver.load_configs"):
+                self._load_configs()
+        return self
+
+    def _load_configs(self) -> None:
+        if self.options.config_dir is None:
+            return
+        for path in sorted(Path(self.options.config_dir).glob("*.xml")):
+            try:
+                d = parse_domain_xml(self, path.read_bytes(), source=str(path), validate=False,
+                                     allow_post_parse_fail=True)
+            except (DomainXMLError, ParseError, OSError) as e:
+                self.load_errors[str(path)] = str(e)  # libvirt logs it and skips the config
+                continue
+            self.domains[d.name] = d
+
+    # -- the capabilities object (still built by some APIs after the series) -----------
+    def capabilities(self, refresh: bool = False) -> Capabilities:
+        """virQEMUDriverGetCapabilities: rebuild on refresh, or when there is none or no guests."""
+        if refresh or self._caps is None or not self._caps.guests:
+            from workbench.conf.host import probe_host  # only the APIs that need the host load it
+            with trace.span("caps.build", strategy=self.strategy.name):
+                host = probe_host(self.options.host_root, sec_models=self.options.sec_models)
+                guests, errors = build_guests(self.cache, self.host_arch, self.search_path)
+                self._caps = Capabilities(host, self.host_arch, guests, errors)
+                self._domcaps.clear()
+        return self._caps
+
+    # -- APIs ------------------------------------------------------------------------
+    @contextmanager
+    def _api(self, name: str) -> Iterator[None]:
+        before = self.cache.stats.copy()
+        with trace.span("api", method=name, strategy=self.strategy.name) as sp:
+            try:
+                yield
+            finally:
+                sp.set(lookups=self.cache.stats["lookups"] - before["lookups"],
+                       probes=self.cache.stats["probe"] - before["probe"])
+
+    def get_capabilities(self) -> str:
+        with self._api("get_capabilities"):
+            return self.capabilities(refresh=True).to_xml()
+
+    def get_domain_capabilities(self, emulator: str | None = None, arch: str | None = None,
+                                machine: str | None = None, virttype: str | None = None) -> str:
+        with self._api("get_domain_capabilities"):
+            arch = arch or self.host_arch
+            emulator = emulator or default_emulator(arch, self.host_arch, self.search_path)
+            if emulator is None:
+                raise DriverError(f"No emulator found for arch '{arch}'")
+            caps = self._lookup(emulator)
+            virttype = virttype or ("kvm" if caps.kvm else "qemu")
+            if not caps.supports_virt_type(virttype):
+                raise DriverError(f"Emulator '{emulator}' does not support virt type '{virttype}'")
+            m = caps.machine(virttype, machine) if machine else caps.preferred_machine(virttype)
+            if m is None:
+                raise DriverError(f"Emulator '{emulator}' does not support machine type '{machine}'")
+            key = (id(caps), emulator, arch, m.name, virttype)  # memoised per qemuCaps object
+            if key not in self._domcaps:
+                self._domcaps[key] = domain_capabilities_xml(caps, emulator, arch, m, virttype)
+            return self._domcaps[key]
+
+    def get_version(self) -> int:
+        """Still builds full caps in libvirt 6.x-9.x, just to find the host-arch emulator."""
+        with self._api("get_version"):
+            caps = self.capabilities()
+            for g in caps.guests:
+                if g.arch == self.host_arch:
+                    return self._lookup(g.emulator).version
+            return 0
+
+    def node_get_security_model(self) -> dict[str, str]:
+        with self._api("node_get_security_model"):
+            m = self.capabilities().host.sec_models[0]
+            return {"model": m.model, "doi": m.doi}
+
+    def define_xml(self, xml: str) -> str:
+        with self._api("define_xml"):
+            try:
+                d = parse_domain_xml(self, xml, source="define_xml", validate=True)
+            except (DomainXMLError, ParseError, ValidateError) as e:
+                raise DriverError(str(e)) from None
+            self._save_config(d)
+            self.domains[d.name] = d
+            return d.name
+
+    def get_xml_desc(self, name: str) -> str:
+        with self._api("get_xml_desc"):
+            return format_domain_xml(self._domain(name))
+
+    def list_domains(self) -> list[str]:
+        with self._api("list_domains"):
+            return sorted(self.domains)
+
+    def undefine(self, name: str) -> None:
+        with self._api("undefine"):
+            self._domain(name)
+            if self.options.config_dir is not None:
+                (Path(self.options.config_dir) / f"{name}.xml").unlink(missing_ok=True)
+            del self.domains[name]
+
+    # -- helpers ---------------------------------------------------------------------
+    def _domain(self, name: str) -> DomainDef:
+        try:
+            return self.domains[name]
+        except KeyError:
+            raise DriverError(f"Domain not found: no domain with matching name '{name}'") from None
+
+    def _lookup(self, emulator: str):
+        from workbench.qemu.errors import ProbeError
+        try:
+            return self.cache.lookup(emulator)
+        except ProbeError as e:
+            raise DriverError(str(e)) from None
+
+    def _save_config(self, d: DomainDef) -> None:
+        if self.options.config_dir is None:
+            return
+        target = Path(self.options.config_dir) / f"{d.name}.xml"
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".xml", dir=target.parent)
+        with os.fdopen(fd, "w") as f:
+            f.write(format_domain_xml(d))
+        os.replace(tmp, target)
+
+
+def _host_arch(host_root: str) -> str:
+    if host_root in ("/", ""):
+        return os.uname().machine
+    from workbench.conf.host import probe_arch
+    return probe_arch(host_root)

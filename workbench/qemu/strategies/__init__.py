@@ -1,0 +1,30 @@
+"""The capabilities strategies, found by scanning this package: one module, one strategy."""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from workbench.qemu.strategies.base import ParseError, Strategy, ValidateError
+
+
+def _discover() -> dict[str, type[Strategy]]:
+    for info in pkgutil.iter_modules(__path__):
+        if info.name != "base":
+            importlib.import_module(f"{__name__}.{info.name}")
+    found = {cls.name: cls for cls in Strategy.__subclasses__() if cls.name}
+    # Stable order: the two libvirt had first, then any newcomer alphabetically.
+    order = ["full-caps", "per-emulator"]
+    return {n: found[n] for n in order + sorted(set(found) - set(order)) if n in found}
+
+
+STRATEGIES = _discover()
+
+
+def get_strategy(name: str) -> Strategy:
+    try:
+        return STRATEGIES[name]()
+    except KeyError:
+        raise ValueError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}") from None
+
+
+__all__ = ["STRATEGIES", "get_strategy", "ParseError", "Strategy", "ValidateError"]

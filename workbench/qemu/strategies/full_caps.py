@@ -1,0 +1,42 @@
+"""Before the series (libvirt <= 5.10): the parser is handed the whole virCaps object.
+
+Startup probes every emulator found by the arch walk to build it. Defaults come from virCaps:
+the arch and machine from the default emulator *for that arch*, whatever <emulator> says, and
+(ostype, arch, virt type) is checked at parse time, so kvm for a foreign arch fails there.
+"""
+from __future__ import annotations
+
+from workbench.conf.capabilities import CapsLookupError
+from workbench.qemu.strategies.base import ParseError, Strategy
+
+
+class FullCaps(Strategy):
+    name = "full-caps"
+    description = "build virCaps at startup by probing every emulator (before the series)"
+
+    def on_startup(self, driver) -> None:
+        driver.capabilities(refresh=True)
+
+    def sec_model(self, driver) -> str:
+        return driver.capabilities().host.sec_models[0].model
+
+    def os_defaults(self, driver, d, validate: bool) -> None:
+        try:
+            guest, machine = driver.capabilities().domain_data_lookup(
+                d.os.type, d.os.arch, d.virt_type, None, d.os.machine)
+        except CapsLookupError as e:
+            if validate:
+                raise ParseError(str(e)) from None
+            return
+        d.os.arch = d.os.arch or guest.arch
+        d.os.machine = d.os.machine or machine
+
+    def default_emulator(self, driver, d) -> str:
+        try:
+            guest, _ = driver.capabilities().domain_data_lookup(d.os.type, d.os.arch, d.virt_type)
+        except CapsLookupError as e:
+            raise ParseError(str(e)) from None
+        return guest.emulator
+
+    def default_machine(self, driver, d, caps) -> str | None:
+        return None  # step 3 filled it from virCaps; libvirt 5.6 errored "missing machine type"
