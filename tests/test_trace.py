@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from workbench.trace import Tracer
+
+
+def test_nested_spans_record_depth_attrs_and_order():
+    t = Tracer()
+    with t.span("outer", binary="b") as sp:
+        with t.span("inner", command="query-version"):
+            pass
+        sp.set(outcome="probe")
+    inner, outer = t.records()
+    assert (inner.name, inner.depth, inner.attrs) == ("inner", 1, {"command": "query-version"})
+    assert (outer.name, outer.depth, outer.attrs) == ("outer", 0, {"binary": "b", "outcome": "probe"})
+    assert outer.start_ns <= inner.start_ns <= inner.end_ns <= outer.end_ns
+
+
+def test_error_is_recorded_and_depth_restored():
+    t = Tracer()
+    with pytest.raises(ValueError):
+        with t.span("fails"):
+            raise ValueError("x")
+    with t.span("after"):
+        pass
+    fails, after = t.records()
+    assert fails.attrs["error"] == "ValueError" and after.depth == 0
+
+
+def test_disabled_tracer_records_no_spans_but_counts():
+    t = Tracer(enabled=False)
+    with t.span("x") as sp:
+        sp.set(a=1)
+    t.count("probe")
+    assert t.records() == [] and t.counters["probe"] == 1
+
+
+def test_exports_rows_dataframe_and_chrome_json(tmp_path):
+    t = Tracer()
+    with t.span("probe", binary="/b"):
+        pass
+    t.count("cache.probe", 2)
+    rows = t.rows()
+    assert rows[0]["span"] == "probe" and rows[0]["binary"] == "/b" and rows[0]["duration_s"] >= 0
+    df = t.dataframe()
+    assert list(df["span"]) == ["probe"]
+    path = t.write_chrome_trace(tmp_path / "trace.json")
+    doc = json.loads(path.read_text())
+    kinds = {e["ph"] for e in doc["traceEvents"]}
+    assert kinds == {"X", "C"}
+    x = next(e for e in doc["traceEvents"] if e["ph"] == "X")
+    assert x["name"] == "probe" and x["args"] == {"binary": "/b"} and x["dur"] >= 0

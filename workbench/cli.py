@@ -1,0 +1,132 @@
+"""`workbench`: the command line. Parsing only; every action lives in workbench/actions.py.
+
+Exit codes: 0 success, 1 the operation failed (probe, daemon, call), 2 bad input (usage, XML).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from workbench.emulators.catalog import MAX_SIMULATED
+
+DESCRIPTION = """\
+Measure what QEMU capability probing costs: libvirt's full capabilities object (virCaps, every
+emulator probed at startup) against the per-emulator capabilities cache of libvirt >= 6.0.
+Simulated emulators are real processes that speak QMP and replay recordings of Debian 12's
+QEMU 7.2; real ones are the host's qemu-system-* binaries."""
+
+
+BENCH_COMMANDS = {"sweep", "compare", "trace"}
+
+
+def _emulator_count(text: str) -> int | str:
+    if text == "all":
+        return text
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 1 to {MAX_SIMULATED} or 'all', got {text!r}") from None
+    if not 1 <= n <= MAX_SIMULATED:
+        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_SIMULATED} (or 'all' for 33), got {n}")
+    return n
+
+
+def _latency(text: str) -> str:
+    if text in ("recorded", "none"):
+        return text
+    try:
+        if float(text) < 0:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected recorded, none or a factor >= 0, got {text!r}") from None
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from workbench.qemu.strategies import STRATEGIES
+
+    p = argparse.ArgumentParser(prog="workbench", description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    strategies = list(STRATEGIES)
+
+    s = sub.add_parser("record", help="record probe transcripts from the real qemu-system-* binaries")
+    s.add_argument("--qemu-dir", type=Path, default=Path("/usr/bin"), help="where the real binaries are (default: /usr/bin)")
+    s.add_argument("-o", "--output", type=Path, required=True, help="directory for the .json.gz transcripts")
+
+    s = sub.add_parser("install", help="write a simulated install of N replaying emulators")
+    s.add_argument("dir", type=Path, help="directory to write qemu-system-<target> executables into")
+    s.add_argument("--emulators", type=_emulator_count, default=MAX_SIMULATED,
+                   help=f"how many, 1 to {MAX_SIMULATED}, in the fixed order starting with x86_64 ('all': 33; default {MAX_SIMULATED})")
+    s.add_argument("--latency", type=_latency, default="recorded",
+                   help="recorded: replay recorded timings (default); none: answer at once; FACTOR: scale them")
+
+    s = sub.add_parser("probe", help="probe binaries with libvirt's QMP sequence (through the cache if --cache-dir)")
+    s.add_argument("binaries", nargs="+", help="emulator executables, real or simulated")
+    s.add_argument("--cache-dir", type=Path, help="use and fill this capabilities cache directory")
+    s.add_argument("--json", action="store_true", help="print one JSON record per binary")
+    s.add_argument("--timeout", type=float, default=10.0, help="time limit per probe step, seconds (default 10)")
+
+    s = sub.add_parser("capabilities", help="print the full <capabilities> XML for an install")
+    s.add_argument("--install", type=Path, required=True, help="directory holding the emulators")
+    s.add_argument("--cache-dir", type=Path, help="capabilities cache directory (default: memory only)")
+
+    s = sub.add_parser("parse", help="parse, post-parse and validate a domain XML; print the result")
+    s.add_argument("file", type=Path)
+    s.add_argument("--install", type=Path, required=True, help="directory holding the emulators")
+    s.add_argument("--strategy", choices=strategies, default="per-emulator")
+    s.add_argument("--cache-dir", type=Path, help="capabilities cache directory (default: memory only)")
+    s.add_argument("--trace", action="store_true", help="also print the spans of the parse to stderr")
+
+    s = sub.add_parser("daemon", help="serve the driver APIs as JSON-RPC 2.0 on a UNIX socket")
+    s.add_argument("--socket", type=Path, required=True)
+    s.add_argument("--install", type=Path, required=True, help="directory holding the emulators")
+    s.add_argument("--strategy", choices=strategies, default="per-emulator")
+    s.add_argument("--cache-dir", type=Path, help="capabilities cache directory (default: memory only)")
+    s.add_argument("--config-dir", type=Path, help="persistent domain configs to load at startup")
+    s.add_argument("--host-root", default="/", help="procfs/sysfs root for host probes (default /)")
+
+    s = sub.add_parser("call", help="call one daemon API: workbench call --socket S METHOD key=value ...")
+    s.add_argument("--socket", type=Path, required=True)
+    s.add_argument("method")
+    s.add_argument("params", nargs="*", metavar="key=value")
+
+    s = sub.add_parser("sweep", help="run the pyperf benchmark grid over installs of 1..30 emulators")
+    s.add_argument("--emulators", default="1,2,4,8,12,16,20,24,30",
+                   help="comma-separated emulator counts (default 1,2,4,8,12,16,20,24,30)")
+    s.add_argument("--strategies", default="all", help=f"comma-separated, or all ({', '.join(strategies)})")
+    s.add_argument("--latency", type=_latency, default="recorded", help="emulator latency mode (default recorded)")
+    speed = s.add_mutually_exclusive_group()
+    speed.add_argument("--quick", action="store_true", help="fewer values per benchmark: minutes, not hours")
+    speed.add_argument("--rigorous", action="store_true", help="more processes and values")
+    s.add_argument("-o", "--output", type=Path, required=True, help="run directory (resumed if it exists)")
+
+    s = sub.add_parser("compare", help="compare two runs; exit 1 if a regression is flagged")
+    s.add_argument("run_a", type=Path, help="baseline run directory")
+    s.add_argument("run_b", type=Path, help="candidate run directory")
+    s.add_argument("--threshold", type=float, default=1.10, help="ratio that counts as slower (default 1.10)")
+    s.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+
+    s = sub.add_parser("trace", help="write one driver startup plus one parse as a Chrome trace (Perfetto)")
+    s.add_argument("--strategy", choices=strategies, default="full-caps")
+    s.add_argument("--emulators", type=_emulator_count, default=MAX_SIMULATED)
+    s.add_argument("--latency", type=_latency, default="recorded")
+    s.add_argument("-o", "--output", type=Path, default=Path("trace.json"))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    import importlib
+
+    module = "workbench.bench_actions" if args.command in BENCH_COMMANDS else "workbench.actions"
+    try:
+        return getattr(importlib.import_module(module), args.command)(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
