@@ -23,7 +23,8 @@ from workbench.qemu.domcaps import domain_capabilities_xml
 from workbench.qemu.search import default_emulator
 from workbench.qemu.strategies import ParseError, Strategy, ValidateError, get_strategy
 
-DEFAULT_SEC_MODELS = (("none", "0"), ("dac", "0"))
+# As a root daemon with no SELinux/AppArmor: "none" stacked over "dac" (model, doi, base labels).
+DEFAULT_SEC_MODELS = (("none", "0", {}), ("dac", "0", {"kvm": "+0:+0", "qemu": "+0:+0"}))
 
 
 class DriverError(Exception):
@@ -37,7 +38,7 @@ class DriverOptions:
     cache_dir: Path | None = None     # None: memory-only cache
     config_dir: Path | None = None    # persistent domain configs (*.xml)
     host_root: str = "/"              # procfs/sysfs root for the host sub-probes
-    sec_models: tuple[tuple[str, str], ...] = DEFAULT_SEC_MODELS
+    sec_models: tuple[tuple[str, str, dict[str, str]], ...] = DEFAULT_SEC_MODELS
     probe_timeout_s: float = 10.0
 
 
