@@ -34,6 +34,14 @@ def install30(tmp_path_factory) -> Path:
     return dest
 
 
+@pytest.fixture
+def private_tmp(tmp_path_factory, monkeypatch) -> Path:
+    """Probe temporary directories go here, so a test sees only its own (others may run)."""
+    d = tmp_path_factory.mktemp("q")
+    monkeypatch.setenv("WORKBENCH_TMP", str(d))
+    return d
+
+
 @pytest.fixture(autouse=True)
 def _fresh_tracer():
     trace.TRACER.reset()

@@ -82,7 +82,7 @@ def test_cache_file_for_another_emulator_is_not_trusted(make_install, tmp_path):
     assert cache.stats["discarded"] == 1
 
 
-def test_failed_probe_poisons_nothing(make_install, tmp_path):
+def test_failed_probe_poisons_nothing(make_install, tmp_path, private_tmp):
     inst = make_install(targets=["x86_64", "aarch64"], misbehave={"aarch64": "crash-at:query-machines"})
     bad = str(inst / "qemu-system-aarch64")
     before = qmp_tmpdirs()
@@ -96,6 +96,7 @@ def test_failed_probe_poisons_nothing(make_install, tmp_path):
     assert cache.cached_binaries() == []
     assert processes_mentioning(str(inst)) == []
     assert qmp_tmpdirs() - before == set()
+    assert list(private_tmp.iterdir()) == []
 
 
 def test_missing_binary_is_an_error_not_an_entry(tmp_path):
