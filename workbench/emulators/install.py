@@ -1,0 +1,131 @@
+"""Install simulated `qemu-system-*` binaries: one self-contained replaying script per target.
+
+Each file embeds its transcript (base64 of the .json.gz bytes) and calls
+`workbench.emulators.replay.main`, so replacing or touching one file changes that binary alone
+(its ctime is what a capabilities cache keys on). The shebang runs this interpreter with `-IS`
+(isolated, no site: fastest startup; Linux passes at most one shebang argument), so the script
+puts the repository root on sys.path itself.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.emulators import replay
+from workbench.emulators.catalog import INSTALL_ORDER, MAX_SIMULATED
+from workbench.emulators.transcript import transcript_filename
+from workbench.paths import TRANSCRIPTS_DIR
+
+MANIFEST = "install.json"
+_REPO_ROOT = Path(replay.__file__).resolve().parents[2]  # parent of the `workbench` package
+
+_SCRIPT = """#!{python} -IS
+# qemu-system-{target}: replays a recorded QEMU. Written by workbench.emulators.install.
+import sys
+sys.path.insert(0, {root!r})
+from binascii import a2b_base64
+from workbench.emulators.replay import main
+TRANSCRIPT = {data!r}
+sys.exit(main(sys.argv, a2b_base64(TRANSCRIPT), {latency!r}, {misbehave!r}))
+"""
+
+
+@dataclass
+class Install:
+    dest: Path
+    targets: list[str]
+    latency: str
+    paths: list[Path]
+
+
+@dataclass
+class TargetInfo:
+    target: str
+    position: int  # 1-based place in INSTALL_ORDER
+    has_transcript: bool
+    transcript: Path
+
+
+def list_targets(transcripts_dir: Path = TRANSCRIPTS_DIR) -> list[TargetInfo]:
+    """The install order, with whether each target has a recorded transcript."""
+    out = []
+    for i, t in enumerate(INSTALL_ORDER, 1):
+        p = Path(transcripts_dir) / transcript_filename(t)
+        out.append(TargetInfo(t, i, p.is_file(), p))
+    return out
+
+
+def _choose(emulators: int | str, targets: list[str] | None) -> list[str]:
+    if targets is not None:
+        unknown = [t for t in targets if t not in INSTALL_ORDER]
+        if unknown or not targets or len(set(targets)) != len(targets):
+            raise ValueError(f"targets must be distinct names from the install order; bad: {unknown or targets}")
+        return list(targets)
+    if emulators == "all":
+        return list(INSTALL_ORDER)
+    if isinstance(emulators, bool) or not isinstance(emulators, int):
+        raise ValueError(f"emulators must be an integer 1..{MAX_SIMULATED} or 'all', not {emulators!r}")
+    if not 1 <= emulators <= MAX_SIMULATED:
+        raise ValueError(f"emulators must be 1..{MAX_SIMULATED} (or 'all' for all {len(INSTALL_ORDER)}), "
+                         f"not {emulators}")
+    return list(INSTALL_ORDER[:emulators])
+
+
+def install(dest: Path, emulators: int | str = MAX_SIMULATED, latency: str = "recorded",
+            transcripts_dir: Path = TRANSCRIPTS_DIR, misbehave: dict[str, str] | None = None,
+            targets: list[str] | None = None) -> Install:
+    """Write `dest/qemu-system-<target>` for the first `emulators` targets (or `targets`).
+
+    Reinstalling into the same directory replaces the files and removes binaries that the
+    previous install wrote and this one does not.
+    """
+    chosen = _choose(emulators, targets)
+    replay.parse_latency(latency)  # ValueError with a clear message
+    misbehave = dict(misbehave or {})
+    for t, mode in misbehave.items():
+        if t not in chosen:
+            raise ValueError(f"misbehave names {t!r}, which is not being installed")
+        replay.check_misbehave(mode)
+    transcripts_dir = Path(transcripts_dir)
+    missing = [t for t in chosen if not (transcripts_dir / transcript_filename(t)).is_file()]
+    if missing:
+        raise FileNotFoundError(f"no transcript in {transcripts_dir} for: {', '.join(missing)}")
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    previous = _previous_targets(dest)
+    paths = []
+    for t in chosen:
+        data = base64.b64encode((transcripts_dir / transcript_filename(t)).read_bytes())
+        script = _SCRIPT.format(python=sys.executable, target=t, root=str(_REPO_ROOT), data=data,
+                                latency=latency, misbehave=misbehave.get(t))
+        path = dest / f"qemu-system-{t}"
+        _write_atomic(path, script.encode(), 0o755)
+        paths.append(path)
+    for t in previous - set(chosen):
+        (dest / f"qemu-system-{t}").unlink(missing_ok=True)
+    manifest = {"targets": chosen, "latency": latency,
+                "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "transcripts": str(transcripts_dir.resolve()), "misbehave": misbehave,
+                "python": sys.executable}
+    _write_atomic(dest / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode(), 0o644)
+    return Install(dest, chosen, latency, paths)
+
+
+def _previous_targets(dest: Path) -> set[str]:
+    try:
+        return set(json.loads((dest / MANIFEST).read_text())["targets"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
+def _write_atomic(path: Path, data: bytes, mode: int) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)

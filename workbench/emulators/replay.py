@@ -1,0 +1,530 @@
+"""A stand-in for one `qemu-system-<target>` binary that replays a recorded QMP conversation.
+
+Each fake executable written by `workbench.emulators.install` calls `main()` with its transcript
+embedded. It accepts libvirt's probe command line (`-S -no-user-config -nodefaults -nographic
+-machine none,accel=A -qmp unix:SOCK,server=on,wait=off -pidfile PID -daemonize`), daemonizes like
+QEMU (fork, setsid, socket bound and pidfile written before the parent exits 0) and serves QMP:
+the recorded greeting, capabilities negotiation, then each command's recorded reply, matched by
+(execute, arguments) and taken in recorded order when a command repeats.
+
+Timing (`latency`): "recorded" reproduces the recorded exec->ready, per-command and quit->exit
+times; "none" adds no delay; a float scales every recorded delay. The sleeps stand in for QEMU's
+own work inside the emulator process; the prober itself never sleeps. Two corrections keep the
+prober's view equal to the recording: the start instant comes from /proc/self/stat (see
+_started_at), and each command's delay leaves out the recording client's own share of the
+recorded latency (see _Server), which the client pays again live.
+
+KVM honesty: a transcript recorded where KVM worked says query-kvm {"enabled": true, ...}. If
+/dev/kvm cannot be opened read-write here and now (missing, or not R_OK|W_OK for this user), the
+replay answers query-kvm with {"enabled": false, "present": false} instead, so a prober on a host
+without usable KVM sees what it would see there (and skips the TCG-only second launch). The other
+replies of that launch are still the recorded (KVM) ones.
+
+Startup cost matters (it must start as fast as QEMU, ~30 ms to ready): this module imports only
+C-level standard-library modules. `json`, `socket`, `signal` and `dataclasses` would pull in `re`
+and `enum` and cost 10 to 25 ms more per launch, so JSON goes through `_json`'s C scanner and
+encoder and sockets through `_socket`, and records are plain classes.
+
+Misbehaviour for tests (`misbehave`): "crash-at:CMD", "hang-at:CMD", "garbage-at:CMD",
+"hang-at-start", "exit-at-start", "greeting-garbage".
+"""
+from __future__ import annotations
+
+import _json
+import _socket
+import os
+import sys
+import time
+import zlib
+
+GARBAGE = b"\x00\xffnot json\r\n"
+# What the recording client (workbench.qmp over qemu.qmp) spends per command on its own side,
+# inside each recorded latency: see _Server.
+CLIENT_FIXED_S = 0.0003
+CLIENT_PER_BYTE_S = 150e-9
+MISBEHAVIOURS = ("crash-at:", "hang-at:", "garbage-at:", "hang-at-start", "exit-at-start",
+                 "greeting-garbage")
+
+
+class _ScanContext:
+    # The attributes _json.make_scanner reads (the same ones json.JSONDecoder carries).
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    memo: dict = {}
+
+    @staticmethod
+    def parse_constant(name: str) -> float:
+        return {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}[name]
+
+
+_scan = _json.make_scanner(_ScanContext())
+# QEMU's separators (", " and ": "); the compact sorted form is transcript.command_key's.
+_encode_qemu = _json.make_encoder(None, None, _json.encode_basestring_ascii, None, ": ", ", ",
+                                  False, False, True)
+_encode_key = _json.make_encoder(None, None, _json.encode_basestring_ascii, None, ":", ",",
+                                 True, False, True)
+
+
+def loads(text: str):
+    text = text.strip()
+    obj, end = _scan(text, 0)  # raises StopIteration on bad input
+    if end != len(text):
+        raise ValueError("extra data")
+    return obj
+
+
+def dumps(obj) -> str:
+    return "".join(_encode_qemu(obj, 0))
+
+
+def command_key(execute: str, arguments: dict | None) -> str:
+    """Same as transcript.command_key (a test checks it), without importing json."""
+    return execute + "\0" + "".join(_encode_key(arguments or {}, 0))
+
+
+def parse_latency(latency: str) -> float:
+    """"recorded" -> 1.0, "none" -> 0.0, "2" -> 2.0; ValueError otherwise."""
+    if latency == "recorded":
+        return 1.0
+    if latency == "none":
+        return 0.0
+    try:
+        factor = float(latency)
+    except (TypeError, ValueError):
+        raise ValueError(f"latency must be 'recorded', 'none' or a factor >= 0, not {latency!r}") from None
+    if not 0.0 <= factor < float("inf"):
+        raise ValueError(f"latency factor must be finite and >= 0, not {latency!r}")
+    return factor
+
+
+def check_misbehave(mode: str | None) -> None:
+    if mode is None:
+        return
+    for m in MISBEHAVIOURS:
+        takes_cmd = m.endswith(":")
+        if (takes_cmd and mode.startswith(m) and len(mode) > len(m)) or (not takes_cmd and mode == m):
+            return
+    raise ValueError(f"unknown misbehaviour {mode!r} (one of {', '.join(MISBEHAVIOURS)})")
+
+
+class _Usage(Exception):
+    """A command-line error, reported the way QEMU does: '<prog>: <message>', exit 1."""
+
+
+class Options:
+    __slots__ = ("version", "accel", "socket", "pidfile", "daemonize")
+
+    def __init__(self) -> None:
+        self.version = False
+        self.accel = "tcg"  # QEMU's default accelerator when none is named
+        self.socket: str | None = None
+        self.pidfile: str | None = None
+        self.daemonize = False
+
+
+_FLAGS = ("-S", "-no-user-config", "-nodefaults", "-nographic", "-daemonize", "-version")
+_WITH_ARG = ("-machine", "-M", "-qmp", "-pidfile", "-accel")
+
+
+def parse_args(args: list[str]) -> Options:
+    o = Options()
+    i = 0
+    while i < len(args):
+        a = args[i]
+        opt = "-" + a.lstrip("-") if a.startswith("-") else a  # QEMU takes -opt and --opt alike
+        if opt in _FLAGS:
+            o.version |= opt == "-version"
+            o.daemonize |= opt == "-daemonize"
+            i += 1
+            continue
+        if opt not in _WITH_ARG:
+            raise _Usage(f"{a}: invalid option")
+        if i + 1 >= len(args):
+            raise _Usage(f"{a}: requires an argument")
+        val = args[i + 1]
+        if opt in ("-machine", "-M"):
+            o.accel = _parse_machine(a, val, o.accel)
+        elif opt == "-accel":
+            o.accel = val.split(",", 1)[0]
+        elif opt == "-qmp":
+            o.socket = _parse_qmp(a, val)
+        else:
+            o.pidfile = val
+        i += 2
+    return o
+
+
+def _parse_machine(opt: str, val: str, accel: str) -> str:
+    parts = val.split(",")
+    mtype = parts[0].removeprefix("type=")
+    if mtype != "none":
+        raise _Usage(f"{opt} {val}: replay: only machine type 'none' was recorded")
+    for p in parts[1:]:
+        k, _, v = p.partition("=")
+        if k == "accel":
+            accel = v
+    for a in accel.split(":"):
+        if a not in ("kvm", "tcg"):
+            raise _Usage(f"invalid accelerator {a}")
+    return accel
+
+
+def _parse_qmp(opt: str, val: str) -> str:
+    if not val.startswith("unix:"):
+        raise _Usage(f"{opt} {val}: replay: only unix:PATH,server=on,wait=off is supported")
+    path, *flags = val[5:].split(",")
+    server = wait = None
+    for f in flags:
+        k, _, v = f.partition("=")
+        if k in ("server", "wait"):
+            on = v in ("", "on", "yes", "true")
+            server, wait = (on, wait) if k == "server" else (server, on)
+        elif k == "nowait":
+            wait = False
+        else:
+            raise _Usage(f"{opt} {val}: Invalid parameter '{k}'")
+    if not path or not server or wait is not False:
+        raise _Usage(f"{opt} {val}: replay: needs a path, server=on and wait=off")
+    return path
+
+
+class Replies:
+    """The recorded replies, looked up by command key: the selected launch first, then others."""
+
+    def __init__(self, launches: list[dict], selected: int) -> None:
+        order = [selected] + [i for i in range(len(launches)) if i != selected]
+        self._by_key: dict[str, list[dict]] = {}
+        for i in order:  # later launches only supply keys the selected one lacks
+            seen: dict[str, list[dict]] = {}
+            for ex in launches[i]["exchanges"]:
+                seen.setdefault(command_key(ex["execute"], ex.get("arguments")), []).append(ex)
+            for k, exs in seen.items():
+                self._by_key.setdefault(k, exs)
+        self._next: dict[str, int] = {}
+
+    def take(self, key: str) -> dict | None:
+        exs = self._by_key.get(key)
+        if not exs:
+            return None
+        n = self._next.get(key, 0)
+        self._next[key] = n + 1
+        return exs[min(n, len(exs) - 1)]  # past the recording: repeat the last answer
+
+
+KVM_DEVICE = "/dev/kvm"  # a module constant so that a test can point it elsewhere
+
+
+def _kvm_usable() -> bool:
+    return os.access(KVM_DEVICE, os.R_OK | os.W_OK)
+
+
+def _sleep_until(deadline: float) -> None:
+    left = deadline - time.monotonic()
+    if left > 0:
+        time.sleep(left)
+
+
+def _forever() -> None:
+    while True:
+        time.sleep(3600)
+
+
+def _started_at() -> float:
+    """Monotonic estimate of when this process started (the prober's clock starts just before).
+
+    time.monotonic() - time.process_time() assumes a CPU-bound startup and is late when the
+    CPU is shared (a loaded 2-core host: 30+ ms late). /proc/self/stat's starttime (set at
+    fork, in clock ticks of CLOCK_BOOTTIME) is early by less than one tick. The start lies
+    between the two: take the middle of what is left.
+    """
+    now = time.monotonic()
+    late = now - time.process_time()
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        tick = 1.0 / os.sysconf("SC_CLK_TCK")
+        early = now - (time.clock_gettime(time.CLOCK_BOOTTIME) - int(fields[19]) * tick)
+    except (OSError, ValueError, IndexError):
+        return late
+    return (early + min(late, early + tick)) / 2 if early <= late else late
+
+
+def _load(transcript: bytes | str | os.PathLike) -> dict:
+    data = transcript
+    if not isinstance(data, bytes):
+        with open(data, "rb") as f:
+            data = f.read()
+    return loads(zlib.decompress(data, 47).decode())  # 47: gzip or zlib header
+
+
+def main(argv: list[str], transcript: bytes | str | os.PathLike, latency: str = "recorded",
+         misbehave: str | None = None) -> int:
+    t_exec = _started_at()
+    prog = os.path.basename(argv[0]) if argv else "qemu-system"
+    try:
+        factor = parse_latency(latency)
+        check_misbehave(misbehave)
+        opts = parse_args(list(argv[1:]))
+    except (_Usage, ValueError) as e:
+        return _fail(prog, str(e))
+    tr = _load(transcript)
+    if opts.version:
+        sys.stdout.write(tr["version_text"])
+        return 0
+    if misbehave == "exit-at-start":
+        return _fail(None, "boom")
+    failure = tr.get("launch_failure")
+    if failure:
+        _sleep_until(t_exec + factor * float(failure.get("after_s") or 0.0))
+        sys.stderr.write(failure.get("stderr", ""))
+        sys.stderr.flush()
+        return int(failure.get("status", 1))
+    if opts.socket is None:
+        return _fail(prog, "replay: -qmp unix:PATH,server=on,wait=off is required")
+    if misbehave == "hang-at-start":
+        _forever()
+    launches = tr["launches"]
+    selected = next((i for i, ln in enumerate(launches) if ln["accel"] == opts.accel), 0)
+    server = _Server(launches[selected], Replies(launches, selected), factor, misbehave)
+    try:
+        sock = _listen(opts.socket)
+    except OSError as e:
+        return _fail(prog, f"-qmp unix:{opts.socket},server=on,wait=off: "
+                           f"Failed to bind socket to {opts.socket}: {e.strerror or e}")
+    if opts.daemonize:
+        return _daemonize(prog, sock, server, opts, t_exec + factor * float(launches[selected]["ready_s"]))
+    if opts.pidfile and not _write_pidfile(prog, opts.pidfile):
+        return 1
+    server.serve(sock)
+    return 0
+
+
+def _fail(prog: str | None, msg: str) -> int:
+    sys.stderr.write(f"{prog}: {msg}\n" if prog else msg + "\n")
+    sys.stderr.flush()
+    return 1
+
+
+def _listen(path: str) -> _socket.socket:
+    try:
+        os.unlink(path)  # QEMU replaces a stale socket file
+    except FileNotFoundError:
+        pass
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        s.bind(path)
+        s.listen(1)
+    except OSError:
+        s.close()
+        raise
+    return s
+
+
+def _write_pidfile(prog: str, path: str) -> bool:
+    # Written in place (O_WRONLY, as QEMU does) after the socket listens: a reader of the
+    # pidfile (even a FIFO) knows the socket is ready.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, f"{os.getpid()}\n".encode())
+        finally:
+            os.close(fd)
+    except OSError as e:
+        _fail(prog, f"cannot create PID file: {e.strerror or e}")
+        return False
+    return True
+
+
+def _daemonize(prog: str, sock: _socket.socket, server: "_Server", opts: Options,
+               ready_at: float) -> int:
+    r, w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid > 0:
+        # Parent: exit 0 once the daemon reports ready, and not before the recorded ready time.
+        os.close(w)
+        sock.close()
+        ok = os.read(r, 1) == b"\0"
+        os.close(r)
+        if ok:
+            _sleep_until(ready_at)
+        os._exit(0 if ok else 1)
+    os.close(r)
+    os.setsid()
+    if opts.pidfile and not _write_pidfile(prog, opts.pidfile):
+        os._exit(1)
+    null = os.open(os.devnull, os.O_RDWR)  # like QEMU: the daemon keeps no stdio
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    os.write(w, b"\0")
+    os.close(w)
+    server.serve(sock)
+    os._exit(0)
+
+
+class _Splitter:
+    """Cuts a byte stream into JSON texts by bracket depth, as QEMU's JSON streamer does: the
+    client need not end a command with a newline (qemu.qmp does not). Junk outside any object
+    is handed on at the next line break (and gets a parse error)."""
+
+    __slots__ = ("buf", "depth", "in_str", "esc")
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.depth = 0
+        self.in_str = False
+        self.esc = False
+
+    def feed(self, data: bytes) -> list[bytes]:
+        out = []
+        for b in data:
+            if self.in_str:
+                self.buf.append(b)
+                if self.esc:
+                    self.esc = False
+                elif b == 0x5C:  # backslash
+                    self.esc = True
+                elif b == 0x22:
+                    self.in_str = False
+            elif b == 0x22:
+                self.buf.append(b)
+                self.in_str = True
+            elif b in b"{[":
+                self.buf.append(b)
+                self.depth += 1
+            elif b in b"}]":
+                self.buf.append(b)
+                self.depth -= 1
+                if self.depth <= 0:
+                    out.append(bytes(self.buf))
+                    self.buf.clear()
+                    self.depth = 0
+            elif self.depth == 0 and b in b"\r\n":
+                if self.buf.strip():
+                    out.append(bytes(self.buf))
+                self.buf.clear()
+            else:
+                self.buf.append(b)
+        return out
+
+
+class _Server:
+    """Serves one QMP client at a time.
+
+    A recorded latency is what the recording client measured: QEMU's work plus the client's own
+    cost of sending the request and reading, parsing and (qemu.qmp's debug hook) pretty-printing
+    the reply, ~30 ms for the 200 KiB schema on a 2-core host. The client pays that cost again now, so the
+    server sleeps the recorded latency less an estimate of that client cost, CLIENT_FIXED_S +
+    CLIENT_PER_BYTE_S per reply byte (measured with latency=none on the recording machine).
+    """
+
+    __slots__ = ("launch", "replies", "factor", "misbehave", "negotiated", "conn")
+
+    def __init__(self, launch: dict, replies: Replies, factor: float, misbehave: str | None) -> None:
+        self.launch = launch
+        self.replies = replies
+        self.factor = factor
+        self.misbehave = misbehave
+        self.negotiated = False
+        self.conn: _socket.socket | None = None
+
+    def serve(self, sock: _socket.socket) -> None:
+        while True:  # one client at a time, until quit or killed
+            fd, _ = sock._accept()  # _socket has no accept(); socket.py wraps this one
+            conn = _socket.socket(fileno=fd)
+            self.conn = conn
+            self.negotiated = False  # each QMP connection negotiates anew
+            try:
+                self._session(conn)
+            except OSError:
+                pass  # client went away: wait for the next one, as QEMU does
+            finally:
+                conn.close()
+
+    def _session(self, conn: _socket.socket) -> None:
+        if self.misbehave == "greeting-garbage":
+            conn.sendall(GARBAGE)
+        else:
+            conn.sendall(dumps(self.launch["greeting"]).encode() + b"\r\n")
+        split = _Splitter()
+        while True:
+            data = conn.recv(1 << 16)
+            if not data:
+                return
+            arrived = time.monotonic()
+            for msg in split.feed(data):
+                self._handle(msg, arrived)
+
+    def _send(self, text: str, not_before: float = 0.0) -> None:
+        _sleep_until(not_before)
+        assert self.conn is not None
+        self.conn.sendall(text.encode() + b"\r\n")
+
+    def _handle(self, line: bytes, arrived: float) -> None:
+        try:
+            req = loads(line.decode())
+        except (ValueError, StopIteration, UnicodeDecodeError):
+            return self._send(_error("GenericError", "JSON parse error"))
+        if not isinstance(req, dict):
+            return self._send(_error("GenericError", "QMP input must be a JSON object"))
+        rid = "" if "id" not in req else ', "id": ' + dumps(req["id"])
+        cmd = req.get("execute")
+        if not isinstance(cmd, str):
+            return self._send(_error("GenericError", "QMP input lacks member 'execute'", rid))
+        args = req.get("arguments")
+        if self._misbehave_at(cmd):
+            return None
+        if cmd == "qmp_capabilities":
+            if self.negotiated:
+                return self._send(_error("CommandNotFound",
+                                         "Capabilities negotiation is already complete, command ignored", rid))
+            self.negotiated = True
+            return self._send('{"return": {}' + rid + "}")
+        if not self.negotiated:
+            return self._send(_error("CommandNotFound",
+                                     "Expecting capabilities negotiation with 'qmp_capabilities'", rid))
+        if cmd == "quit":
+            self._send('{"return": {}' + rid + "}")
+            now = time.time()
+            self._send(dumps({"timestamp": {"seconds": int(now), "microseconds": int(now % 1 * 1e6)},
+                              "event": "SHUTDOWN", "data": {"guest": False, "reason": "host-qmp-quit"}}))
+            _sleep_until(arrived + self.factor * float(self.launch.get("quit_s") or 0.0))
+            os._exit(0)
+        ex = self.replies.take(command_key(cmd, args if isinstance(args, dict) else None))
+        if ex is None:
+            text = _error("GenericError", f"replay: no recorded reply for {cmd} {dumps(args or {})}", rid)
+            return self._send(text)
+        if "error" in ex and ex["error"] is not None:
+            text = '{"error": ' + dumps(ex["error"]) + rid + "}"
+        else:
+            ret = ex.get("return")
+            if cmd == "query-kvm" and isinstance(ret, dict) and ret.get("enabled") and not _kvm_usable():
+                ret = {"enabled": False, "present": False}
+            text = '{"return": ' + dumps(ret) + rid + "}"
+        # The reply is built first; only the rest of the recorded latency is slept.
+        work = float(ex.get("latency_s") or 0.0) - CLIENT_FIXED_S - CLIENT_PER_BYTE_S * len(text)
+        self._send(text, arrived + self.factor * max(0.0, work))
+
+    def _misbehave_at(self, cmd: str) -> bool:
+        """Act out a misbehaviour aimed at `cmd`; True when the command counts as answered."""
+        mode = self.misbehave
+        if not mode or ":" not in mode or mode.split(":", 1)[1] != cmd:
+            return False
+        if mode.startswith("crash-at:"):
+            os._exit(134)
+        if mode.startswith("hang-at:"):
+            _forever()
+        if mode.startswith("garbage-at:"):
+            assert self.conn is not None
+            self.conn.sendall(GARBAGE)
+            return True
+        return False
+
+
+def _error(cls: str, desc: str, rid: str = "") -> str:
+    return '{"error": {"class": ' + dumps(cls) + ', "desc": ' + dumps(desc) + "}" + rid + "}"
