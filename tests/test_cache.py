@@ -142,3 +142,20 @@ def test_lookup_is_traced(make_install, tmp_path):
     assert outcomes == ["probe", "memory"]
     assert trace.TRACER.counters["cache.probe"] == 1
     assert any(r.attrs.get("command") == "query-machines" for r in trace.TRACER.iter_spans("qmp"))
+
+
+def test_crashed_emulator_is_reaped_not_left_a_zombie(make_install, tmp_path, private_tmp):
+    inst = make_install(targets=["aarch64"], misbehave={"aarch64": "crash-at:query-version"})
+    with pytest.raises(ProbeError):
+        QemuCapsCache(tmp_path, probe_timeout_s=2).lookup(str(inst / "qemu-system-aarch64"))
+    zombies = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if fields[0] == "Z" and int(fields[1]) == os.getpid():
+                zombies.append(int(entry.name))
+    assert zombies == []

@@ -11,8 +11,8 @@ Timing (`latency`): "recorded" reproduces the recorded exec->ready, per-command 
 times; "none" adds no delay; a float scales every recorded delay. The sleeps stand in for QEMU's
 own work inside the emulator process; the prober itself never sleeps. Two corrections keep the
 prober's view equal to the recording: the start instant comes from /proc/self/stat (see
-_started_at), and each command's delay leaves out the recording client's own share of the
-recorded latency (see _Server), which the client pays again live.
+_started_at), and each recorded latency is QEMU's side only (request sent -> reply bytes
+received, measured before the recording client parsed the reply), so it is slept as it is.
 
 KVM honesty: a transcript recorded where KVM worked says query-kvm {"enabled": true, ...}. If
 /dev/kvm cannot be opened read-write here and now (missing, or not R_OK|W_OK for this user), the
@@ -38,10 +38,6 @@ import time
 import zlib
 
 GARBAGE = b"\x00\xffnot json\r\n"
-# What the recording client (workbench.qmp over qemu.qmp) spends per command on its own side,
-# inside each recorded latency: see _Server.
-CLIENT_FIXED_S = 0.0003
-CLIENT_PER_BYTE_S = 150e-9
 MISBEHAVIOURS = ("crash-at:", "hang-at:", "garbage-at:", "hang-at-start", "exit-at-start",
                  "greeting-garbage")
 
@@ -295,7 +291,10 @@ def main(argv: list[str], transcript: bytes | str | os.PathLike, latency: str = 
         return _fail(prog, f"-qmp unix:{opts.socket},server=on,wait=off: "
                            f"Failed to bind socket to {opts.socket}: {e.strerror or e}")
     if opts.daemonize:
-        return _daemonize(prog, sock, server, opts, t_exec + factor * float(launches[selected]["ready_s"]))
+        # ready_s counts from before the prober's fork; spawn_s (fork+exec, also the prober's)
+        # has already passed when t_exec is taken.
+        ready = float(launches[selected]["ready_s"]) - float(launches[selected].get("spawn_s") or 0.0)
+        return _daemonize(prog, sock, server, opts, t_exec + factor * max(0.0, ready))
     if opts.pidfile and not _write_pidfile(prog, opts.pidfile):
         return 1
     server.serve(sock)
@@ -414,19 +413,15 @@ class _Splitter:
 
 
 class _Server:
-    """Serves one QMP client at a time.
+    """Serves one QMP client at a time; a reply leaves `latency_s` (scaled) after its request."""
 
-    A recorded latency is what the recording client measured: QEMU's work plus the client's own
-    cost of sending the request and reading, parsing and (qemu.qmp's debug hook) pretty-printing
-    the reply, ~30 ms for the 200 KiB schema on a 2-core host. The client pays that cost again now, so the
-    server sleeps the recorded latency less an estimate of that client cost, CLIENT_FIXED_S +
-    CLIENT_PER_BYTE_S per reply byte (measured with latency=none on the recording machine).
-    """
-
-    __slots__ = ("launch", "replies", "factor", "misbehave", "negotiated", "conn")
+    __slots__ = ("launch", "replies", "factor", "misbehave", "negotiated", "conn", "floor")
 
     def __init__(self, launch: dict, replies: Replies, factor: float, misbehave: str | None) -> None:
         self.launch = launch
+        # A recorded latency holds one socket round trip besides QEMU's work, and so does this
+        # replay's own exchange: leave out the smallest recorded latency, an upper bound on it.
+        self.floor = min((float(ex.get("latency_s") or 0.0) for ex in launch["exchanges"]), default=0.0)
         self.replies = replies
         self.factor = factor
         self.misbehave = misbehave
@@ -507,8 +502,7 @@ class _Server:
                 ret = {"enabled": False, "present": False}
             text = '{"return": ' + dumps(ret) + rid + "}"
         # The reply is built first; only the rest of the recorded latency is slept.
-        work = float(ex.get("latency_s") or 0.0) - CLIENT_FIXED_S - CLIENT_PER_BYTE_S * len(text)
-        self._send(text, arrived + self.factor * max(0.0, work))
+        self._send(text, arrived + self.factor * max(0.0, float(ex.get("latency_s") or 0.0) - self.floor))
 
     def _misbehave_at(self, cmd: str) -> bool:
         """Act out a misbehaviour aimed at `cmd`; True when the command counts as answered."""

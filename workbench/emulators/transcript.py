@@ -7,12 +7,13 @@ Standard library only: the replaying emulator imports this, and it must start as
      "version": {"major": 7, "minor": 2, "micro": 22, "package": "..."},
      "version_text": "<what -version printed>", "recorded_at": "ISO-8601", "kvm_at_record": true,
      "launches": [                      # one per probe process (KVM probe, then TCG-only probe)
-       {"accel": "kvm:tcg", "ready_s": 0.021,   # exec -> daemonized parent exited (socket ready)
+       {"accel": "kvm:tcg", "ready_s": 0.021,   # before fork -> daemonized parent exited (socket ready)
+        "spawn_s": 0.003,                       # before fork -> exec done (the prober's own cost)
         "greeting_s": 0.022,                    # exec -> QMP greeting received
         "greeting": {...},
         "exchanges": [{"execute": "query-version", "arguments": null,
                        "return": {...}  or  "error": {"class": ..., "desc": ...},
-                       "latency_s": 0.0004}],
+                       "latency_s": 0.0004}],  # request sent -> reply bytes received
         "quit_s": 0.004}],                       # quit sent -> process exited
      "launch_failure": null}   # or {"status", "stderr", "after_s"} when QEMU refused to start
 """
@@ -62,9 +63,10 @@ class Launch:
     greeting: dict
     exchanges: list[Exchange] = field(default_factory=list)
     quit_s: float | None = None
+    spawn_s: float = 0.0
 
     def to_json(self) -> dict:
-        return {"accel": self.accel, "ready_s": round(self.ready_s, 7),
+        return {"accel": self.accel, "ready_s": round(self.ready_s, 7), "spawn_s": round(self.spawn_s, 7),
                 "greeting_s": round(self.greeting_s, 7), "greeting": self.greeting,
                 "exchanges": [e.to_json() for e in self.exchanges],
                 "quit_s": None if self.quit_s is None else round(self.quit_s, 7)}
@@ -72,7 +74,8 @@ class Launch:
     @classmethod
     def from_json(cls, d: dict) -> "Launch":
         return cls(d["accel"], float(d["ready_s"]), float(d["greeting_s"]), d["greeting"],
-                   [Exchange.from_json(e) for e in d["exchanges"]], d.get("quit_s"))
+                   [Exchange.from_json(e) for e in d["exchanges"]], d.get("quit_s"),
+                   float(d.get("spawn_s") or 0.0))
 
 
 @dataclass

@@ -152,7 +152,7 @@ def _launch_and_talk(binary: str, accel: str, sequence, launch_timeout_s: float,
     transcript = None
     if record:
         transcript = Launch(accel, proc.ready_s, proc.ready_s + greeting_s, session.greeting,
-                            session.exchanges or [], quit_s)
+                            session.exchanges or [], quit_s, proc.spawn_s)
     return _LaunchOutcome(replies, len(session.exchanges or []) if record else replies["_n"], transcript)
 
 

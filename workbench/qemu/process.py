@@ -54,7 +54,8 @@ class EmulatorProcess:
     accel: str
     tmpdir: Path
     pid: int
-    ready_s: float  # exec -> daemonized parent exited
+    ready_s: float  # before fork -> daemonized parent exited (socket ready)
+    spawn_s: float  # before fork -> exec done (what Popen itself costs)
 
     @property
     def socket(self) -> str:
@@ -75,6 +76,7 @@ def launch(binary: str, accel: str, timeout_s: float) -> EmulatorProcess:
                                           env=_probe_env())
             except OSError as e:
                 raise ProbeError(binary, "launch", f"cannot execute: {e.strerror}") from None
+            spawned = time.perf_counter() - t0
         try:
             status = parent.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
@@ -87,7 +89,7 @@ def launch(binary: str, accel: str, timeout_s: float) -> EmulatorProcess:
         pid = _read_pid(binary, tmpdir)
         if not Path(tmpdir / "qmp.monitor").exists():
             raise ProbeError(binary, "launch", "daemonized but created no QMP socket")
-        return EmulatorProcess(binary, accel, tmpdir, pid, ready)
+        return EmulatorProcess(binary, accel, tmpdir, pid, ready, spawned)
     except BaseException:
         cleanup(tmpdir, None)
         raise
@@ -143,8 +145,14 @@ def _kill_and_reap(pid: int) -> None:
 
 def cleanup(tmpdir: Path, pid: int | None) -> None:
     """SIGKILL the emulator (as libvirt does), reap it, sweep strays, remove the directory."""
-    if pid is not None and _is_ours(pid, tmpdir):
-        _kill_and_reap(pid)
+    if pid is not None:
+        if _is_ours(pid, tmpdir):
+            _kill_and_reap(pid)
+        else:  # already dead: a zombie has no cmdline, but if it is our child, reap it
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
     for stray in _processes_using(tmpdir):
         _kill_and_reap(stray)
     shutil.rmtree(tmpdir, ignore_errors=True)
