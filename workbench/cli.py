@@ -18,6 +18,7 @@ QEMU 7.2; real ones are the host's qemu-system-* binaries."""
 
 
 BENCH_COMMANDS = {"sweep", "compare", "trace"}
+REPORT_COMMANDS = {"report", "run", "lab"}
 
 
 def _emulator_count(text: str) -> int | str:
@@ -113,6 +114,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--emulators", type=_emulator_count, default=MAX_SIMULATED)
     s.add_argument("--latency", type=_latency, default="recorded")
     s.add_argument("-o", "--output", type=Path, default=Path("trace.json"))
+
+    s = sub.add_parser("report", help="run the notebooks with papermill on a results run; write HTML reports")
+    s.add_argument("--results", type=Path, default=None,
+                   help="results run directory (default: the committed reference run, data/results/reference)")
+    s.add_argument("-o", "--output", type=Path, default=Path("reports"), help="report directory (default reports/)")
+
+    s = sub.add_parser("run", help="the main job: a simulated install, the sweep, the report")
+    s.add_argument("--quick", action="store_true", help="the quick sweep (a few minutes)")
+    s.add_argument("-o", "--output", type=Path, default=Path("runs/latest"), help="run directory (default runs/latest)")
+    s.add_argument("--reports", type=Path, default=Path("reports"), help="report directory (default reports/)")
+
+    s = sub.add_parser("lab", help="open JupyterLab on notebooks/ with the project's kernel")
+    s.add_argument("--port", type=int, default=8888)
+    s.add_argument("--no-browser", action="store_true")
     return p
 
 
@@ -120,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import importlib
 
-    module = "workbench.bench_actions" if args.command in BENCH_COMMANDS else "workbench.actions"
+    module = ("workbench.bench_actions" if args.command in BENCH_COMMANDS else
+              "workbench.report_actions" if args.command in REPORT_COMMANDS else "workbench.actions")
     try:
         return getattr(importlib.import_module(module), args.command)(args)
     except KeyboardInterrupt:

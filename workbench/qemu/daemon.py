@@ -31,7 +31,9 @@ class RpcError(Exception):
 
 
 def api_table(driver: QemuDriver) -> dict[str, Callable[..., Any]]:
-    return {
+    from workbench.qemu.host_api import host_api_table  # the fine-grained host API designs
+
+    return host_api_table(driver) | {
         "get_capabilities": driver.get_capabilities,
         "get_domain_capabilities": driver.get_domain_capabilities,
         "get_version": driver.get_version,
