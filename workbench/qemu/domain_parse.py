@@ -12,12 +12,14 @@ from workbench import trace
 from workbench.conf.domain import (DomainDef, assign_controller_indexes, assign_pci_addresses,
                                    clear_auto_ifnames, fill_seclabel_model, format_domain,
                                    parse_domain)
+from workbench.emulators.catalog import LIBVIRT_ARCHES
 from workbench.qemu.errors import ProbeError
 from workbench.qemu.strategies.base import ParseError, ValidateError
 
 if TYPE_CHECKING:
     from workbench.qemu.driver import QemuDriver
 
+_KNOWN_ARCHES = frozenset(LIBVIRT_ARCHES)
 # Arches an emulator serves besides its own (virQEMUCapsIsArchSupported).
 _ALSO_SERVES = {"x86_64": {"i686"}, "aarch64": {"armv7l"}, "ppc64": {"ppc64le"}}
 _PCI_ARCHES = {"x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "riscv64", "riscv32",
@@ -30,6 +32,8 @@ def parse_domain_xml(driver: "QemuDriver", xml: bytes | str, *, source: str = "<
     strategy = driver.strategy
     with trace.span("parse", source=source):
         d = parse_domain(xml, source=source)                        # steps 1-2
+        if d.os.arch and d.os.arch not in _KNOWN_ARCHES:            # virArchFromString
+            raise ParseError(f"Unknown architecture {d.os.arch}")
         strategy.os_defaults(driver, d, validate)                   # step 3
         fill_seclabel_model(d, strategy.sec_model(driver))          # step 4
         clear_auto_ifnames(d, net_prefix=None)                      # step 5 (QEMU: no prefix)
