@@ -123,6 +123,14 @@ def _is_ours(pid: int, tmpdir: Path) -> bool:
     return pid > 1 and str(tmpdir).encode() in _cmdline(pid)
 
 
+def _is_child(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid()
+
+
 def _processes_using(tmpdir: Path) -> list[int]:
     marker = str(tmpdir).encode()
     pids = []
@@ -145,14 +153,10 @@ def _kill_and_reap(pid: int) -> None:
 
 def cleanup(tmpdir: Path, pid: int | None) -> None:
     """SIGKILL the emulator (as libvirt does), reap it, sweep strays, remove the directory."""
-    if pid is not None:
-        if _is_ours(pid, tmpdir):
-            _kill_and_reap(pid)
-        else:  # already dead: a zombie has no cmdline, but if it is our child, reap it
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
+    # A dying emulator has no cmdline any more, but while it is our (unreaped) child its pid
+    # cannot be reused: kill and reap it either way.
+    if pid is not None and (_is_ours(pid, tmpdir) or _is_child(pid)):
+        _kill_and_reap(pid)
     for stray in _processes_using(tmpdir):
         _kill_and_reap(stray)
     shutil.rmtree(tmpdir, ignore_errors=True)
