@@ -1,0 +1,116 @@
+"""sweep: the job grid, resuming, atomic files, machine.json; compare on two small real runs."""
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from workbench import results, sweep
+from workbench.cli import main as cli_main
+
+
+def test_plan_interleaves_strategies_and_takes_every_registered_one(monkeypatch):
+    from workbench.qemu import strategies
+
+    monkeypatch.setitem(strategies.STRATEGIES, "newcomer", strategies.STRATEGIES["per-emulator"])
+    names = sweep.resolve_strategies("all")
+    assert names[-1] == "newcomer" and names[:2] == ["full-caps", "per-emulator"]
+    jobs = sweep.plan([1, 30], names, sweep.MODES["default"])
+    grid = [j for j in jobs if j.n is not None]
+    # strategies of one (n, cache, benchmark) run back to back, in registry order
+    for i in range(0, len(grid), 3):
+        group = grid[i:i + 3]
+        assert [j.strategy for j in group] == names
+        assert len({(j.n, j.cache, j.benchmark) for j in group}) == 1
+    assert {j.benchmark for j in grid} == set(sweep.GRID_BENCHMARKS)
+    assert [j.benchmark for j in jobs if j.n is None] == list(sweep.SINGLE_BENCHMARKS)
+    assert len({j.filename for j in jobs}) == len(jobs)
+    with pytest.raises(ValueError, match="unknown strategies"):
+        sweep.resolve_strategies("full-caps,nope")
+
+
+def test_quick_runs_tracing_overhead_warm_only_and_rigorous_repeats_rounds():
+    quick = sweep.plan([1], ["full-caps"], sweep.MODES["quick"])
+    assert {j.cache for j in quick if j.benchmark == "tracing_overhead"} == {"warm"}
+    rigorous = sweep.plan([1], ["full-caps"], sweep.MODES["rigorous"])
+    assert {j.round for j in rigorous} == {1, 2}
+
+
+def test_sweep_resumes_skipping_finished_files_and_refuses_other_code(tmp_path):
+    out = tmp_path / "run"
+    kw = dict(emulators=[1], strategies=["per-emulator"], latency="none", mode="quick",
+              benchmarks=["driver_startup"], progress=False)
+    first = sweep.run_sweep(out, **kw)
+    assert not first.failed and [j.cache for j in first.ran] == ["cold", "warm"]
+    files = sorted(p.name for p in out.glob("*.json"))
+    assert files == ["driver_startup--n01--cold--per-emulator--r1.json",
+                     "driver_startup--n01--warm--per-emulator--r1.json", "machine.json"]
+    kept = out / files[1]
+    kept_mtime = kept.stat().st_mtime_ns
+    (out / files[0]).unlink()                                   # as if interrupted before it
+    (out / f".{files[0]}.tmp").write_text('{"half": ')         # and while it was writing
+    second = sweep.run_sweep(out, **kw)
+    assert [j.filename for j in second.ran] == [files[0]]
+    assert [j.filename for j in second.skipped] == [files[1]]
+    assert kept.stat().st_mtime_ns == kept_mtime
+    assert not list(out.glob(".*"))
+
+    machine = json.loads((out / "machine.json").read_text())
+    for key in ("cpu_model", "cores", "memory_gib", "kernel", "python", "qemu", "kvm_device",
+                "git_commit", "bench_code_sha256"):
+        assert key in machine
+    assert machine["sweep"]["latency"] == "none"
+
+    df = results.load_run(out)
+    assert len(df) == 2 * 4  # two runs of 4 values (quick)
+    csv = (out / results.RESULTS_CSV).read_text().splitlines()
+    assert len(csv) == 1 + len(df)
+    for col in ("benchmark", "strategy", "n_emulators", "cache", "latency", "emulators", "phase",
+                "value_index", "time_s", "source"):
+        assert col in csv[0].split(",")
+
+    machine["bench_code_sha256"] = "0" * 64
+    (out / "machine.json").write_text(json.dumps(machine))
+    with pytest.raises(sweep.SweepMismatch):
+        sweep.run_sweep(out, **kw)
+
+
+def test_a_failing_job_leaves_no_result_and_is_retried(tmp_path, monkeypatch):
+    def argv(self, mode, latency, install_root, cache_root, out):
+        return [sys.executable, "-c", "import sys; open(sys.argv[1], 'w').write('{'); sys.exit(3)", str(out)]
+
+    monkeypatch.setattr(sweep.Job, "argv", argv)
+    res = sweep.run_sweep(tmp_path / "run", [1], ["full-caps"], "none", "quick",
+                          benchmarks=["driver_startup"], caches=["cold"], progress=False)
+    assert list(res.failed) == ["driver_startup--n01--cold--full-caps--r1.json"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["machine.json", "results.csv"]
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """Small real runs: recorded latency, and every emulator delay doubled (--latency 2)."""
+    root = tmp_path_factory.mktemp("runs")
+    kw = dict(emulators=[1, 2], mode="quick", benchmarks=["daemon_startup", "driver_startup"],
+              caches=["cold"], progress=False)
+    for name, latency in (("a", "recorded"), ("b", "2")):
+        res = sweep.run_sweep(root / name, latency=latency, **kw)
+        assert not res.failed, res.failed
+    return root / "a", root / "b"
+
+
+def test_compare_a_run_with_itself_flags_nothing(two_runs, capsys):
+    a, _ = two_runs
+    assert cli_main(["compare", str(a), str(a)]) == 0
+    assert "0 regression(s) flagged" in capsys.readouterr().out
+
+
+def test_compare_flags_the_startups_that_probe_when_emulators_are_twice_as_slow(two_runs, capsys):
+    a, b = two_runs
+    table = results.compare(a, b)
+    flagged = {(r.benchmark, r.strategy, r.n_emulators) for r in table[table["regression"]].itertuples()}
+    # full caps probes every emulator at startup: those startups must be flagged
+    assert {("driver_startup", "full-caps", 1), ("driver_startup", "full-caps", 2),
+            ("daemon_startup", "full-caps", 1), ("daemon_startup", "full-caps", 2)} <= flagged
+    assert cli_main(["compare", str(a), str(b)]) == 1
+    assert "regression(s) flagged" in capsys.readouterr().out

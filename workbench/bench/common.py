@@ -1,0 +1,289 @@
+"""What every benchmark script shares: its flags, its pyperf Runner, installs, cache dirs, timing.
+
+Each script is run as `python -m workbench.bench.NAME [pyperf options] [our flags]`. Our flags
+are passed on to pyperf's worker processes (they do not inherit our argv) and recorded as
+metadata on every benchmark, so the tidy table is built from metadata, never from file names.
+Setup (installs, cache filling, config dirs, driver startup before an API) stays outside the
+timed region: every time_func below times only `op`.
+"""
+from __future__ import annotations
+
+import argparse
+import atexit
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, TypeVar
+
+import pyperf
+
+from workbench import trace
+from workbench.emulators.catalog import MAX_SIMULATED
+from workbench.paths import DOMAINS_DIR
+
+T = TypeVar("T")
+DEFAULT_INSTALL_ROOT = Path.home() / ".cache" / "virtcaps-workbench" / "installs"
+# Flags passed on to workers, in (dest, option) pairs.
+_FLAGS = (("strategy", "--strategy"), ("emulators", "--emulators"), ("latency", "--latency"),
+          ("cache", "--cache"), ("install_root", "--install-root"), ("cache_root", "--cache-root"),
+          ("domains", "--domains"), ("corpus", "--corpus"), ("targets", "--targets"))
+
+
+def _pass_flags(cmd: list[str], args: argparse.Namespace) -> None:
+    for dest, opt in _FLAGS:
+        cmd.extend([opt, str(getattr(args, dest))])
+
+
+def _latency(text: str) -> str:
+    from workbench.emulators.replay import parse_latency
+
+    parse_latency(text)  # ValueError -> argparse usage error
+    return text
+
+
+@dataclass
+class Bench:
+    """One benchmark script: its Runner with our flags parsed, and helpers bound to them."""
+    name: str
+    runner: pyperf.Runner = field(init=False)
+    args: argparse.Namespace = field(init=False)
+    _root: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        from workbench.qemu.strategies import STRATEGIES
+
+        self.runner = pyperf.Runner(program_args=("-m", f"workbench.bench.{self.name}"),
+                                    add_cmdline_args=_pass_flags)
+        p = self.runner.argparser
+        p.add_argument("--strategy", choices=list(STRATEGIES), default="per-emulator")
+        p.add_argument("--emulators", type=int, choices=range(1, MAX_SIMULATED + 1), default=1,
+                       metavar=f"1..{MAX_SIMULATED}")
+        p.add_argument("--latency", type=_latency, default="recorded")
+        p.add_argument("--cache", choices=("cold", "warm"), default="cold")
+        p.add_argument("--install-root", type=Path, default=DEFAULT_INSTALL_ROOT,
+                       help="installs live in ROOT/n<N>-<latency>, made here if missing")
+        p.add_argument("--cache-root", type=Path, default=Path(tempfile.gettempdir()),
+                       help="every cache and config dir of this run is made under it")
+        p.add_argument("--domains", type=int, default=0, help="persistent domain configs at startup")
+        p.add_argument("--corpus", type=int, default=3, help="corpus domains to parse (smallest..largest)")
+        p.add_argument("--targets", default="all", help="replay_fidelity: comma-separated targets")
+        self.args = self.runner.parse_args()
+        self.args.cache_root.mkdir(parents=True, exist_ok=True)
+        # Every process (manager or worker) works in its own dir, removed when it exits.
+        self._root = Path(tempfile.mkdtemp(prefix="vcb-", dir=self.args.cache_root))
+        atexit.register(shutil.rmtree, self._root, ignore_errors=True)
+
+    def meta(self, benchmark: str, case: str = "", phase: str = "total", **extra: Any) -> dict[str, Any]:
+        a = self.args
+        m = {"wb_benchmark": benchmark, "wb_phase": phase, "wb_strategy": a.strategy,
+             "wb_n_emulators": a.emulators, "wb_cache": a.cache, "wb_latency": a.latency,
+             "wb_emulators": "simulated", "wb_domains": a.domains}
+        if case:
+            m["wb_case"] = case
+        m.update({f"wb_{k}": v for k, v in extra.items()})
+        return m
+
+    def install(self) -> Path:
+        return ensure_install(self.args.install_root, self.args.emulators, self.args.latency)
+
+    def tmpdir(self, prefix: str) -> Path:
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=self._root))
+
+    def options(self, install: Path, cache_dir: Path | None, config_dir: Path | None = None):
+        from workbench.qemu.driver import DriverOptions
+
+        return DriverOptions(search_path=str(install), strategy=self.args.strategy,
+                             cache_dir=cache_dir, config_dir=config_dir)
+
+
+def ensure_install(root: Path, n: int, latency: str) -> Path:
+    """The read-only install for (n, latency), written once (atomically) and then reused."""
+    from workbench.emulators.install import MANIFEST, install
+
+    dest = Path(root).absolute() / f"n{n}-{latency}"
+    if (dest / MANIFEST).is_file():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    install(tmp, n, latency=latency)
+    try:
+        os.rename(tmp, dest)
+    except OSError:  # another process won the race: use its install
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def warm_template(install: Path) -> Path:
+    """A caps cache dir holding every emulator the arch walk finds in `install`, made once per
+    install (beside it, atomically) and then only copied: each run fills its own dir from it."""
+    from workbench.qemu.driver import DriverOptions, QemuDriver
+
+    from workbench.emulators.install import MANIFEST
+
+    # Named after the install's own write time: a reinstalled dir never meets a stale template.
+    dest = install.with_name(f"{install.name}.warm-{(install / MANIFEST).stat().st_ctime_ns}")
+    if dest.is_dir():
+        return dest
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    QemuDriver(DriverOptions(search_path=str(install), strategy="full-caps", cache_dir=tmp)).startup()
+    try:
+        os.rename(tmp, dest)
+    except OSError:  # another process won the race
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def preload() -> None:
+    """Import what the first probe or parse would import lazily, so value 1 does not pay it."""
+    import workbench.conf.host  # noqa: F401
+    import workbench.qemu.probe  # noqa: F401
+
+
+@dataclass
+class CacheDirs:
+    """Per-value cache dirs: cold = a fresh empty dir each value; warm = one dir filled once."""
+    bench: Bench
+    install: Path
+    _warm: Path | None = None
+
+    def new(self) -> Path:
+        if self.bench.args.cache == "cold":
+            return self.bench.tmpdir("c-")
+        if self._warm is None:
+            self._warm = self.bench.tmpdir("w-")
+            shutil.copytree(warm_template(self.install), self._warm, dirs_exist_ok=True)
+        return self._warm
+
+    def done(self, d: Path) -> None:
+        if d != self._warm:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+@dataclass
+class StartedDrivers:
+    """Drivers in the state right after a startup on a cold or warm cache.
+
+    Cold: the first call does one real cold startup and snapshots its cache dir; every later
+    driver starts on a copy of that snapshot. Its memory then holds exactly what the cold startup
+    probed (all of virCaps for full caps, nothing for per-emulator, whatever a new strategy
+    probes), without paying a full probe in the untimed setup of every value.
+    """
+    bench: Bench
+    install: Path
+    config_dir: Path | None = None
+    _snapshot: Path | None = None
+    _warm: CacheDirs | None = None
+
+    def new(self):
+        from workbench.qemu.driver import QemuDriver
+
+        b = self.bench
+        if b.args.cache == "warm":
+            self._warm = self._warm or CacheDirs(b, self.install)
+            d = self._warm.new()
+        else:
+            if self._snapshot is None:
+                self._snapshot = b.tmpdir("s-")
+                QemuDriver(b.options(self.install, self._snapshot, self.config_dir)).startup()
+            d = b.tmpdir("c-")
+            shutil.copytree(self._snapshot, d, dirs_exist_ok=True)
+        driver = QemuDriver(b.options(self.install, d, self.config_dir)).startup()
+        trace.TRACER.reset()  # what follows sees only its own spans
+        return driver
+
+    def done(self, driver) -> None:
+        if self.bench.args.cache == "cold":
+            shutil.rmtree(driver.options.cache_dir, ignore_errors=True)
+
+
+def measure(loops: int, setup: Callable[[], T], op: Callable[[T], Any],
+            cleanup: Callable[[T], Any] | None = None, after: Callable[[], Any] | None = None) -> float:
+    """Sum of `op` times over `loops` values; setup, `after` and cleanup are not timed."""
+    total = 0.0
+    for _ in range(loops):
+        state = setup()
+        t0 = time.perf_counter()
+        op(state)
+        total += time.perf_counter() - t0
+        if after is not None:
+            after()
+        if cleanup is not None:
+            cleanup(state)
+    return total
+
+
+def measure_span(loops: int, setup: Callable[[], T], op: Callable[[T], Any], span: str,
+                 cleanup: Callable[[T], Any] | None = None) -> float:
+    """Like `measure`, but the time is what the tracer's `span` spans took inside `op`."""
+    total_ns = 0
+    for _ in range(loops):
+        state = setup()
+        trace.TRACER.reset()
+        op(state)
+        total_ns += sum(r.duration_ns for r in trace.TRACER.iter_spans(span))
+        if cleanup is not None:
+            cleanup(state)
+    return total_ns / 1e9
+
+
+# -- the domain corpus ------------------------------------------------------------------
+@dataclass(frozen=True)
+class CorpusDomain:
+    name: str   # the file stem: the `case` of a parse benchmark
+    xml: bytes
+
+
+def x86_64_domains(root: Path = DOMAINS_DIR) -> list[CorpusDomain]:
+    """Corpus x86_64 domains that name no <emulator> (they run on any install), smallest first."""
+    from lxml import etree
+
+    out = []
+    for path in sorted(Path(root).glob("*.xml")):  # bad/ holds invalid files
+        data = path.read_bytes()
+        try:
+            doc = etree.fromstring(data)
+        except etree.XMLSyntaxError:
+            continue  # the corpus also holds invalid XML on purpose
+        if doc.tag != "domain":
+            continue
+        if doc.xpath("string(os/type/@arch)") == "x86_64" and doc.find("devices/emulator") is None:
+            out.append(CorpusDomain(path.stem, data))
+    return sorted(out, key=lambda d: (len(d.xml), d.name))
+
+
+def pick(domains: list[T], k: int) -> list[T]:
+    """k items spread from the first (smallest) to the last (largest)."""
+    if k <= 0 or not domains:
+        return []
+    if k >= len(domains):
+        return list(domains)
+    if k == 1:
+        return [domains[-1]]
+    return [domains[round(i * (len(domains) - 1) / (k - 1))] for i in range(k)]
+
+
+def renamed_copies(domains: list[CorpusDomain], m: int) -> Iterator[tuple[str, bytes]]:
+    """m distinct domain configs (name and uuid made unique) cycling over `domains`."""
+    from lxml import etree
+
+    for i in range(m):
+        src = domains[i % len(domains)]
+        doc = etree.fromstring(src.xml)
+        name = doc.find("name")
+        name.text = f"{name.text}-{i}"
+        uuid = doc.find("uuid")
+        if uuid is not None:
+            uuid.text = f"00000000-0000-4000-8000-{i:012x}"
+        yield name.text, etree.tostring(doc)
+
+
+def make_config_dir(bench: Bench, m: int) -> Path | None:
+    if m <= 0:
+        return None
+    d = bench.tmpdir("cfg-")
+    for name, xml in renamed_copies(x86_64_domains(), m):
+        (d / f"{name}.xml").write_bytes(xml)
+    return d
