@@ -1,0 +1,107 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Driver APIs
+#
+# One call of get_capabilities, get_domain_capabilities, get_version (and define_xml) on a
+# driver just started on a cold or warm cache, under each strategy: which APIs still pay for
+# every emulator after the series.
+#
+# The startup before the call is not timed; the call is, with whatever probing it causes.
+
+# %% tags=["parameters"]
+results_dir = "data/results/reference"  # run directory; relative paths are relative to the repository
+output_dir = "reports/apis"  # figures (PNG) and tables (CSV) are written here
+emulators = []  # emulator counts to show (empty: every count in the run)
+strategies = []  # strategies to show (empty: every strategy in the run)
+growth_fraction = 0.5  # an API "pays for every emulator" when its time grows at least this fraction of proportional growth
+min_per_emulator_s = 0.005  # ... and by at least this many seconds per added emulator (a probe takes about 0.1 s)
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from workbench import plots
+
+df, machine = plots.load(results_dir, emulators, strategies)
+apis = df[df["benchmark"] == "api"]
+if apis.empty and not df.empty:
+    plots.note("This run has no `api` benchmark: nothing to plot.")
+
+# %% [markdown]
+# ## Time per call against the number of emulators
+# Log axes: the question is growth. A line parallel to the dotted guide (slope 1) costs the same
+# for every emulator installed.
+
+# %%
+if not apis.empty:
+    q = plots.quartiles(apis, ["case", "cache", "strategy", "n_emulators"])
+    source = plots.provenance(apis)
+    known = ["get_capabilities", "get_domain_capabilities", "get_version", "define_xml"]
+    cases = sorted(q["case"].unique(), key=lambda c: (known.index(c) if c in known else len(known), c))
+    colors = plots.strategy_colors(q["strategy"].unique())
+    fig, axes = plt.subplots(2, len(cases), figsize=(3.8 * len(cases), 6.4), squeeze=False)
+    for i, cache in enumerate(["cold", "warm"]):
+        for j, case in enumerate(cases):
+            ax = axes[i][j]
+            cell = q[(q["case"] == case) & (q["cache"] == cache)]
+            for s, g in cell.groupby("strategy"):
+                plots.band(ax, g, "n_emulators", s, colors[s])
+            if len(cell):  # slope-1 guide through the smallest median at the smallest n
+                n0 = cell["n_emulators"].min()
+                y0 = cell[cell["n_emulators"] == n0]["median_s"].max()
+                ns = sorted(cell["n_emulators"].unique())
+                ax.plot(ns, [y0 * n / n0 for n in ns], ":", color="grey", lw=1, label="∝ emulators")
+            ax.set_title(f"{case} · {cache}", fontsize=10)
+            plots.style_axes(ax, "time per call (s, log)", log=True)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("Driver API calls after startup")
+    plots.save_figure(fig, output_dir, "apis", source)
+    plots.save_table(q, output_dir, "apis", source)
+
+# %% [markdown]
+# ## Which APIs pay for every emulator
+# Growth from the smallest to the largest emulator count, as a fraction of proportional growth
+# (1: every emulator costs the same; 0: flat). Computed from the measured medians.
+
+# %%
+if not apis.empty:
+    rows = []
+    for (case, cache, s), g in q.groupby(["case", "cache", "strategy"]):
+        g = g.sort_values("n_emulators")
+        n0, n1 = g["n_emulators"].iloc[0], g["n_emulators"].iloc[-1]
+        m0, m1 = g["median_s"].iloc[0], g["median_s"].iloc[-1]
+        growth = (m1 / m0 - 1) / (n1 / n0 - 1) if n1 > n0 and m0 > 0 else float("nan")
+        per_emulator = (m1 - m0) / (n1 - n0) if n1 > n0 else float("nan")
+        rows.append({"api": case, "cache": cache, "strategy": s, "n_from": int(n0), "n_to": int(n1),
+                     "median_from_s": m0, "median_to_s": m1, "growth_vs_proportional": growth,
+                     "added_s_per_emulator": per_emulator,
+                     "pays_for_every_emulator": bool(growth >= growth_fraction
+                                                     and per_emulator >= min_per_emulator_s)})
+    growth = pd.DataFrame(rows)
+    plots.save_table(growth, output_dir, "api_growth",
+                     source + "; growth computed from the medians")
+    if (growth["n_from"] == growth["n_to"]).all():
+        plots.note("The run has a single emulator count: growth cannot be told.")
+    payers = growth[growth["pays_for_every_emulator"]]
+    from IPython.display import Markdown
+    fmt = plots.fmt_time
+    lines = [f"- `{r.api}` under **{r.strategy}**, {r.cache} cache: {fmt(r.median_from_s)} with "
+             f"{r.n_from} → {fmt(r.median_to_s)} with {r.n_to} emulators "
+             f"({fmt(r.added_s_per_emulator)} per added emulator)" for r in payers.itertuples()]
+    display(Markdown("**Still paying for every emulator** (growth ≥ "
+                     f"{growth_fraction:.0%} of proportional and ≥ {fmt(min_per_emulator_s)} per "
+                     f"added emulator; {source}):\n\n"
+                     + ("\n".join(lines) if lines else "none")))
+    display(growth.round(4))

@@ -1,0 +1,124 @@
+"""Every notebook runs through papermill on a small run and writes the files its report needs.
+
+The run is the committed reference when it is complete (results.csv is written last), else a
+sweep of 1 and 2 emulators made once per session; nothing here asserts on timings.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench import plots
+from workbench.paths import NOTEBOOKS_DIR, RESULTS_DIR
+from workbench.report import describe_notebooks, run_notebook
+from workbench.results import COLUMNS, RESULTS_CSV
+
+_RUN: dict[str, Path] = {}
+QUARTILE_COLS = ["strategy", "n_emulators", "median_s", "q1_s", "q3_s", "values", "provenance"]
+# Per notebook: files it must write into output_dir, CSVs with the columns they must have.
+EXPECTED: dict[str, dict[str, list[str]]] = {
+    "startup_scaling": {"startup_scaling.png": [], "startup_growth.png": [],
+                        "startup_scaling.csv": ["benchmark", "cache"] + QUARTILE_COLS,
+                        "startup_ratio.csv": ["benchmark", "cache", "strategy", "n_emulators", "ratio"],
+                        "headline.csv": ["benchmark", "n_emulators", "before_s", "after_s", "ratio", "provenance"]},
+    "parse_path": {"phases.png": [], "first_parse.png": [],
+                   "phases_ms.csv": ["benchmark", "cache", "strategy", "parse", "post-parse", "validate", "format"],
+                   "first_parse.csv": ["benchmark", "cache"] + QUARTILE_COLS},
+    "apis": {"apis.png": [], "apis.csv": ["case", "cache"] + QUARTILE_COLS,
+             "api_growth.csv": ["api", "cache", "strategy", "growth_vs_proportional", "pays_for_every_emulator"]},
+    "probe_anatomy": {"per_command.png": [], "per_target.png": [], "replay_fidelity.png": [],
+                      "per_command.csv": ["command", "calls", "total_s", "share_pct", "provenance"],
+                      "per_target.csv": ["target", "start to ready", "quit", "total_s", "provenance"],
+                      "replay_fidelity.csv": ["target", "simulated", "real", "recorded", "ratio", "provenance"]},
+    "summary": {"headline.csv": ["benchmark", "before_s", "after_s", "ratio", "provenance"]},
+}
+
+
+def small_run(base: Path) -> Path:
+    """The run the notebook and report tests read (made at most once per session)."""
+    if "run" not in _RUN:
+        reference = RESULTS_DIR / "reference"
+        if (reference / RESULTS_CSV).is_file():
+            _RUN["run"] = reference
+        else:
+            from workbench.sweep import run_sweep
+
+            out = base / "small-run"
+            res = run_sweep(out, (1, 2), None, "none", "quick", progress=False)
+            assert not res.failed, res.failed
+            _RUN["run"] = out
+    return _RUN["run"]
+
+
+@pytest.fixture(scope="session")
+def results_run(tmp_path_factory) -> Path:
+    return small_run(tmp_path_factory.getbasetemp())
+
+
+NOTEBOOKS = describe_notebooks()
+
+
+def test_every_expected_notebook_exists():
+    assert set(EXPECTED) <= {n.name for n in NOTEBOOKS}
+
+
+@pytest.mark.parametrize("info", NOTEBOOKS, ids=[n.name for n in NOTEBOOKS])
+def test_notebook_writes_its_figures_and_tables(info, results_run, tmp_path):
+    outcome = run_notebook(info, tmp_path, {"results_dir": str(results_run)})
+    assert outcome.error is None, outcome.error
+    out = tmp_path / info.name
+    written = {p.name for p in out.iterdir()}
+    assert written, f"{info.name} wrote nothing into output_dir"
+    for name, columns in EXPECTED.get(info.name, {}).items():
+        assert name in written, f"{info.name} did not write {name}"
+        if name.endswith(".png"):
+            assert (out / name).stat().st_size > 1000
+        else:
+            table = pd.read_csv(out / name)
+            assert set(columns) <= set(table.columns), (name, list(table.columns))
+            assert len(table), f"{name} is empty"
+    for csv in out.glob("*.csv"):  # every table says where its numbers come from
+        table = pd.read_csv(csv)
+        assert "provenance" in table.columns and table["provenance"].notna().all(), csv.name
+    assert not list(NOTEBOOKS_DIR.glob("*.ipynb")), "an .ipynb was written into notebooks/"
+
+
+def test_notebook_without_results_says_so(tmp_path):
+    """A missing run is a note in the output, not a crash."""
+    info = next(n for n in NOTEBOOKS if n.name == "startup_scaling")
+    outcome = run_notebook(info, tmp_path, {"results_dir": str(tmp_path / "nothing")})
+    assert outcome.error is None, outcome.error
+    assert "No results in" in outcome.html.read_text()
+
+
+def _rows(bench: str, strategy: str, n: int, cache: str, values: list[float]) -> list[dict]:
+    return [dict.fromkeys(COLUMNS) | {"benchmark": bench, "phase": "total", "strategy": strategy,
+                                      "n_emulators": n, "cache": cache, "emulators": "simulated",
+                                      "source": "measured", "time_s": v} for v in values]
+
+
+def test_headline_is_computed_at_the_largest_count_measured_under_both():
+    rows = (_rows("daemon_startup", "full-caps", 2, "cold", [3.0, 4.0, 5.0])
+            + _rows("daemon_startup", "per-emulator", 2, "cold", [0.1, 0.2, 0.3])
+            + _rows("daemon_startup", "full-caps", 30, "cold", [40.0])  # no per-emulator at 30
+            + _rows("daemon_startup", "per-emulator", 2, "warm", [0.01]))
+    h = plots.startup_headline(pd.DataFrame(rows))
+    assert list(h["benchmark"]) == ["daemon_startup"]  # driver_startup absent: no row
+    r = h.iloc[0]
+    assert (r.n_emulators, r.before_s, r.after_s) == (2, 4.0, 0.2)
+    assert math.isclose(r.ratio, 20.0)
+
+
+def test_provenance_names_simulated_and_real():
+    df = pd.DataFrame(_rows("replay_fidelity", None, 1, None, [0.1]) + _rows("x", "s", 1, "cold", [0.1]))
+    df.loc[0, ["emulators", "latency"]] = ["real", "real"]
+    df.loc[1, "latency"] = "recorded"
+    text = plots.provenance(df)
+    assert "measured on real QEMU" in text and "simulated emulators" in text and "latency recorded" in text
+
+
+def test_fmt_time_picks_a_readable_unit():
+    assert [plots.fmt_time(v) for v in (4.2, 0.0123, 4.5e-5)] == ["4.2 s", "12.3 ms", "45 µs"]

@@ -1,0 +1,80 @@
+"""`workbench report`: one HTML page per notebook, figures embedded, no code; a failing notebook
+names itself and its cell, exits non-zero, and does not stop the others."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from test_notebooks import small_run
+from workbench import report_actions
+from workbench.cli import main
+from workbench.paths import NOTEBOOKS_DIR
+from workbench.report import describe_notebooks
+
+
+@pytest.fixture(scope="session")
+def results_run(tmp_path_factory) -> Path:
+    return small_run(tmp_path_factory.getbasetemp())
+
+
+def _code_sources() -> list[str]:
+    """Distinctive code lines of the notebooks, which must not appear in the HTML."""
+    return ["plots.load(results_dir", "plots.save_figure(fig"]
+
+
+def test_report_renders_every_notebook(results_run, tmp_path, capsys):
+    out = tmp_path / "reports"
+    assert main(["report", "--results", str(results_run), "-o", str(out)]) == 0
+    index = (out / "index.html").read_text()
+    assert str((out / "index.html").absolute()) in capsys.readouterr().out
+    for info in describe_notebooks():
+        page = out / f"{info.name}.html"
+        assert f'href="{info.name}.html"' in index and info.description[:40] in index
+        text = page.read_text()
+        assert not any(s in text for s in _code_sources()), f"code input in {page.name}"
+        if info.name != "summary":  # summary has tables only
+            pngs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]{2000,})"', text)
+            assert pngs, f"no embedded figure in {page.name}"
+    assert "FAILED" not in index
+    assert not list(NOTEBOOKS_DIR.glob("*.ipynb"))
+
+
+def test_failing_notebook_is_named_with_its_cell(results_run, tmp_path, capsys):
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    shutil.copy(NOTEBOOKS_DIR / "summary.py", nbdir)
+    broken = (NOTEBOOKS_DIR / "startup_scaling.py").read_text() + \
+        '\n# %%\nraise RuntimeError("deliberately broken")\n'
+    (nbdir / "broken.py").write_text(broken)
+    out = tmp_path / "reports"
+    status = report_actions.make_report(results_run, out, nbdir)
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "notebook broken" in err and "RuntimeError: deliberately broken" in err
+    assert re.search(r"cell \d+ \(In \[\d+\]: `raise RuntimeError", err), err
+    assert (out / "executed" / "broken.ipynb").is_file()  # the executed copy is kept
+    assert (out / "summary.html").is_file()  # the others still render
+    assert "FAILED" in (out / "index.html").read_text()
+
+
+def test_missing_results_dir_is_a_usage_error(tmp_path):
+    assert main(["report", "--results", str(tmp_path / "none"), "-o", str(tmp_path / "r")]) == 2
+
+
+def test_lab_opens_notebooks_dir_with_py_as_notebooks():
+    settings = report_actions._lab_settings()
+    try:
+        overrides = json.loads((settings / "overrides.json").read_text())
+        viewers = overrides["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]
+        assert viewers["python"] == "Jupytext Notebook"
+        assert (settings.parent / "static").exists()  # JupyterLab's built app, linked
+        cmd = report_actions.lab_command(8899, True, settings)
+        assert f"--ServerApp.root_dir={NOTEBOOKS_DIR}" in cmd and "--port=8899" in cmd
+        assert "--no-browser" in cmd
+        assert "--no-browser" not in report_actions.lab_command(8899, False, settings)
+    finally:
+        shutil.rmtree(settings.parent)

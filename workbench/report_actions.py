@@ -1,0 +1,120 @@
+"""What `workbench report`, `run` and `lab` do; cli.py only parses. Each returns the exit status."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from workbench.paths import NOTEBOOKS_DIR, RESULTS_DIR
+
+REFERENCE_RUN = RESULTS_DIR / "reference"
+# `workbench run`: the emulator counts of the sweep. Both use the sweep's quick mode (pyperf
+# in-process, 4 values per benchmark), so a --quick run directory is resumed, not refused, by a
+# later full `workbench run` on the same -o. --quick keeps the ends (1 and the cover letter's 30)
+# and one point between: a few minutes on 2 cores. The full grid takes about 15 to 20 minutes.
+QUICK_EMULATORS = (1, 8, 30)
+FULL_EMULATORS = (1, 2, 4, 8, 12, 16, 20, 24, 30)
+SWEEP_MODE = "quick"
+
+
+def _fail(message: str, status: int = 1) -> int:
+    print(f"workbench: {message}", file=sys.stderr)
+    return status
+
+
+def make_report(results: Path, output: Path, notebooks_dir: Path = NOTEBOOKS_DIR,
+                parameters: dict | None = None) -> int:
+    """Render the report; print where it is and every failing notebook. 1 if any failed."""
+    from workbench.report import render_report
+
+    if not results.is_dir():
+        return _fail(f"no results run directory {results}", 2)
+    outcomes = render_report(results, output, notebooks_dir, parameters)
+    for o in outcomes:
+        if o.error:
+            print(f"workbench: {o.error}; executed copy: {o.executed}", file=sys.stderr)
+    failed = sum(o.error is not None for o in outcomes)
+    print(f"report: {(Path(output) / 'index.html').absolute()} ({len(outcomes) - failed} of "
+          f"{len(outcomes)} notebooks rendered without error)")
+    return 1 if failed else 0
+
+
+def report(args: argparse.Namespace) -> int:
+    """Run every notebook on --results (default: the committed reference run) into -o."""
+    return make_report(args.results or REFERENCE_RUN, args.output)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The main job: a simulated install of every emulator count (made by the sweep, replaying
+    recorded QEMU 7.2 timings), the benchmark sweep into -o, then the report into --reports.
+
+    --quick sweeps 1, 8 and 30 emulators (a few minutes); without it, the full grid 1..30
+    (about 15 to 20 minutes on 2 cores). Both use the sweep's quick mode (4 values per
+    benchmark, in-process pyperf); `workbench sweep --rigorous` is the slow, careful one.
+    An existing -o made with the same code is resumed: only missing benchmarks run.
+    """
+    from workbench.sweep import SweepMismatch, run_sweep
+
+    emulators = QUICK_EMULATORS if args.quick else FULL_EMULATORS
+    print(f"sweep: {len(emulators)} emulator counts {list(emulators)}, simulated emulators "
+          f"(recorded latency), into {args.output}", flush=True)
+    try:
+        res = run_sweep(args.output, emulators, None, "recorded", SWEEP_MODE)
+    except SweepMismatch as e:
+        return _fail(f"{e}; or remove it", 2)
+    for name, err in res.failed.items():
+        print(f"workbench: {name} failed:\n{err}", file=sys.stderr)
+    print(f"sweep: {len(res.ran)} benchmarks run, {len(res.skipped)} kept from before, "
+          f"{len(res.failed)} failed", flush=True)
+    status = make_report(args.output, args.reports)
+    return 1 if res.failed else status
+
+
+def _lab_settings() -> Path:
+    """A copy of JupyterLab's app settings dir whose overrides open .py files as notebooks
+    (jupytext's 'Jupytext Notebook' viewer): the user's own settings still win, and nothing of
+    theirs is written to. JupyterLab finds its built app beside the settings dir, so we link it."""
+    from jupyterlab.commands import get_app_dir
+
+    app = Path(get_app_dir())
+    root = Path(tempfile.mkdtemp(prefix="workbench-lab-"))
+    settings = root / "settings"
+    if (app / "settings").is_dir():
+        shutil.copytree(app / "settings", settings)
+    settings.mkdir(exist_ok=True)
+    for entry in app.iterdir():
+        if entry.name != "settings":
+            (root / entry.name).symlink_to(entry)
+    overrides = settings / "overrides.json"
+    data = json.loads(overrides.read_text()) if overrides.exists() else {}
+    viewers = data.setdefault("@jupyterlab/docmanager-extension:plugin", {}).setdefault("defaultViewers", {})
+    viewers.setdefault("python", "Jupytext Notebook")
+    overrides.write_text(json.dumps(data, indent=2))
+    return settings
+
+
+def lab_command(port: int, no_browser: bool, settings: Path) -> list[str]:
+    cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={NOTEBOOKS_DIR}",
+           f"--port={port}", f"--LabApp.app_settings_dir={settings}"]
+    if os.geteuid() == 0:  # containers run as root; JupyterLab refuses root unless told
+        cmd.append("--allow-root")
+    return cmd + (["--no-browser"] if no_browser else [])
+
+
+def lab(args: argparse.Namespace) -> int:
+    """JupyterLab on notebooks/, .py notebooks opening as notebooks (jupytext), kernel python3."""
+    from workbench.report import ensure_kernel
+
+    ensure_kernel()
+    settings = _lab_settings()
+    try:
+        return subprocess.run(lab_command(args.port, args.no_browser, settings)).returncode
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        shutil.rmtree(settings.parent, ignore_errors=True)
