@@ -59,7 +59,7 @@ def compare(args: argparse.Namespace) -> int:
         return _fail("the runs have no benchmark in common", 2)
     with pd.option_context("display.max_rows", None, "display.width", 200,
                            "display.max_columns", None):
-        shown = table.drop(columns=["emulators", "domains"]).copy()
+        shown = table.copy()
         for col in ("median_a_s", "median_b_s"):
             shown[col] = shown[col].map(lambda v: f"{v:.4g}")
         shown["ratio"] = shown["ratio"].map(lambda v: f"{v:.3f}")

@@ -25,7 +25,6 @@ from workbench.emulators.catalog import MAX_SIMULATED
 from workbench.paths import DOMAINS_DIR
 
 T = TypeVar("T")
-DEFAULT_INSTALL_ROOT = Path.home() / ".cache" / "virtcaps-workbench" / "installs"
 # Flags passed on to workers, in (dest, option) pairs.
 _FLAGS = (("strategy", "--strategy"), ("emulators", "--emulators"), ("latency", "--latency"),
           ("cache", "--cache"), ("install_root", "--install-root"), ("cache_root", "--cache-root"),
@@ -63,8 +62,9 @@ class Bench:
                        metavar=f"1..{MAX_SIMULATED}")
         p.add_argument("--latency", type=_latency, default="recorded")
         p.add_argument("--cache", choices=("cold", "warm"), default="cold")
-        p.add_argument("--install-root", type=Path, default=DEFAULT_INSTALL_ROOT,
-                       help="installs live in ROOT/n<N>-<latency>, made here if missing")
+        p.add_argument("--install-root", type=Path, default=None,
+                       help="installs live in ROOT/n<N>-<latency>, made there if missing and then "
+                            "reused (the sweep passes one per sweep); default: this process's own")
         p.add_argument("--cache-root", type=Path, default=Path(tempfile.gettempdir()),
                        help="every cache and config dir of this run is made under it")
         p.add_argument("--domains", type=int, default=0, help="persistent domain configs at startup")
@@ -75,6 +75,8 @@ class Bench:
         # Every process (manager or worker) works in its own dir, removed when it exits.
         self._root = Path(tempfile.mkdtemp(prefix="vcb-", dir=self.args.cache_root))
         atexit.register(shutil.rmtree, self._root, ignore_errors=True)
+        if self.args.install_root is None:  # nothing outlives the process: nothing goes stale
+            self.args.install_root = self._root / "installs"
 
     def meta(self, benchmark: str, case: str = "", phase: str = "total", **extra: Any) -> dict[str, Any]:
         a = self.args
@@ -116,24 +118,35 @@ def ensure_install(root: Path, n: int, latency: str) -> Path:
     return dest
 
 
-def warm_template(install: Path) -> Path:
-    """A caps cache dir holding every emulator the arch walk finds in `install`, made once per
-    install (beside it, atomically) and then only copied: each run fills its own dir from it."""
-    from workbench.qemu.driver import DriverOptions, QemuDriver
+def _made_once(install: Path, tag: str, fill: Callable[[Path], Any]) -> Path:
+    """A dir beside `install`, filled once by fill(dir) (atomically), then only copied from.
 
+    Named after the install's own write time: a reinstalled dir never meets a stale one."""
     from workbench.emulators.install import MANIFEST
 
-    # Named after the install's own write time: a reinstalled dir never meets a stale template.
-    dest = install.with_name(f"{install.name}.warm-{(install / MANIFEST).stat().st_ctime_ns}")
+    dest = install.with_name(f"{install.name}.{tag}-{(install / MANIFEST).stat().st_ctime_ns}")
     if dest.is_dir():
         return dest
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
-    QemuDriver(DriverOptions(search_path=str(install), strategy="full-caps", cache_dir=tmp)).startup()
+    fill(tmp)
     try:
         os.rename(tmp, dest)
     except OSError:  # another process won the race
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+def _startup(install: Path, strategy: str, cache_dir: Path, config_dir: Path | None = None):
+    from workbench.qemu.driver import DriverOptions, QemuDriver
+
+    return QemuDriver(DriverOptions(search_path=str(install), strategy=strategy, cache_dir=cache_dir,
+                                    config_dir=config_dir)).startup()
+
+
+def warm_template(install: Path) -> Path:
+    """A caps cache holding every emulator the arch walk finds in `install` (what a full-caps
+    startup probes): each warm run copies it into its own dir."""
+    return _made_once(install, "warm", lambda d: _startup(install, "full-caps", d))
 
 
 def preload() -> None:
@@ -166,8 +179,8 @@ class CacheDirs:
 class StartedDrivers:
     """Drivers in the state right after a startup on a cold or warm cache.
 
-    Cold: the first call does one real cold startup and snapshots its cache dir; every later
-    driver starts on a copy of that snapshot. Its memory then holds exactly what the cold startup
+    Cold: one real cold startup per install and strategy (made once, beside the install)
+    leaves a cache dir behind; every driver starts on a copy of it. Its memory then holds exactly what the cold startup
     probed (all of virCaps for full caps, nothing for per-emulator, whatever a new strategy
     probes), without paying a full probe in the untimed setup of every value.
     """
@@ -185,9 +198,9 @@ class StartedDrivers:
             self._warm = self._warm or CacheDirs(b, self.install)
             d = self._warm.new()
         else:
-            if self._snapshot is None:
-                self._snapshot = b.tmpdir("s-")
-                QemuDriver(b.options(self.install, self._snapshot, self.config_dir)).startup()
+            if self._snapshot is None:  # one real cold startup per install and strategy
+                self._snapshot = _made_once(self.install, f"after-cold-{b.args.strategy}",
+                                            lambda d: _startup(self.install, b.args.strategy, d))
             d = b.tmpdir("c-")
             shutil.copytree(self._snapshot, d, dirs_exist_ok=True)
         driver = QemuDriver(b.options(self.install, d, self.config_dir)).startup()
