@@ -1,4 +1,5 @@
-"""`workbench`: the command line. Parsing only; every action lives in workbench/actions.py.
+"""`workbench`: the command line. Parsing only; the actions live in workbench/actions.py,
+workbench/bench_actions.py (sweep, compare, trace) and workbench/report_actions.py (report, run, lab).
 
 Exit codes: 0 success, 1 the operation failed (probe, daemon, call), 2 bad input (usage, XML).
 """
@@ -120,12 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="results run directory (default: the committed reference run, data/results/reference)")
     s.add_argument("-o", "--output", type=Path, default=Path("reports"), help="report directory (default reports/)")
 
-    s = sub.add_parser("run", help="the main job: a simulated install, the sweep, the report")
-    s.add_argument("--quick", action="store_true", help="the quick sweep (a few minutes)")
+    s = sub.add_parser("run", help="the main job: simulated installs, the benchmark sweep (1..30 emulators, "
+                       "quick mode, roughly 15-20 min; resumes an existing -o) and the report; "
+                       "prints the path of index.html")
+    s.add_argument("--quick", action="store_true", help="sweep 1, 8 and 30 emulators only (a few minutes)")
     s.add_argument("-o", "--output", type=Path, default=Path("runs/latest"), help="run directory (default runs/latest)")
     s.add_argument("--reports", type=Path, default=Path("reports"), help="report directory (default reports/)")
 
-    s = sub.add_parser("lab", help="open JupyterLab on notebooks/ with the project's kernel")
+    s = sub.add_parser("lab", help="open JupyterLab on notebooks/ (.py notebooks open as notebooks via jupytext)")
     s.add_argument("--port", type=int, default=8888)
     s.add_argument("--no-browser", action="store_true")
     return p
