@@ -53,35 +53,38 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     strategies = list(STRATEGIES)
 
-    s = sub.add_parser("record", help="record probe transcripts from the real qemu-system-* binaries")
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help)
+
+    s = add("record", help="record probe transcripts from the real qemu-system-* binaries")
     s.add_argument("--qemu-dir", type=Path, default=Path("/usr/bin"), help="where the real binaries are (default: /usr/bin)")
     s.add_argument("-o", "--output", type=Path, required=True, help="directory for the .json.gz transcripts")
 
-    s = sub.add_parser("install", help="write a simulated install of N replaying emulators")
+    s = add("install", help="write a simulated install of N replaying emulators")
     s.add_argument("dir", type=Path, help="directory to write qemu-system-<target> executables into")
     s.add_argument("--emulators", type=_emulator_count, default=MAX_SIMULATED,
                    help=f"how many, 1 to {MAX_SIMULATED}, in the fixed order starting with x86_64 ('all': 33; default {MAX_SIMULATED})")
     s.add_argument("--latency", type=_latency, default="recorded",
                    help="recorded: replay recorded timings (default); none: answer at once; FACTOR: scale them")
 
-    s = sub.add_parser("probe", help="probe binaries with libvirt's QMP sequence (through the cache if --cache-dir)")
+    s = add("probe", help="probe binaries with libvirt's QMP sequence (through the cache if --cache-dir)")
     s.add_argument("binaries", nargs="+", help="emulator executables, real or simulated")
     s.add_argument("--cache-dir", type=Path, help="use and fill this capabilities cache directory")
     s.add_argument("--json", action="store_true", help="print one JSON record per binary")
     s.add_argument("--timeout", type=float, default=10.0, help="time limit per probe step, seconds (default 10)")
 
-    s = sub.add_parser("capabilities", help="print the full <capabilities> XML for an install")
+    s = add("capabilities", help="print the full <capabilities> XML for an install")
     s.add_argument("--install", type=Path, required=True, help="directory holding the emulators")
     s.add_argument("--cache-dir", type=Path, help="capabilities cache directory (default: memory only)")
 
-    s = sub.add_parser("parse", help="parse, post-parse and validate a domain XML; print the result")
+    s = add("parse", help="parse, post-parse and validate a domain XML; print the result")
     s.add_argument("file", type=Path)
     s.add_argument("--install", type=Path, required=True, help="directory holding the emulators")
     s.add_argument("--strategy", choices=strategies, default="per-emulator")
     s.add_argument("--cache-dir", type=Path, help="capabilities cache directory (default: memory only)")
     s.add_argument("--trace", action="store_true", help="also print the spans of the parse to stderr")
 
-    s = sub.add_parser("daemon", help="serve the driver APIs as JSON-RPC 2.0 on a UNIX socket")
+    s = add("daemon", help="serve the driver APIs as JSON-RPC 2.0 on a UNIX socket")
     s.add_argument("--socket", type=Path, required=True)
     s.add_argument("--install", type=Path, required=True, help="directory holding the emulators")
     s.add_argument("--strategy", choices=strategies, default="per-emulator")
@@ -89,12 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config-dir", type=Path, help="persistent domain configs to load at startup")
     s.add_argument("--host-root", default="/", help="procfs/sysfs root for host probes (default /)")
 
-    s = sub.add_parser("call", help="call one daemon API: workbench call --socket S METHOD key=value ...")
+    s = add("call", help="call one daemon API: workbench call --socket S METHOD key=value ...")
     s.add_argument("--socket", type=Path, required=True)
     s.add_argument("method")
     s.add_argument("params", nargs="*", metavar="key=value")
 
-    s = sub.add_parser("sweep", help="run the pyperf benchmark grid over installs of 1..30 emulators")
+    s = add("sweep", help="run the pyperf benchmark grid over installs of 1..30 emulators")
     s.add_argument("--emulators", default="1,2,4,8,12,16,20,24,30",
                    help="comma-separated emulator counts (default 1,2,4,8,12,16,20,24,30)")
     s.add_argument("--strategies", default="all", help=f"comma-separated, or all ({', '.join(strategies)})")
@@ -104,31 +107,31 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--rigorous", action="store_true", help="more processes and values")
     s.add_argument("-o", "--output", type=Path, required=True, help="run directory (resumed if it exists)")
 
-    s = sub.add_parser("compare", help="compare two runs; exit 1 if a regression is flagged")
+    s = add("compare", help="compare two runs; exit 1 if a regression is flagged")
     s.add_argument("run_a", type=Path, help="baseline run directory")
     s.add_argument("run_b", type=Path, help="candidate run directory")
     s.add_argument("--threshold", type=float, default=1.10, help="ratio that counts as slower (default 1.10)")
     s.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
 
-    s = sub.add_parser("trace", help="write one driver startup plus one parse as a Chrome trace (Perfetto)")
+    s = add("trace", help="write one driver startup plus one parse as a Chrome trace (Perfetto)")
     s.add_argument("--strategy", choices=strategies, default="full-caps")
     s.add_argument("--emulators", type=_emulator_count, default=MAX_SIMULATED)
     s.add_argument("--latency", type=_latency, default="recorded")
     s.add_argument("-o", "--output", type=Path, default=Path("trace.json"))
 
-    s = sub.add_parser("report", help="run the notebooks with papermill on a results run; write HTML reports")
+    s = add("report", help="run the notebooks with papermill on a results run; write HTML reports")
     s.add_argument("--results", type=Path, default=None,
                    help="results run directory (default: the committed reference run, data/results/reference)")
     s.add_argument("-o", "--output", type=Path, default=Path("reports"), help="report directory (default reports/)")
 
-    s = sub.add_parser("run", help="the main job: simulated installs, the benchmark sweep (1..30 emulators, "
+    s = add("run", help="the main job: simulated installs, the benchmark sweep (1..30 emulators, "
                        "quick mode, roughly 15-20 min; resumes an existing -o) and the report; "
                        "prints the path of index.html")
     s.add_argument("--quick", action="store_true", help="sweep 1, 8 and 30 emulators only (a few minutes)")
     s.add_argument("-o", "--output", type=Path, default=Path("runs/latest"), help="run directory (default runs/latest)")
     s.add_argument("--reports", type=Path, default=Path("reports"), help="report directory (default reports/)")
 
-    s = sub.add_parser("lab", help="open JupyterLab on notebooks/ (.py notebooks open as notebooks via jupytext)")
+    s = add("lab", help="open JupyterLab on notebooks/ (.py notebooks open as notebooks via jupytext)")
     s.add_argument("--port", type=int, default=8888)
     s.add_argument("--no-browser", action="store_true")
     return p
