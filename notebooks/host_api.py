@@ -25,8 +25,8 @@
 # `per_part` (one `node_get_<part>` call per part). Each with and without memoised sub-probes.
 
 # %% tags=["parameters"]
-results_dir = ""              # empty: the committed run, data/results/host_api
-output_dir = "reports/host_api"
+results_dir = ""              # empty: the committed run, data/results/host_api; relative: to the repository
+output_dir = "reports/host_api"  # figures (PNG) and tables (CSV); relative: to the repository
 
 # %%
 import json
@@ -39,11 +39,16 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pyperf
 
-from workbench.paths import RESULTS_DIR
+from workbench.paths import REPO_ROOT, RESULTS_DIR
 from workbench.results import load_run, result_files
 
-run = Path(results_dir) if results_dir else RESULTS_DIR / "host_api"
-out = Path(output_dir)
+COMMITTED = RESULTS_DIR / "host_api"
+run = REPO_ROOT / results_dir if results_dir else COMMITTED
+out = REPO_ROOT / output_dir
+if not load_run(run)["benchmark"].isin(["host_api", "host_probe"]).any():
+    # The report hands every notebook the same run; host_api results live in their own run.
+    print(f"No host_api results in {run}: using the committed run {COMMITTED}")
+    run = COMMITTED
 out.mkdir(parents=True, exist_ok=True)
 HOST_ORDER = ["vm-2cpu", "desktop-16", "server-2s-64", "server-4s-192", "server-8s-448", "real"]
 QUESTIONS = ["cpu", "numa", "cpu_numa", "cache_banks", "everything", "mix"]
@@ -76,7 +81,7 @@ sp = df[df["benchmark"] == "host_probe"]
 probe_cost = (sp.groupby(["probe", "host"])["time_s"].median() * 1e6).unstack("host").reindex(columns=hosts)
 probe_cost = probe_cost.loc[probe_cost.max(axis=1).sort_values(ascending=False).index]
 probe_cost.loc["all (sum)"] = probe_cost.sum()
-probe_cost.round(1).to_csv(out / "sub_probe_cost.csv", index_label="probe (median µs)")
+probe_cost.round(1).assign(provenance="measured").to_csv(out / "sub_probe_cost.csv", index_label="probe (median µs)")
 display_cost = probe_cost.round(1)
 display_cost
 
@@ -118,6 +123,7 @@ cold = (api[api["cache"] == "cold"].groupby("host")["time_s"].median() * 1e3).re
 lat = lat.join(cold, on="host")
 lat["host"] = pd.Categorical(lat["host"], hosts, ordered=True)
 lat = lat.sort_values(["question", "memo", "host", "design"])
+lat["provenance"] = ["measured (mix weights: model)" if q == "mix" else "measured" for q in lat["question"]]
 lat.round(4).to_csv(out / "question_latency.csv", index=False)
 lat.pivot_table(index=["question", "memo", "host"], columns="design", values="median_ms", observed=True).round(3)
 
@@ -164,6 +170,7 @@ ratio["get_capabilities_warm_ms"] = gc
 ratio["ratio_to_warm"] = ratio["best_ms"] / ratio["get_capabilities_warm_ms"]
 ratio["ratio_to_cold"] = ratio["best_ms"] / ratio["get_capabilities_cold_ms"]
 ratio = ratio.reset_index()
+ratio["provenance"] = ["measured (mix weights: model)" if q == "mix" else "measured" for q in ratio["question"]]
 ratio.round(5).to_csv(out / "ratio_to_get_capabilities.csv", index=False)
 ratio.round(4)
 
@@ -207,6 +214,7 @@ for h in hosts:
     flag_value[f"speedup_alone_{h}"] = pd.Series({p: s.get(h) for p, s in speedup.items()})
 flag_value["max_share"] = share.max(axis=1)
 flag_value["worth_a_flag"] = flag_value["max_share"] >= 0.05
+flag_value["provenance"] = "measured"
 flag_value.to_csv(out / "flag_value.csv", index_label="part")
 flag_value
 
@@ -243,5 +251,5 @@ lines.append(f"- Round trips: for cpu_numa on {big}, per_part needs 2 calls "
              f"({cn.get('node_caps_flags', float('nan')):.3f} ms).")
 conclusion = "\n".join(lines)
 (out / "conclusion.md").write_text("# Conclusion (measured; mix weights are a model)\n\n" + conclusion + "\n")
-pd.DataFrame({"line": lines}).to_csv(out / "conclusion.csv", index=False)
+pd.DataFrame({"line": lines, "provenance": "measured"}).to_csv(out / "conclusion.csv", index=False)
 print(conclusion)
