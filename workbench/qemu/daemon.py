@@ -100,23 +100,28 @@ class _Handler(socketserver.StreamRequestHandler):
 
 
 def serve(socket_path: Path, options: DriverOptions) -> int:
-    def on_term(signum: int, frame: Any) -> None:
+    def stop_during_startup(signum: int, frame: Any) -> None:
         raise SystemExit(0)
 
-    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGTERM, stop_during_startup)
     driver = QemuDriver(options).startup()
     socket_path.unlink(missing_ok=True)
     server = _Server(str(socket_path), _Handler)
     server.table = api_table(driver)
     server.lock = threading.Lock()
+    # From here on, SIGTERM asks the serving loop to stop (from another thread: shutdown()
+    # waits for the loop), rather than raising wherever the main thread happens to be.
+    signal.signal(signal.SIGTERM, lambda signum, frame: threading.Thread(target=server.shutdown).start())
     try:
         print("ready", flush=True)
         server.serve_forever(poll_interval=0.5)
-    except (SystemExit, KeyboardInterrupt):
+    except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
         socket_path.unlink(missing_ok=True)
+        with server.lock:  # let an API call in flight (and its probe) finish and clean up
+            pass
     return 0
 
 

@@ -11,7 +11,13 @@ def _discover() -> dict[str, type[Strategy]]:
     for info in pkgutil.iter_modules(__path__):
         if info.name != "base":
             importlib.import_module(f"{__name__}.{info.name}")
-    found = {cls.name: cls for cls in Strategy.__subclasses__() if cls.name}
+    found: dict[str, type[Strategy]] = {}
+    todo = list(Strategy.__subclasses__())
+    while todo:  # subclasses of subclasses count too (a variant of per-emulator, say)
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if cls.name:
+            found.setdefault(cls.name, cls)
     # Stable order: the two libvirt had first, then any newcomer alphabetically.
     order = ["full-caps", "per-emulator"]
     return {n: found[n] for n in order + sorted(set(found) - set(order)) if n in found}
