@@ -32,9 +32,6 @@ output_dir = "reports/host_api"  # figures (PNG) and tables (CSV); relative: to 
 import json
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 import pyperf

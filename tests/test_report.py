@@ -3,6 +3,7 @@ names itself and its cell, exits non-zero, and does not stop the others."""
 from __future__ import annotations
 
 import json
+import html
 import re
 import shutil
 from pathlib import Path
@@ -33,7 +34,7 @@ def test_report_renders_every_notebook(results_run, tmp_path, capsys):
     assert str((out / "index.html").absolute()) in capsys.readouterr().out
     for info in describe_notebooks():
         page = out / f"{info.name}.html"
-        assert f'href="{info.name}.html"' in index and info.description[:40] in index
+        assert f'href="{info.name}.html"' in index and html.escape(info.description[:40]) in index
         text = page.read_text()
         assert not any(s in text for s in _code_sources()), f"code input in {page.name}"
         if info.name != "summary":  # summary has tables only
