@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 _now = time.perf_counter_ns
+_thread_id = threading.get_ident
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,12 @@ class SpanRecord:
 
 
 class _Span:
-    __slots__ = ("_tracer", "name", "attrs", "start_ns", "depth")
+    # Only a name, two clock reads and one tuple append on the hot path; nesting depth is
+    # derived at export from the intervals, so nothing thread-local is touched here.
+    __slots__ = ("_spans", "name", "attrs", "start_ns")
 
-    def __init__(self, tracer: "Tracer", name: str, attrs: dict[str, Any]) -> None:
-        self._tracer = tracer
+    def __init__(self, spans: list, name: str, attrs: dict[str, Any]) -> None:
+        self._spans = spans
         self.name = name
         self.attrs = attrs
 
@@ -46,20 +49,14 @@ class _Span:
         self.attrs.update(attrs)
 
     def __enter__(self) -> "_Span":
-        local = self._tracer._local
-        self.depth = getattr(local, "depth", 0)
-        local.depth = self.depth + 1
         self.start_ns = _now()
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         end = _now()
-        self._tracer._local.depth = self.depth
         if exc_type is not None:
             self.attrs["error"] = exc_type.__name__
-        self._tracer._spans.append(
-            (self.name, self.start_ns, end, self.depth, self.attrs, threading.get_ident())
-        )
+        self._spans.append((self.name, self.start_ns, end, self.attrs, _thread_id()))
 
 
 class _NoSpan:
@@ -83,12 +80,11 @@ class Tracer:
     enabled: bool = True
     _spans: list[tuple] = field(default_factory=list)
     counters: Counter = field(default_factory=Counter)
-    _local: threading.local = field(default_factory=threading.local)
 
     def span(self, name: str, **attrs: Any) -> _Span | _NoSpan:
         if not self.enabled:
             return _NO_SPAN
-        return _Span(self, name, attrs)
+        return _Span(self._spans, name, attrs)
 
     def count(self, name: str, n: int = 1) -> None:
         # Counters stay on even when spans are off: they are what tests assert on.
@@ -99,8 +95,21 @@ class Tracer:
         self.counters.clear()
 
     def records(self) -> list[SpanRecord]:
+        """Spans in the order they closed, each with its nesting depth within its thread."""
         pid = os.getpid()
-        return [SpanRecord(n, s, e, d, a, pid, t) for (n, s, e, d, a, t) in self._spans]
+        depth: dict[int, int] = {}
+        open_ends: dict[int, list[int]] = {}
+        order = sorted(range(len(self._spans)),
+                       key=lambda i: (self._spans[i][4], self._spans[i][1], -self._spans[i][2]))
+        for i in order:
+            _, start, end, _, tid = self._spans[i]
+            stack = open_ends.setdefault(tid, [])
+            while stack and stack[-1] <= start:  # those ended before this one began
+                stack.pop()
+            depth[i] = len(stack)
+            stack.append(end)
+        return [SpanRecord(n, s, e, depth[i], a, pid, t)
+                for i, (n, s, e, a, t) in enumerate(self._spans)]
 
     def rows(self) -> list[dict[str, Any]]:
         """One flat dict per span: attributes become columns, times are in ns and s."""
