@@ -54,7 +54,7 @@ def describe_notebooks(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[NotebookInfo
         title = next((ln.lstrip("# ") for ln in lines if ln.startswith("#")), path.stem)
         start = next((i for i, ln in enumerate(lines) if ln and not ln.startswith("#")), len(lines))
         end = next((i for i in range(start, len(lines)) if not lines[i]), len(lines))
-        desc = " ".join(lines[start:end])  # the first paragraph
+        desc = " ".join(lines[start:end]).replace("**", "").replace("`", "")  # first paragraph, as text
         infos.append(NotebookInfo(path.stem, title, desc, path))
     rank = {n: i for i, n in enumerate(ORDER)}
     return sorted(infos, key=lambda i: (rank.get(i.name, len(ORDER)), i.name))
