@@ -7,6 +7,7 @@ targets outside libvirt's naming (hppa, or1k, avr, ...) are never found by the w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from lxml import etree
 
@@ -129,7 +130,10 @@ def build_guests(cache: QemuCapsCache, host_arch: str, search_path: str | None
     return guests, errors
 
 
-def build_capabilities(cache: QemuCapsCache, host, search_path: str | None) -> Capabilities:
+def build_capabilities(cache: QemuCapsCache, probe_host: Callable[[], object],
+                       search_path: str | None) -> Capabilities:
+    """virQEMUCapsInit: the host sub-probes, then the guest walk through the cache."""
     with trace.span("caps.build"):
+        host = probe_host()
         guests, errors = build_guests(cache, cache.host_arch, search_path)
         return Capabilities(host, cache.host_arch, guests, errors)

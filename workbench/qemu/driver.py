@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from workbench import trace
-from workbench.conf.capabilities import Capabilities, build_guests
+from workbench.conf.capabilities import Capabilities, build_capabilities
 from workbench.conf.domain import DomainDef, DomainXMLError
 from workbench.qemu.cache import QemuCapsCache
 from workbench.qemu.domain_parse import format_domain_xml, parse_domain_xml
@@ -92,11 +92,10 @@ class QemuDriver:
         """virQEMUDriverGetCapabilities: rebuild on refresh, or when there is none or no guests."""
         if refresh or self._caps is None or not self._caps.guests:
             from workbench.conf.host import probe_host  # only the APIs that need the host load it
-            with trace.span("caps.build", strategy=self.strategy.name):
-                host = probe_host(self.options.host_root, sec_models=self.options.sec_models)
-                guests, errors = build_guests(self.cache, self.host_arch, self.search_path)
-                self._caps = Capabilities(host, self.host_arch, guests, errors)
-                self._domcaps.clear()
+            o = self.options
+            self._caps = build_capabilities(
+                self.cache, lambda: probe_host(o.host_root, sec_models=o.sec_models), self.search_path)
+            self._domcaps.clear()
         return self._caps
 
     # -- APIs ------------------------------------------------------------------------

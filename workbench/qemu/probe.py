@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,12 +154,11 @@ def _launch_and_talk(binary: str, accel: str, sequence, launch_timeout_s: float,
     if record:
         transcript = Launch(accel, proc.ready_s, proc.ready_s + greeting_s, session.greeting,
                             session.exchanges or [], quit_s, proc.spawn_s)
-    return _LaunchOutcome(replies, len(session.exchanges or []) if record else replies["_n"], transcript)
+    return _LaunchOutcome(replies, replies["_n"], transcript)
 
 
 async def _talk(session: QMPSession, proc: process.EmulatorProcess, sequence,
                 context: dict[str, Any], record: bool) -> tuple[dict[str, Any], float, float | None]:
-    import time
     t0 = time.perf_counter()
     await session.connect(proc.socket)
     greeting_s = time.perf_counter() - t0
