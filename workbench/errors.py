@@ -1,0 +1,82 @@
+"""The one error tree. Everything the workbench refuses or fails at is a WorkbenchError.
+
+Only two places translate these: the daemon (to JSON-RPC error codes) and `cli.main` (to one
+message line and an exit code: 2 for bad input, 1 for a failure). Everyone else raises.
+"""
+from __future__ import annotations
+
+
+class WorkbenchError(Exception):
+    """Something the workbench refused or could not do; the message says what and where."""
+
+    exit_code = 1
+
+
+class UsageError(WorkbenchError):
+    """Bad input from the user: a flag value, a missing file, a malformed results folder."""
+
+    exit_code = 2
+
+
+class InvalidArgument(UsageError):
+    """An API parameter the caller got wrong (the daemon maps it to JSON-RPC invalid params)."""
+
+
+class XMLError(UsageError):
+    """The XML itself is refused (syntax, limits, schema): names file:line:col."""
+
+
+class ParseError(UsageError):
+    """A parse-path step refused the domain (parse or post-parse)."""
+
+
+class ValidateError(UsageError):
+    """The chosen emulator does not support what the domain asks for."""
+
+
+class NoSuchDomain(UsageError):
+    """No domain with the given name."""
+
+
+class CapsLookupError(WorkbenchError):
+    """virCaps has no guest matching (os type, arch, virt type)."""
+
+
+class ProbeError(WorkbenchError):
+    """Probing `binary` failed at `step` (launch, connect, a QMP command, quit)."""
+
+    def __init__(self, binary: str, step: str, reason: str) -> None:
+        super().__init__(f"{binary}: probe failed at {step}: {reason}")
+        self.binary = binary
+        self.step = step
+        self.reason = reason
+
+
+class ProbeTimeout(ProbeError):
+    """A probe step did not finish within its time limit."""
+
+
+class LaunchRefused(ProbeError):
+    """The emulator exited non-zero instead of daemonizing (it refused the command line)."""
+
+    def __init__(self, binary: str, status: int, stderr: str, after_s: float) -> None:
+        super().__init__(binary, "launch", f"exited with status {status}: {stderr or '(no stderr)'}")
+        self.status = status
+        self.stderr = stderr
+        self.after_s = after_s
+
+
+class DaemonFailed(WorkbenchError):
+    """A daemon the workbench spawned did not come up, or did not stop when told to."""
+
+
+class RpcFailed(WorkbenchError):
+    """A daemon answered a call with a JSON-RPC error (client side)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ResultsError(UsageError):
+    """A results folder or file is missing, truncated, or from another benchmark version."""
