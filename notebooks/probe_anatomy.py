@@ -32,7 +32,7 @@ import pandas as pd
 from IPython.display import Markdown
 
 from workbench import plots
-from workbench.emulators.transcript import load
+from workbench.sim.transcript import load
 
 RECORDED = plots.RECORDED
 paths = sorted(plots.resolve(transcripts_dir).glob("*.json.gz"))

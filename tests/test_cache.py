@@ -9,7 +9,7 @@ import pytest
 
 from conftest import processes_mentioning, qmp_tmpdirs
 from workbench.qemu.cache import KvmCheck, QemuCapsCache, cache_file_name
-from workbench.qemu.errors import ProbeError
+from workbench.errors import ProbeError
 
 
 def _binaries(inst: Path) -> list[str]:

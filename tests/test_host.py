@@ -11,7 +11,7 @@ import pytest
 
 from workbench import trace
 from workbench.conf import host
-from workbench.conf.simhost import SHAPES, HostShape, make_host_tree
+from workbench.sim.simhost import SHAPES, HostShape, make_host_tree
 
 SUB_PROBES = ("host.arch", "host.cpu", "host.numa", "host.cache", "host.resctrl", "host.pages",
               "host.iommu", "host.power", "host.uuid", "host.secmodel")

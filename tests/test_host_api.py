@@ -10,8 +10,9 @@ from lxml import etree
 from workbench import trace
 from workbench.bench.host_api import Daemon, question_calls
 from workbench.conf import host as H
-from workbench.conf.simhost import SHAPES, make_host_tree
-from workbench.qemu.daemon import RpcError
+from workbench.sim.simhost import SHAPES, make_host_tree
+from workbench.daemon import error_code
+from workbench.errors import InvalidArgument, RpcError
 from workbench.qemu.driver import DriverOptions, QemuDriver
 from workbench.qemu.host_api import PARTS, HostApi, host_api_table
 from workbench.paths import NOTEBOOKS_DIR, RESULTS_DIR
@@ -32,7 +33,7 @@ class Clock:
 
 @pytest.fixture
 def api(tree, tmp_path) -> HostApi:
-    drv = QemuDriver(DriverOptions(search_path=str(tmp_path), host_root=str(tree))).startup()
+    drv = QemuDriver.startup(DriverOptions(search_path=str(tmp_path), host_root=str(tree)))
     return HostApi(drv, memo=False, clock=Clock())
 
 
@@ -129,21 +130,21 @@ def test_daemon_default_memo_and_ttl_config(api: HostApi) -> None:
     reads = trace.TRACER.counters["host.reads"]
     api.node_get_capabilities(["numa"])  # the daemon default is now on
     assert trace.TRACER.counters["host.reads"] == reads
-    with pytest.raises(RpcError) as e:
+    with pytest.raises(InvalidArgument) as e:
         api.node_host_memo(ttl_s={"cpus": 1})
     assert "'cpus'" in str(e.value)
 
 
 @pytest.mark.parametrize("flags", [["cpu", "bogus"], ["Cpu"], "cpu", []])
 def test_bad_flags_in_process(api: HostApi, flags) -> None:
-    with pytest.raises(RpcError) as e:
+    with pytest.raises(InvalidArgument) as e:
         api.node_get_capabilities(flags)
-    assert e.value.code == -32602
+    assert error_code(e.value) == -32602  # the daemon's mapping: invalid params
 
 
 @pytest.fixture(scope="module")
 def daemon(tree, tmp_path_factory):
-    from workbench.emulators.install import install
+    from workbench.sim.install import install
 
     d = tmp_path_factory.mktemp("dm")
     install(d / "inst", 3, latency="none")

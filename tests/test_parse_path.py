@@ -9,7 +9,8 @@ import pytest
 
 from workbench.paths import DOMAINS_DIR
 from workbench.qemu.domain_parse import format_domain_xml, parse_domain_xml
-from workbench.qemu.driver import DriverError, DriverOptions, QemuDriver
+from workbench.errors import WorkbenchError
+from workbench.qemu.driver import DriverOptions, QemuDriver
 
 # Corpus files whose outcome depends on the strategy: exactly the cases the series changed.
 SERIES_CASES = {
@@ -20,15 +21,15 @@ SERIES_CASES = {
 
 @pytest.fixture(scope="module")
 def drivers(tmp_path_factory):
-    from workbench.emulators.install import install
+    from workbench.sim.install import install
     inst = tmp_path_factory.mktemp("all")
     install(inst, "all", latency="none")
-    return {s: QemuDriver(DriverOptions(str(inst), s, None)).startup() for s in ("full-caps", "per-emulator")}
+    return {s: QemuDriver.startup(DriverOptions(str(inst), s, None)) for s in ("full-caps", "per-emulator")}
 
 
 def _outcome(drv: QemuDriver, path: Path) -> str:
     try:
-        return "OK " + format_domain_xml(parse_domain_xml(drv, path.read_bytes(), source=path.name))
+        return "OK " + format_domain_xml(parse_domain_xml(drv.parse_context, path.read_bytes(), source=path.name))
     except Exception as e:  # the message is the outcome being compared
         return f"ERR {e}"
 
@@ -61,7 +62,7 @@ def _workbench(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def inst2(tmp_path_factory):
-    from workbench.emulators.install import install
+    from workbench.sim.install import install
     inst = tmp_path_factory.mktemp("two")
     install(inst, 2, latency="none")
     return inst
@@ -112,15 +113,15 @@ def test_missing_install_is_a_clear_error(tmp_path):
 
 def test_bad_define_leaves_saved_configs_intact(inst2, tmp_path):
     etc = tmp_path / "etc"
-    drv = QemuDriver(DriverOptions(str(inst2), "per-emulator", None, etc)).startup()
+    drv = QemuDriver.startup(DriverOptions(str(inst2), "per-emulator", None, etc))
     good = (DOMAINS_DIR / "x86_64-minimal.xml").read_text()
     name = drv.define_xml(good)
     saved = (etc / f"{name}.xml").read_bytes()
     for bad in (DOMAINS_DIR / "bad").glob("*.xml"):
-        with pytest.raises(DriverError):
+        with pytest.raises(WorkbenchError):
             drv.define_xml(bad.read_text())
     bad_machine = good.replace("<type", '<type machine="nope"', 1)
-    with pytest.raises(DriverError):
+    with pytest.raises(WorkbenchError):
         drv.define_xml(bad_machine)
     assert sorted(p.name for p in etc.iterdir()) == [f"{name}.xml"]
     assert (etc / f"{name}.xml").read_bytes() == saved

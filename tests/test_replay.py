@@ -18,14 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from workbench.emulators import replay
-from workbench.emulators.catalog import INSTALL_ORDER, MAX_SIMULATED
-from workbench.emulators.install import install
-from workbench.emulators.transcript import (Exchange, Launch, Transcript, command_key, load,
+from workbench.sim import replay
+from workbench.sim.catalog import INSTALL_ORDER, MAX_SIMULATED
+from workbench.sim.install import install
+from workbench.sim.transcript import (Exchange, Launch, Transcript, command_key, load,
                                             transcript_filename)
 from workbench.paths import REPO_ROOT, TRANSCRIPTS_DIR
 from workbench.qemu import process
-from workbench.qemu.errors import LaunchRefused, ProbeError, ProbeTimeout
+from workbench.errors import LaunchRefused, ProbeError, ProbeTimeout
 from workbench.qemu.probe import probe
 
 REAL_X86 = Path("/usr/bin/qemu-system-x86_64")
@@ -82,12 +82,12 @@ def _wait_gone(pid: int, timeout_s: float) -> bool:
 # ---------------------------------------------------------------- command line
 
 def test_replay_imports_nothing_heavy() -> None:
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import workbench.emulators.replay; "
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import workbench.sim.replay; "
             "print(' '.join(sys.modules))")
     out = subprocess.run([sys.executable, "-IS", "-c", code, str(REPO_ROOT)], capture_output=True,
                          text=True, check=True, timeout=20).stdout.split()
     heavy = {"json", "socket", "re", "enum", "dataclasses", "pathlib", "asyncio", "qemu", "lxml",
-             "typing", "workbench.emulators.transcript"}
+             "typing", "workbench.sim.transcript"}
     assert not heavy & set(out)
 
 
@@ -341,7 +341,7 @@ def test_kvm_honesty_without_usable_kvm(short_tmp, probe_root) -> None:
     assert _recorded("x86_64").kvm_at_record
     fake = short_tmp / "qemu-system-x86_64"
     fake.write_text(f"#!{sys.executable} -IS\nimport sys\nsys.path.insert(0, {str(REPO_ROOT)!r})\n"
-                    "from workbench.emulators import replay\nreplay.KVM_DEVICE = '/nonexistent/kvm'\n"
+                    "from workbench.sim import replay\nreplay.KVM_DEVICE = '/nonexistent/kvm'\n"
                     f"sys.exit(replay.main(sys.argv, {str(TRANSCRIPTS_DIR / transcript_filename('x86_64'))!r}, 'none'))\n")
     fake.chmod(0o755)
     caps = probe(str(fake)).caps

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from test_notebooks import small_run
-from workbench import report_actions
+from workbench.commands import report as report_actions
 from workbench.cli import main
 from workbench.paths import NOTEBOOKS_DIR
 from workbench.report import describe_notebooks

@@ -14,8 +14,8 @@ from typing import Any
 from qemu.qmp import ExecuteError, QMPClient, QMPError
 
 from workbench import trace
-from workbench.emulators.transcript import Exchange
-from workbench.qemu.errors import ProbeError, ProbeTimeout
+from workbench.sim.transcript import Exchange
+from workbench.errors import ProbeError, ProbeTimeout
 
 # query-qmp-schema alone is ~200 KiB; qemu.qmp's default line limit is 64 KiB.
 _READ_LIMIT = 64 * 1024 * 1024

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from workbench.errors import ResultsError
 from workbench.paths import REPO_ROOT
 from workbench.results import MACHINE_FILE, write_results_csv
 
@@ -139,7 +140,7 @@ def machine_info() -> dict:
     }
 
 
-class SweepMismatch(Exception):
+class SweepMismatch(ResultsError):
     """The run directory holds results made with other benchmark code or settings."""
 
 

@@ -26,7 +26,7 @@ class DaemonFailed(RuntimeError):
 
 def spawn_and_call(install: Path, strategy: str, cache_dir: Path, config_dir: Path | None,
                    sock_dir: Path) -> float:
-    from workbench.qemu.daemon import call
+    from workbench.daemon import call
 
     sock = sock_dir / "d.sock"
     cmd = [sys.executable, "-m", "workbench.cli", "daemon", "--socket", str(sock),

@@ -1,4 +1,4 @@
-"""In-process QemuDriver(...).startup() on a cold (fresh, empty) or warm (filled) cache dir,
+"""In-process QemuDriver.startup(...) on a cold (fresh, empty) or warm (filled) cache dir,
 with --domains M persistent configs (copies of corpus x86_64 domains) loaded at startup."""
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def startup_time_func(b: Bench, benchmark: str):
         return caches.new()
 
     def op(cache_dir) -> None:
-        QemuDriver(b.options(install, cache_dir, config_dir)).startup()
+        QemuDriver.startup(b.options(install, cache_dir, config_dir))
 
     return lambda loops: measure(loops, setup, op, caches.done)
 

@@ -78,7 +78,7 @@ def questions_per_value(question: str) -> int:
 # -- hosts and daemons ----------------------------------------------------------------------------
 def host_root(name: str, hosts_dir: Path) -> str:
     """"/" for the real host; else the shape's simulated tree, written once (atomically)."""
-    from workbench.conf.simhost import SHAPES, make_host_tree
+    from workbench.sim.simhost import SHAPES, make_host_tree
 
     if name == REAL:
         return "/"
@@ -126,7 +126,7 @@ class Daemon:
         return self
 
     def call(self, method: str, params: dict[str, Any]) -> Any:
-        from workbench.qemu.daemon import RpcError
+        from workbench.daemon import RpcError
 
         self._id += 1
         self._conn.write(json.dumps({"jsonrpc": "2.0", "id": self._id, "method": method,

@@ -28,6 +28,7 @@ from typing import Iterator
 from lxml import etree
 
 from workbench import trace
+from workbench.errors import XMLError
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
@@ -36,22 +37,6 @@ VIRT_TYPES = frozenset({
     "none", "qemu", "kqemu", "kvm", "xen", "lxc", "uml", "openvz", "test", "vmware", "hyperv",
     "vbox", "phyp", "parallels", "bhyve", "vz", "hvf", "ch",
 })
-
-
-class DomainXMLError(ValueError):
-    """A refused document: `FILE:LINE:COLUMN: message` (line/column 0 when the whole file is meant)."""
-
-    def __init__(self, source: str, line: int | None, column: int | None, message: str) -> None:
-        self.source = source
-        self.line = line
-        self.column = column
-        self.message = message
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        if self.line is None:
-            return f"{self.source}: {self.message}"
-        return f"{self.source}:{self.line}:{self.column or 0}: {self.message}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -364,14 +349,14 @@ class _Ctx:
         self.data = data
         self.unlink = unlink
 
-    def fail(self, el: etree._Element, message: str) -> DomainXMLError:
+    def fail(self, el: etree._Element, message: str) -> XMLError:
         line = el.sourceline or 1
         column = 1
         lines = self.data.split(b"\n")
         if isinstance(el.tag, str) and 0 < line <= len(lines):
             pos = lines[line - 1].find(b"<" + etree.QName(el).localname.encode())
             column = pos + 1 if pos >= 0 else 1
-        return DomainXMLError(self.source, line, column, message)
+        return XMLError(self.source, line, column, message)
 
     def raw(self, el: etree._Element) -> Raw:
         if self.unlink:
@@ -395,7 +380,7 @@ def _prescan(data: bytes, source: str) -> None:
                 continue  # a bare <!DOCTYPE domain> is harmless
             why = "DOCTYPE with an external DTD or an internal subset is not allowed"
         line, col = _line_col(data, pos)
-        raise DomainXMLError(source, line, col, why)
+        raise XMLError(source, line, col, why)
 
 
 def _parse_bytes(data: bytes, source: str) -> etree._Element:
@@ -406,9 +391,9 @@ def _parse_bytes(data: bytes, source: str) -> etree._Element:
         errs = [x for x in parser.error_log if x.level >= etree.ErrorLevels.ERROR]
         if errs:
             first = errs[0]
-            raise DomainXMLError(source, first.line, first.column, first.message.strip()) from None
+            raise XMLError(source, first.line, first.column, first.message.strip()) from None
         line, col = e.position
-        raise DomainXMLError(source, line, col, e.msg) from None
+        raise XMLError(source, line, col, e.msg) from None
     return root
 
 
@@ -417,22 +402,22 @@ def _check_dtd(root: etree._Element, source: str) -> None:
     info = root.getroottree().docinfo
     dtd = info.internalDTD
     if info.system_url or info.public_id or (dtd is not None and any(dtd.iterentities())):
-        raise DomainXMLError(source, 1, 1, "DOCTYPE with entities or an external DTD is not allowed")
+        raise XMLError(source, 1, 1, "DOCTYPE with entities or an external DTD is not allowed")
     for ent in root.iter(etree.Entity):
-        raise DomainXMLError(source, ent.sourceline or 1, 1,
+        raise XMLError(source, ent.sourceline or 1, 1,
                              f"entity reference &{ent.name}; is not allowed")
 
 
 def parse_domain(xml: bytes | str, *, source: str = "<string>",
                  max_bytes: int = DEFAULT_MAX_BYTES) -> DomainDef:
-    """Parse domain XML into a DomainDef; raise DomainXMLError for anything refused."""
+    """Parse domain XML into a DomainDef; raise XMLError for anything refused."""
     with trace.span("domain.parse", source=source):
         if len(xml) > max_bytes:
-            raise DomainXMLError(source, 0, 0,
+            raise XMLError(source, 0, 0,
                                  f"document is {len(xml)} bytes, over the limit of {max_bytes}")
         data = xml.encode() if isinstance(xml, str) else xml
         if len(data) > max_bytes:
-            raise DomainXMLError(source, 0, 0,
+            raise XMLError(source, 0, 0,
                                  f"document is {len(data)} bytes, over the limit of {max_bytes}")
         _prescan(data, source)
         root = _parse_bytes(data, source)
@@ -449,16 +434,15 @@ def read_domain_file(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_M
     path = Path(path)
     size = path.stat().st_size
     if size > max_bytes:
-        raise DomainXMLError(str(path), 0, 0,
+        raise XMLError(str(path), 0, 0,
                              f"file is {size} bytes, over the limit of {max_bytes}")
     with open(path, "rb") as f:
         data = f.read(max_bytes + 1)  # the file may have grown since stat
     if len(data) > max_bytes:
-        raise DomainXMLError(str(path), 0, 0, f"file grew over the limit of {max_bytes}")
+        raise XMLError(str(path), 0, 0, f"file grew over the limit of {max_bytes}")
     return data
 
 
-parse_domain_file_bytes = read_domain_file  # the name workbench.actions imports
 
 
 def parse_domain_file(path: str | os.PathLike[str], *,
@@ -1083,7 +1067,7 @@ def assign_pci_addresses(d: DomainDef, first_slot: int = 1) -> DomainDef:
     def next_addr() -> PCIAddress:
         slot = next(free, None)
         if slot is None:
-            raise DomainXMLError(d.source, None, None, "no free PCI slot left on bus 0")
+            raise XMLError(d.source, None, None, "no free PCI slot left on bus 0")
         return PCIAddress(0, 0, slot, 0)
 
     for c in d.controllers:
@@ -1134,9 +1118,9 @@ def fill_seclabel_model(d: DomainDef, default_model: str | None, *,
         if kind == "none" or (kind == "dynamic" and s.baselabel is None and inactive):
             s.model = default_model
         else:
-            raise DomainXMLError(d.source, None, None, "missing security model in domain seclabel")
+            raise XMLError(d.source, None, None, "missing security model in domain seclabel")
     elif len(labels) > 1 and any(s.model is None for s in labels):
-        raise DomainXMLError(d.source, None, None, "missing security model when using multiple labels")
+        raise XMLError(d.source, None, None, "missing security model when using multiple labels")
     return d
 
 

@@ -1,7 +1,7 @@
 """Host sub-probes of libvirt's virCapsHost, read from a procfs/sysfs tree under a root directory.
 
 Each sub-probe is its own traced function taking `root` ("/" for the real host, or a tree made by
-`workbench.conf.simhost`) and returning a dataclass. Like libvirt, a missing or unreadable file
+`workbench.sim.simhost`) and returning a dataclass. Like libvirt, a missing or unreadable file
 gives an empty or absent part, never an exception; only a root that is not a directory raises.
 No subprocesses and no D-Bus: these run on every capabilities build.
 """

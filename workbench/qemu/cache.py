@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from workbench import trace
-from workbench.emulators.catalog import native_arches
+from workbench.conf.arch import native_arches
 from workbench.qemu.capsdata import SELF_VERSION, QemuCaps
 from workbench.qemu.hostfacts import kernel_version, microcode_version
 

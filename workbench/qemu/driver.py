@@ -15,20 +15,18 @@ from pathlib import Path
 from typing import Iterator
 
 from workbench import trace
-from workbench.conf.capabilities import Capabilities, build_capabilities
-from workbench.conf.domain import DomainDef, DomainXMLError
+from workbench.conf.domain import DomainDef
+from workbench.errors import NoSuchDomain, ParseError, Unsupported, XMLError
 from workbench.qemu.cache import QemuCapsCache
+from workbench.qemu.capabilities import Capabilities, build_capabilities
+from workbench.qemu.context import ParseContext
 from workbench.qemu.domain_parse import format_domain_xml, parse_domain_xml
 from workbench.qemu.domcaps import domain_capabilities_xml
 from workbench.qemu.search import default_emulator
-from workbench.qemu.strategies import ParseError, Strategy, ValidateError, get_strategy
+from workbench.qemu.strategies import Strategy, get_strategy
 
 # As a root daemon with no SELinux/AppArmor: "none" stacked over "dac" (model, doi, base labels).
 DEFAULT_SEC_MODELS = (("none", "0", {}), ("dac", "0", {"kvm": "+0:+0", "qemu": "+0:+0"}))
-
-
-class DriverError(Exception):
-    """An API refused the request; the message says why."""
 
 
 @dataclass
@@ -44,45 +42,56 @@ class DriverOptions:
 
 @dataclass
 class QemuDriver:
+    """A started driver: build one with `QemuDriver.startup(options)`."""
     options: DriverOptions
-    strategy: Strategy = field(init=False)
+    strategy: Strategy
+    host_arch: str
+    cache: QemuCapsCache
+    def_sec_model: str
+    parse_context: ParseContext = field(init=False)
     domains: dict[str, DomainDef] = field(default_factory=dict)
     load_errors: dict[str, str] = field(default_factory=dict)
     _caps: Capabilities | None = None
     _domcaps: dict[tuple, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.strategy = get_strategy(self.options.strategy)
+        self.parse_context = ParseContext(
+            strategy=self.strategy, lookup=self.cache.lookup, host_arch=self.host_arch,
+            search_path=self.options.search_path, def_sec_model=self.def_sec_model,
+            capabilities=self.capabilities if self.strategy.keeps_full_caps else None)
 
     @property
     def search_path(self) -> str:
         return self.options.search_path
 
-    # -- startup ---------------------------------------------------------------------
-    def startup(self) -> "QemuDriver":
-        o = self.options
-        with trace.span("driver.startup", strategy=self.strategy.name):
+    # -- startup (qemuStateInitialize) --------------------------------------------------
+    @classmethod
+    def startup(cls, options: DriverOptions) -> "QemuDriver":
+        o = options
+        strategy = get_strategy(o.strategy)
+        with trace.span("driver.startup", strategy=strategy.name):
             for d in (o.cache_dir, o.config_dir):
                 if d is not None:
                     Path(d).mkdir(parents=True, exist_ok=True)
-            self.host_arch = _host_arch(o.host_root)
-            self.cache = QemuCapsCache(o.cache_dir, host_arch=self.host_arch,
-                                       probe_timeout_s=o.probe_timeout_s)
-            self.def_sec_model = o.sec_models[0][0]
+            host_arch = _host_arch(o.host_root)
+            driver = cls(options=o, strategy=strategy, host_arch=host_arch,
+                         cache=QemuCapsCache(o.cache_dir, host_arch=host_arch,
+                                             probe_timeout_s=o.probe_timeout_s),
+                         def_sec_model=o.sec_models[0][0])
             with trace.span("driver.strategy_startup"):
-                self.strategy.on_startup(self)
+                strategy.on_startup(driver)
             with trace.span("driver.load_configs"):
-                self._load_configs()
-        return self
+                driver._load_configs()
+        return driver
 
     def _load_configs(self) -> None:
         if self.options.config_dir is None:
             return
         for path in sorted(Path(self.options.config_dir).glob("*.xml")):
             try:
-                d = parse_domain_xml(self, path.read_bytes(), source=str(path), validate=False,
+                d = parse_domain_xml(self.parse_context, path.read_bytes(), source=str(path), validate=False,
                                      allow_post_parse_fail=True)
-            except (DomainXMLError, ParseError, OSError) as e:
+            except (XMLError, ParseError, OSError) as e:
                 self.load_errors[str(path)] = str(e)  # libvirt logs it and skips the config
                 continue
             self.domains[d.name] = d
@@ -119,14 +128,14 @@ class QemuDriver:
             arch = arch or self.host_arch
             emulator = emulator or default_emulator(arch, self.host_arch, self.search_path)
             if emulator is None:
-                raise DriverError(f"No emulator found for arch '{arch}'")
-            caps = self._lookup(emulator)
+                raise Unsupported(f"No emulator found for arch '{arch}'")
+            caps = self.cache.lookup(emulator)
             virttype = virttype or ("kvm" if caps.kvm else "qemu")
             if not caps.supports_virt_type(virttype):
-                raise DriverError(f"Emulator '{emulator}' does not support virt type '{virttype}'")
+                raise Unsupported(f"Emulator '{emulator}' does not support virt type '{virttype}'")
             m = caps.machine(virttype, machine) if machine else caps.preferred_machine(virttype)
             if m is None:
-                raise DriverError(f"Emulator '{emulator}' does not support machine type '{machine}'")
+                raise Unsupported(f"Emulator '{emulator}' does not support machine type '{machine}'")
             key = (id(caps), emulator, arch, m.name, virttype)  # memoised per qemuCaps object
             if key not in self._domcaps:
                 self._domcaps[key] = domain_capabilities_xml(caps, emulator, arch, m, virttype)
@@ -138,7 +147,7 @@ class QemuDriver:
             caps = self.capabilities()
             for g in caps.guests:
                 if g.arch == self.host_arch:
-                    return self._lookup(g.emulator).version
+                    return self.cache.lookup(g.emulator).version
             return 0
 
     def node_get_security_model(self) -> dict[str, str]:
@@ -148,10 +157,7 @@ class QemuDriver:
 
     def define_xml(self, xml: str) -> str:
         with self._api("define_xml"):
-            try:
-                d = parse_domain_xml(self, xml, source="define_xml", validate=True)
-            except (DomainXMLError, ParseError, ValidateError) as e:
-                raise DriverError(str(e)) from None
+            d = parse_domain_xml(self.parse_context, xml, source="define_xml", validate=True)
             self._save_config(d)
             self.domains[d.name] = d
             return d.name
@@ -176,14 +182,7 @@ class QemuDriver:
         try:
             return self.domains[name]
         except KeyError:
-            raise DriverError(f"Domain not found: no domain with matching name '{name}'") from None
-
-    def _lookup(self, emulator: str):
-        from workbench.qemu.errors import ProbeError
-        try:
-            return self.cache.lookup(emulator)
-        except ProbeError as e:
-            raise DriverError(str(e)) from None
+            raise NoSuchDomain(f"Domain not found: no domain with matching name '{name}'") from None
 
     def _save_config(self, d: DomainDef) -> None:
         if self.options.config_dir is None:

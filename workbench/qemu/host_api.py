@@ -35,7 +35,7 @@ from lxml import etree
 
 from workbench import trace
 from workbench.conf import host as H
-from workbench.qemu.daemon import INVALID_PARAMS, RpcError
+from workbench.errors import InvalidArgument
 
 # In <host> order (virCapabilitiesFormatHostXML); node_get_capabilities with all of them
 # equals the whole <host>.
@@ -48,18 +48,18 @@ MEMO_ENV = "WORKBENCH_HOST_MEMO"
 
 
 def parse_flags(flags: Iterable[str] | None) -> tuple[str, ...]:
-    """Flag names -> the parts to probe, in PARTS order. Raises RpcError naming bad flags."""
+    """Flag names -> the parts to probe, in PARTS order. Raises InvalidArgument naming bad flags."""
     if flags is None:
         return PARTS
     if isinstance(flags, str) or not isinstance(flags, (list, tuple)):
-        raise RpcError(INVALID_PARAMS, f"Invalid params: flags must be a list of part names "
-                                       f"({', '.join(PARTS)}), got {flags!r}")
+        raise InvalidArgument(f"Invalid params: flags must be a list of part names "
+                              f"({', '.join(PARTS)}), got {flags!r}")
     bad = [f for f in flags if f not in PARTS]
     if bad:
-        raise RpcError(INVALID_PARAMS, f"Invalid params: unknown flag {', '.join(map(repr, bad))}"
-                                       f" (known: {', '.join(PARTS)})")
+        raise InvalidArgument(f"Invalid params: unknown flag {', '.join(map(repr, bad))}"
+                              f" (known: {', '.join(PARTS)})")
     if not flags:
-        raise RpcError(INVALID_PARAMS, "Invalid params: flags is empty (omit it for everything)")
+        raise InvalidArgument("Invalid params: flags is empty (omit it for everything)")
     want = set(flags) | {n for f in flags for n in NEEDS.get(f, ())}
     return tuple(p for p in PARTS if p in want)
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench import trace
-from workbench.emulators.catalog import arch_from_qemu
-from workbench.emulators.transcript import Launch
+from workbench.conf.arch import arch_from_qemu
+from workbench.sim.transcript import Launch
 from workbench.qemu import process
 from workbench.qemu.capsdata import SELF_VERSION, CpuModel, Machine, QemuCaps
-from workbench.qemu.errors import ProbeError
+from workbench.errors import ProbeError
 from workbench.qemu.hostfacts import kernel_version, microcode_version
 from workbench.qmp import QMPSession, Reply
 

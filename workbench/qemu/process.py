@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.qemu.errors import LaunchRefused, ProbeError, ProbeTimeout
+from workbench.errors import LaunchRefused, ProbeError, ProbeTimeout
 
 _PR_SET_CHILD_SUBREAPER = 36
 _subreaper_set = False

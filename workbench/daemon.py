@@ -18,21 +18,24 @@ from pathlib import Path
 from typing import Any, Callable
 
 from workbench import trace
-from workbench.qemu.driver import DriverError, DriverOptions, QemuDriver
+from workbench.errors import InvalidArgument, RpcError, WorkbenchError
+from workbench.qemu.driver import DriverOptions, QemuDriver
+from workbench.qemu.host_api import host_api_table  # the fine-grained host API designs
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS = -32700, -32600, -32601, -32602
 INTERNAL_ERROR, DRIVER_ERROR = -32603, -32000
 
 
-class RpcError(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+def error_code(e: WorkbenchError) -> int:
+    """The one mapping from the error tree to JSON-RPC codes."""
+    if isinstance(e, RpcError):
+        return e.code
+    if isinstance(e, InvalidArgument):
+        return INVALID_PARAMS
+    return DRIVER_ERROR
 
 
 def api_table(driver: QemuDriver) -> dict[str, Callable[..., Any]]:
-    from workbench.qemu.host_api import host_api_table  # the fine-grained host API designs
-
     return host_api_table(driver) | {
         "get_capabilities": driver.get_capabilities,
         "get_domain_capabilities": driver.get_domain_capabilities,
@@ -73,10 +76,8 @@ def handle_line(line: bytes, table: dict[str, Callable[..., Any]], lock: threadi
         if "id" not in req:
             return None
         return {"jsonrpc": "2.0", "id": req_id, "result": result}
-    except RpcError as e:
-        return {"jsonrpc": "2.0", "id": req_id, "error": {"code": e.code, "message": str(e)}}
-    except DriverError as e:
-        return {"jsonrpc": "2.0", "id": req_id, "error": {"code": DRIVER_ERROR, "message": str(e)}}
+    except WorkbenchError as e:
+        return {"jsonrpc": "2.0", "id": req_id, "error": {"code": error_code(e), "message": str(e)}}
     except Exception as e:  # a bug must not kill the daemon: report it to the caller
         return {"jsonrpc": "2.0", "id": req_id,
                 "error": {"code": INTERNAL_ERROR, "message": f"Internal error: {type(e).__name__}: {e}"}}
@@ -104,7 +105,7 @@ def serve(socket_path: Path, options: DriverOptions) -> int:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop_during_startup)
-    driver = QemuDriver(options).startup()
+    driver = QemuDriver.startup(options)
     socket_path.unlink(missing_ok=True)
     server = _Server(str(socket_path), _Handler)
     server.table = api_table(driver)

@@ -12,9 +12,9 @@ from typing import Callable
 from lxml import etree
 
 from workbench import trace
-from workbench.emulators.catalog import LIBVIRT_ARCHES, WORDSIZE
+from workbench.conf.arch import LIBVIRT_ARCHES, WORDSIZE
 from workbench.qemu.cache import QemuCapsCache
-from workbench.qemu.errors import ProbeError
+from workbench.errors import CapsLookupError, ProbeError
 from workbench.qemu.search import default_emulator
 
 
@@ -33,10 +33,6 @@ class Guest:
     machines: list[GuestMachine]
     domain_types: list[str]  # "qemu" (TCG) and/or "kvm"
     features: list[tuple[str, bool, bool]]  # (name, default on, toggle)
-
-
-class CapsLookupError(Exception):
-    pass
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """A stand-in for one `qemu-system-<target>` binary that replays a recorded QMP conversation.
 
-Each fake executable written by `workbench.emulators.install` calls `main()` with its transcript
+Each fake executable written by `workbench.sim.install` calls `main()` with its transcript
 embedded. It accepts libvirt's probe command line (`-S -no-user-config -nodefaults -nographic
 -machine none,accel=A -qmp unix:SOCK,server=on,wait=off -pidfile PID -daemonize`), daemonizes like
 QEMU (fork, setsid, socket bound and pidfile written before the parent exits 0) and serves QMP:

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from workbench.emulators.catalog import target_of
-from workbench.emulators.transcript import Transcript, transcript_filename
-from workbench.qemu.errors import LaunchRefused, ProbeError
+from workbench.conf.arch import target_of
+from workbench.sim.transcript import Transcript, transcript_filename
+from workbench.errors import LaunchRefused, ProbeError
 from workbench.qemu.probe import probe
 
 
