@@ -237,7 +237,7 @@ def test_raw_qmp_session(short_tmp) -> None:
         kvm = fg.ask('{"execute": "query-kvm"}')["return"]
         assert kvm == ({"enabled": True, "present": True} if _kvm_now() else {"enabled": False, "present": False})
         r = fg.ask('{"execute": "query-bogus", "arguments": {"a": 1}, "id": 3}')
-        assert r == {"error": {"class": "GenericError",
+        assert r == {"error": {"class": "CommandNotFound",
                                "desc": 'replay: no recorded reply for query-bogus {"a": 1}'}, "id": 3}
         assert fg.ask("[1, 2]")["error"]["class"] == "GenericError"
         assert fg.ask('{"execute": "query-version"}\r\n{"execute": "query-target"}\n')["return"]["qemu"]
