@@ -90,14 +90,19 @@ def test_startup_loads_configs_with_one_lookup_each(inst5, tmp_path):
 
 # -- the behaviour the series changed ---------------------------------------------------
 
-def test_kvm_for_foreign_arch_fails_at_parse_before_and_at_validate_after(inst5, tmp_path):
+def test_kvm_for_foreign_arch_fails_at_parse_before_and_at_post_parse_after(inst5, tmp_path):
+    """libvirt 9.0: no machine for kvm on an emulator without KVM is a post-parse error; with
+    a machine named, validate refuses the virt type."""
     from workbench.qemu.domain_parse import parse_domain_xml
     from workbench.errors import ParseError, ValidateError
     xml = minimal(arch="aarch64", virt="kvm")
     with pytest.raises(ParseError, match="could not find capabilities"):
         parse_domain_xml(driver(inst5, "full-caps", tmp_path / "a").parse_context, xml)
+    per = driver(inst5, "per-emulator", tmp_path / "b")
+    with pytest.raises(ParseError, match=r"could not get preferred machine for \S+qemu-system-aarch64 type=kvm"):
+        parse_domain_xml(per.parse_context, xml)
     with pytest.raises(ValidateError, match="does not support virt type 'kvm'"):
-        parse_domain_xml(driver(inst5, "per-emulator", tmp_path / "b").parse_context, xml)
+        parse_domain_xml(per.parse_context, minimal(arch="aarch64", virt="kvm", machine="virt"))
 
 
 def test_custom_emulator_outside_virCaps(make_install, tmp_path):
@@ -131,14 +136,19 @@ def test_machine_default_from_the_emulator_itself(inst5, tmp_path):
         drv.define_xml(minimal(arch="aarch64"))
         outs.append(drv.get_xml_desc("vm1"))
     assert outs[0] == outs[1]
-    assert "virt-7.2" in outs[0]
+    assert 'machine="integratorcp"' in outs[0]  # libvirt 9.0's preferred ARM machine
 
 
 @pytest.mark.parametrize("strategy", STRATS)
 def test_unsupported_machine_and_cpu_fail_validation(inst5, tmp_path, strategy):
     drv = driver(inst5, strategy, tmp_path)
+    # No PCI device at all: an unknown x86 machine has no PCI bus, and libvirt 9.0 would stop
+    # at "No PCI buses available" before validating the machine.
+    no_pci = minimal(machine="no-such-machine").replace(
+        '<disk type="file" device="disk"><source file="/var/lib/x.img"/><target dev="vda" bus="virtio"/></disk>',
+        '<controller type="usb" model="none"/><memballoon model="none"/>')
     with pytest.raises(WorkbenchError, match="machine"):
-        drv.define_xml(minimal(machine="no-such-machine"))
+        drv.define_xml(no_pci)
     bad_cpu = minimal().replace("<devices>", '<cpu mode="custom"><model>NoSuchCPU</model></cpu><devices>')
     with pytest.raises(WorkbenchError, match="CPU model 'NoSuchCPU'"):
         drv.define_xml(bad_cpu)

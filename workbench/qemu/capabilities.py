@@ -102,9 +102,9 @@ def _guest(arch: str, binary: str, cache: QemuCapsCache) -> Guest:
     caps = cache.lookup(binary)
     machines: list[GuestMachine] = []
     for m in caps.machines_for("kvm" if caps.kvm else "qemu"):
-        if m.alias:
-            machines.append(GuestMachine(m.alias, m.name, m.max_cpus))
         machines.append(GuestMachine(m.name, None, m.max_cpus))
+        if m.alias:  # libvirt 9.0 lists the canonical name first, then the alias naming it
+            machines.append(GuestMachine(m.alias, m.name, m.max_cpus))
     types = (["qemu"] if caps.tcg else []) + (["kvm"] if caps.kvm else [])
     return Guest(arch, WORDSIZE.get(arch, 64), binary, machines, types, _features(arch))
 

@@ -7,7 +7,7 @@ from lxml import etree
 
 # The workbench's own version as the cache sees it (libvirt's selfvers): bump it when the probe
 # sequence or the cache format changes, and every cache entry becomes invalid.
-SELF_VERSION = "0.1.0"
+SELF_VERSION = "0.2.0"
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,8 @@ class QemuCaps:
         return self.kvm if virt_type == "kvm" else self.tcg
 
     def machines_for(self, virt_type: str) -> list[Machine]:
-        return self.machines.get(self.accel_for(virt_type)) or self.machines.get("tcg", [])
+        """virQEMUCapsGetAccel's machine list: empty for kvm on an emulator without KVM."""
+        return self.machines.get(self.accel_for(virt_type), [])
 
     def preferred_machine(self, virt_type: str) -> Machine | None:
         """libvirt moved its preferred default to the front when probing."""
@@ -79,7 +80,7 @@ class QemuCaps:
         return None
 
     def cpu_model_names(self, virt_type: str) -> list[str]:
-        models = self.cpu_models.get(self.accel_for(virt_type)) or self.cpu_models.get("tcg", [])
+        models = self.cpu_models.get(self.accel_for(virt_type), [])
         return [c.name for c in models]
 
     # -- the cache file ------------------------------------------------------------------

@@ -12,13 +12,13 @@ from workbench.conf.domain import (DomainDef, assign_controller_indexes, assign_
                                    parse_domain)
 from workbench.conf.arch import LIBVIRT_ARCHES
 from workbench.errors import ParseError, ProbeError, ValidateError
+from workbench.qemu import domain_checks
 from workbench.qemu.context import ParseContext
 
 _KNOWN_ARCHES = frozenset(LIBVIRT_ARCHES)
-# Arches an emulator serves besides its own (virQEMUCapsIsArchSupported).
-_ALSO_SERVES = {"x86_64": {"i686"}, "aarch64": {"armv7l"}, "ppc64": {"ppc64le"}}
-_PCI_ARCHES = {"x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "riscv64", "riscv32",
-               "mips", "mipsel", "mips64", "mips64el", "alpha", "sparc64"}
+# Arches an emulator serves besides its own (virQEMUCapsIsArchSupported, libvirt 9.0).
+_ALSO_SERVES = {"x86_64": {"i686"}, "aarch64": {"armv7l"}, "armv7l": {"armv6l"},
+                "ppc64": {"ppc64le"}}
 
 
 def parse_domain_xml(ctx: ParseContext, xml: bytes | str, *, source: str = "<string>",
@@ -49,13 +49,16 @@ def post_parse(ctx: ParseContext, d: DomainDef, allow_fail: bool) -> None:
         if allow_fail:  # startup: keep the domain, redo post-parse at start (postParseFailed)
             d.post_parse_failed = True
             return
+        if e.step == "stat":  # virQEMUCapsCacheLookup's own words for a missing binary
+            raise ParseError(f"Cannot check QEMU binary {e.binary}: {e.reason}") from None
         raise ParseError(str(e)) from None
     assign_controller_indexes(d)                                    # step 8
     machine = d.os.machine or ctx.strategy.default_machine(ctx, d, caps)  # step 9
-    if not machine:
-        raise ParseError("missing machine type")
+    if not machine:  # kvm asked of an emulator without KVM fails here in libvirt 9.0
+        raise ParseError(f"could not get preferred machine for {d.emulator} type={d.virt_type}")
     d.os.machine = caps.canonical_machine(d.virt_type, machine) or machine
-    if d.os.arch in _PCI_ARCHES:                                    # step 11
+    domain_checks.check_scsi_models(d, caps)                        # device post-parse
+    if domain_checks.check_pci_buses(d, caps):                      # step 11
         assign_pci_addresses(d)
 
 
@@ -70,6 +73,8 @@ def validate_domain(ctx: ParseContext, d: DomainDef) -> None:
         raise ValidateError(f"Emulator '{d.emulator}' does not support virt type '{d.virt_type}'")
     if caps.machine(d.virt_type, d.os.machine) is None:
         raise ValidateError(f"Emulator '{d.emulator}' does not support machine type '{d.os.machine}'")
+    domain_checks.validate_cpus(d, caps)
+    domain_checks.validate_ide(d)
     cpu = d.cpu
     if cpu is not None and cpu.model and cpu.mode in (None, "custom"):
         if cpu.model not in caps.cpu_model_names(d.virt_type):
