@@ -1,0 +1,49 @@
+"""`workbench validate`: differential checks of the model against the installed libvirt."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from workbench.paths import DOMAINS_DIR
+
+
+def _checks(text: str) -> tuple[str, ...]:
+    from workbench.validate import CHECKS
+
+    names = tuple(c.strip() for c in text.split(",") if c.strip())
+    bad = [c for c in names if c not in CHECKS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"unknown checks {bad or text!r}; choose from {', '.join(CHECKS)}")
+    return names
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser(
+        "validate", help="compare the model with the installed libvirt on the same binaries",
+        description="Run the installed libvirt (virsh, qemu:///embed) and the model (per-emulator "
+                    "strategy) on the binaries of --install and compare: the guest list of "
+                    "capabilities, the default machine and emulator of a minimal domain per arch "
+                    "and virt type, the probe command sequence per binary (libvirt's debug log) and "
+                    "define verdicts on the corpus. Exit 0 when every difference is absent or "
+                    "deliberate (docs/model.md), 1 on any other, 2 when libvirt is not installed.")
+    s.add_argument("--install", type=Path, required=True,
+                   help="directory of qemu-system-* binaries or links (e.g. links to /usr/bin's)")
+    s.add_argument("--corpus", type=Path, default=DOMAINS_DIR,
+                   help="domain XML corpus for the define check (default data/domains)")
+    s.add_argument("--checks", type=_checks, default=None,
+                   help="comma-separated subset of guests,default,probe,define (default: all)")
+    s.add_argument("--json", action="store_true", help="print the report as JSON")
+    s.add_argument("--all-rows", action="store_true", help="print agreeing rows too (table output)")
+    s.set_defaults(func=validate)
+
+
+def validate(args: argparse.Namespace) -> int:
+    from workbench.validate import CHECKS, format_table, validate as run
+
+    report = run(args.install, args.corpus, args.checks or CHECKS)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=1))
+    else:
+        print(format_table(report, only_differences=not args.all_rows))
+    return report.exit_code
