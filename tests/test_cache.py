@@ -9,6 +9,7 @@ import pytest
 
 from conftest import processes_mentioning, qmp_tmpdirs
 from workbench.qemu.cache import KvmCheck, QemuCapsCache, cache_file_name
+from workbench.qemu.capsdata import QemuCaps
 from workbench.errors import ProbeError
 
 
@@ -111,7 +112,10 @@ def test_validity_rules_for_native_kvm_entries(make_install, tmp_path):
     cache = QemuCapsCache(tmp_path, host_arch="x86_64", kvm=KvmCheck(str(tmp_path / "kvm")))
     caps = cache.lookup(b)
     assert caps.kvm is False  # our fake /dev/kvm does not exist
-    kvm_caps = dataclasses.replace(caps, kvm=True)
+    from workbench.qemu import hostfacts
+    kvm_caps = dataclasses.replace(caps, kvm=True, cpu_signature=cache.cpu_signature,
+                                   kvm_nesting=hostfacts.kvm_nesting(),
+                                   secure_guest=hostfacts.secure_guest())
     assert cache._invalid_reason(kvm_caps, caps.microcode) == "KVM usability changed"
     (tmp_path / "kvm").write_bytes(b"")  # now "usable" (root can open it)
     assert cache._invalid_reason(caps, caps.microcode) == "KVM usability changed"
@@ -120,7 +124,20 @@ def test_validity_rules_for_native_kvm_entries(make_install, tmp_path):
                                  caps.microcode) == "kernel changed"
     assert cache._invalid_reason(kvm_caps, "0xdifferent") == "microcode changed"
     assert cache._invalid_reason(dataclasses.replace(caps, self_version="old"), "") == \
-        "workbench version changed"
+        "workbench changed"
+    # The rest of libvirt 9.0's virQEMUCapsIsValid inputs.
+    assert cache._invalid_reason(dataclasses.replace(caps, self_ctime=1), "") == "workbench changed"
+    if hostfacts.module_dir_ctime() is not None:
+        assert cache._invalid_reason(dataclasses.replace(caps, mod_dir_ctime=1), "") == \
+            "QEMU modules directory changed"
+    assert cache._invalid_reason(dataclasses.replace(kvm_caps, cpu_signature="Other, family: 1"),
+                                 caps.microcode) == "host CPU changed"
+    assert cache._invalid_reason(dataclasses.replace(kvm_caps, kvm_nesting=not kvm_caps.kvm_nesting),
+                                 caps.microcode) == "KVM nesting changed"
+    assert cache._invalid_reason(dataclasses.replace(kvm_caps, secure_guest=not kvm_caps.secure_guest),
+                                 caps.microcode) == "secure guest support changed"
+    assert QemuCaps.from_xml(kvm_caps.to_xml()) == kvm_caps  # the new inputs survive the disk
+
 
 
 def test_foreign_arch_entries_ignore_kvm_and_kernel(make_install, tmp_path):

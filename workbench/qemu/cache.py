@@ -22,6 +22,7 @@ from typing import Callable
 from workbench import trace
 from workbench.conf.arch import native_arches
 from workbench.qemu.capsdata import SELF_VERSION, QemuCaps
+from workbench.qemu import hostfacts
 from workbench.qemu.hostfacts import kernel_version, microcode_version
 
 KVM_DEVICE = "/dev/kvm"
@@ -64,6 +65,7 @@ class QemuCapsCache:
     def __post_init__(self) -> None:
         # Taken once at cache creation, like libvirt's cache private data.
         self.kernel_version = kernel_version()
+        self.cpu_signature = hostfacts.cpu_signature()
         self._native = native_arches(self.host_arch)
         if self.cache_dir is not None:
             self.cache_dir = Path(self.cache_dir)
@@ -111,9 +113,12 @@ class QemuCapsCache:
         sp.set(invalid=reason)
 
     def _invalid_reason(self, caps: QemuCaps, microcode: str) -> str | None:
-        """virQEMUCapsIsValid, in its order; None when the entry may be used."""
-        if caps.self_version != SELF_VERSION:
-            return "workbench version changed"
+        """virQEMUCapsIsValid (libvirt 9.0), in its order; None when the entry may be used."""
+        mod_dir = hostfacts.module_dir_ctime()
+        if mod_dir is not None and mod_dir != caps.mod_dir_ctime:
+            return "QEMU modules directory changed"
+        if caps.self_version != SELF_VERSION or caps.self_ctime != hostfacts.self_ctime():
+            return "workbench changed"
         try:
             ctime = os.stat(caps.binary).st_ctime_ns
         except OSError:
@@ -125,10 +130,16 @@ class QemuCapsCache:
         if caps.kvm != self.kvm.usable():
             return "KVM usability changed"
         if caps.kvm:
-            if caps.kernel_version != self.kernel_version:
-                return "kernel changed"
+            if caps.cpu_signature != self.cpu_signature:
+                return "host CPU changed"
             if caps.microcode != microcode:
                 return "microcode changed"
+            if caps.kernel_version != self.kernel_version:
+                return "kernel changed"
+            if caps.kvm_nesting != hostfacts.kvm_nesting():
+                return "KVM nesting changed"
+            if caps.secure_guest != hostfacts.secure_guest():
+                return "secure guest support changed"
         return None
 
     def _load(self, binary: str, microcode: str, sp) -> QemuCaps | None:

@@ -47,6 +47,12 @@ class QemuCaps:
     gic: list[dict] = field(default_factory=list)
     sev: dict | None = None
     probe_launches: int = 0
+    # More of virQEMUCapsIsValid's inputs, taken at probe time (libvirt 9.0).
+    mod_dir_ctime: int | None = None  # QEMU's module directory (None: absent)
+    self_ctime: int = 0               # the workbench's own probing code (libvirt's own ctime)
+    cpu_signature: str = ""           # host CPU vendor/family/model/stepping (KVM entries)
+    kvm_nesting: bool = False         # KVM's nested parameter (KVM entries)
+    secure_guest: bool = False        # SEV / s390 PV available (KVM entries)
 
     # -- what the driver asks of one emulator --------------------------------------------
     def accel_for(self, virt_type: str) -> str:
@@ -90,8 +96,13 @@ class QemuCaps:
                           ("selfvers", self.self_version), ("version", str(self.version)),
                           ("package", self.package), ("kernelVersion", self.kernel_version),
                           ("microcodeVersion", self.microcode),
-                          ("arch", self.arch), ("probeLaunches", str(self.probe_launches))):
+                          ("arch", self.arch), ("probeLaunches", str(self.probe_launches)),
+                          ("selfctime", str(self.self_ctime)), ("cpuSignature", self.cpu_signature),
+                          ("kvmNesting", "yes" if self.kvm_nesting else "no"),
+                          ("secureGuest", "yes" if self.secure_guest else "no")):
             etree.SubElement(root, tag).text = text
+        if self.mod_dir_ctime is not None:
+            etree.SubElement(root, "modDirCtime").text = str(self.mod_dir_ctime)
         etree.SubElement(root, "kvm", enabled="yes" if self.kvm else "no")
         etree.SubElement(root, "tcg", enabled="yes" if self.tcg else "no")
         for f in sorted(self.flags):
@@ -174,6 +185,11 @@ class QemuCaps:
                 gic=[{"version": int(el.get("version")), "kernel": el.get("kernel") == "yes",
                       "emulated": el.get("emulated") == "yes"} for el in root.iterfind("gic")],
                 sev=None if sev_el is None else {c.tag: int(c.text) for c in sev_el},
-                probe_launches=int(root.findtext("probeLaunches") or 0))
-        except (AttributeError, TypeError) as e:
+                probe_launches=int(root.findtext("probeLaunches") or 0),
+                mod_dir_ctime=None if root.find("modDirCtime") is None else int(text("modDirCtime")),
+                self_ctime=int(root.findtext("selfctime") or 0),
+                cpu_signature=root.findtext("cpuSignature") or "",
+                kvm_nesting=root.findtext("kvmNesting") == "yes",
+                secure_guest=root.findtext("secureGuest") == "yes")
+        except (AttributeError, TypeError, ValueError) as e:
             raise ValueError(f"incomplete: {e}") from None

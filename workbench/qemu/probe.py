@@ -18,6 +18,7 @@ from workbench.sim.transcript import Launch
 from workbench.qemu import process
 from workbench.qemu.capsdata import SELF_VERSION, CpuModel, Machine, QemuCaps
 from workbench.errors import ProbeError
+from workbench.qemu import hostfacts
 from workbench.qemu.hostfacts import kernel_version, microcode_version
 from workbench.qmp import QMPSession, Reply
 
@@ -132,6 +133,7 @@ def probe(binary: str, *, kvm_usable: bool | None = None, command_timeout_s: flo
         raise ProbeError(binary, "stat", e.strerror or str(e)) from None
     if not os.access(binary, os.X_OK):
         raise ProbeError(binary, "stat", "not executable")
+    mod_dir = hostfacts.module_dir_ctime()  # taken before probing, as libvirt does
     with trace.span("probe", binary=binary) as sp:
         trace.count("probe")
         l1 = _launch_and_talk(binary, "kvm:tcg", _main_sequence, launch_timeout_s,
@@ -142,7 +144,7 @@ def probe(binary: str, *, kvm_usable: bool | None = None, command_timeout_s: flo
         if kvm and "tcg-accel" in replies["types"]:  # libvirt 9.0: a TCG-only second launch
             launches.append(_launch_and_talk(binary, "tcg", _tcg_sequence, launch_timeout_s,
                                              command_timeout_s, record, context=replies))
-        caps = _build_caps(binary, st.st_ctime_ns, kvm, [ln.replies for ln in launches])
+        caps = _build_caps(binary, st.st_ctime_ns, kvm, [ln.replies for ln in launches], mod_dir)
         caps.probe_launches = len(launches)
         sp.set(arch=caps.arch, launches=len(launches), commands=sum(ln.n_commands for ln in launches))
     return ProbeResult(caps, [ln.transcript for ln in launches if ln.transcript is not None])
@@ -368,7 +370,8 @@ def _cpu_models(raw: list) -> list[CpuModel]:
     return out
 
 
-def _build_caps(binary: str, ctime_ns: int, kvm: bool, launches: list[dict[str, Any]]) -> QemuCaps:
+def _build_caps(binary: str, ctime_ns: int, kvm: bool, launches: list[dict[str, Any]],
+                mod_dir_ctime: int | None = None) -> QemuCaps:
     main = launches[0]
     arch = arch_from_qemu(main["target"])
     types = main["types"]
@@ -390,7 +393,10 @@ def _build_caps(binary: str, ctime_ns: int, kvm: bool, launches: list[dict[str, 
             host_cpu["tcg"] = t["host_cpu"]
     gic = [g for g in main.get("gic", []) if isinstance(g, dict)]
     sev = main.get("sev") if isinstance(main.get("sev"), dict) else None
+    host = dict(cpu_signature=hostfacts.cpu_signature(), kvm_nesting=hostfacts.kvm_nesting(),
+                secure_guest=hostfacts.secure_guest()) if kvm else {}
     return QemuCaps(binary=binary, ctime_ns=ctime_ns, self_version=SELF_VERSION,
+                    mod_dir_ctime=mod_dir_ctime, self_ctime=hostfacts.self_ctime(), **host,
                     kernel_version=kernel_version(), microcode=microcode_version(),
                     version=main["version"],
                     package=main["package"], arch=arch, kvm=kvm, tcg=tcg,
