@@ -1,7 +1,6 @@
 """The driver under both strategies, and the behaviour differences the 2019 series made."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest

@@ -8,11 +8,9 @@ what users feel, so imports stay lean: the prober (and qemu.qmp, asyncio) load o
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import socketserver
-import sys
 import threading
 from pathlib import Path
 from typing import Any, Callable

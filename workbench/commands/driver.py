@@ -69,7 +69,7 @@ def capabilities(args: argparse.Namespace) -> int:
 
 def parse(args: argparse.Namespace) -> int:
     from workbench import trace
-    from workbench.conf.domain import read_domain_file
+    from workbench.conf.domain_parse import read_domain_file
     from workbench.errors import ParseError, ValidateError
     from workbench.qemu.domain_parse import format_domain_xml, parse_domain_xml
     from workbench.qemu.driver import DriverOptions, QemuDriver
