@@ -142,33 +142,68 @@ class HostCaps:
 
     def to_xml_element(self) -> etree._Element:
         """libvirt's `<host>` element, in virCapabilitiesFormatHostXML's order."""
-        E, S = etree.Element, etree.SubElement
-        host = E("host")
-        S(host, "uuid").text = self.uuid
-        host.append(_cpu_xml(self.cpu, self.numa, self.page_sizes_kib))
+        return format_host(HostParts(
+            uuid=self.uuid, cpu=(self.cpu, self.numa), page_sizes_kib=self.page_sizes_kib,
+            power=self.power, iommu=self.iommu,
+            migration=(self.live_migrate, self.migrate_transports), numa=self.numa,
+            caches=self.caches, resctrl=self.resctrl, sec_models=self.sec_models))
+
+
+@dataclass
+class HostParts:
+    """The parts of `<host>` to format; None leaves a part out (the fine-grained host APIs)."""
+    uuid: str | None = None
+    cpu: tuple[HostCPU, HostNUMA] | None = None   # the NUMA gives <topology> its node count
+    page_sizes_kib: tuple[int, ...] | None = None
+    power: frozenset[str] | None = None
+    iommu: bool | None = None
+    migration: tuple[bool, tuple[str, ...]] | None = None   # (live, URI transports)
+    numa: HostNUMA | None = None
+    caches: tuple[CacheBank, ...] | None = None
+    resctrl: ResctrlInfo | None = None
+    sec_models: tuple[SecModel, ...] | None = None
+
+
+def format_host(p: HostParts) -> etree._Element:
+    """The one `<host>` formatter, in virCapabilitiesFormatHostXML's order."""
+    E, S = etree.Element, etree.SubElement
+    host = E("host")
+    if p.uuid is not None:
+        S(host, "uuid").text = p.uuid
+    if p.cpu is not None:
+        host.append(_cpu_xml(p.cpu[0], p.cpu[1], p.page_sizes_kib or ()))
+    elif p.page_sizes_kib is not None:
+        el = S(host, "cpu")
+        for size in p.page_sizes_kib:
+            S(el, "pages", unit="KiB", size=str(size))
+    if p.power is not None:
         pm = S(host, "power_management")
         for name in ("suspend_mem", "suspend_disk", "suspend_hybrid"):
-            if name in self.power:
+            if name in p.power:
                 S(pm, name)
-        S(host, "iommu", support="yes" if self.iommu else "no")
+    if p.iommu is not None:
+        S(host, "iommu", support="yes" if p.iommu else "no")
+    if p.migration is not None:
+        live, transports = p.migration
         mig = S(host, "migration_features")
-        if self.live_migrate:
+        if live:
             S(mig, "live")
         uris = S(mig, "uri_transports")
-        for t in self.migrate_transports:
+        for t in transports:
             S(uris, "uri_transport").text = t
-        host.append(_numa_xml(self.numa))
-        if self.caches:
-            host.append(_cache_xml(self.caches, self.resctrl))
-        if self.resctrl and self.resctrl.membw:
-            host.append(_membw_xml(self.caches, self.resctrl))
-        for sm in self.sec_models:
-            el = S(host, "secmodel")
-            S(el, "model").text = sm.model
-            S(el, "doi").text = sm.doi
-            for virt, label in sm.labels.items():
-                S(el, "baselabel", type=virt).text = label
-        return host
+    if p.numa is not None:
+        host.append(_numa_xml(p.numa))
+    if p.caches:
+        host.append(_cache_xml(p.caches, p.resctrl))
+    if p.caches is not None and p.resctrl and p.resctrl.membw:
+        host.append(_membw_xml(p.caches, p.resctrl))
+    for sm in p.sec_models or ():
+        el = S(host, "secmodel")
+        S(el, "model").text = sm.model
+        S(el, "doi").text = sm.doi
+        for virt, label in sm.labels.items():
+            S(el, "baselabel", type=virt).text = label
+    return host
 
 
 # ---- file helpers: every failure is "absent" -----------------------------------------------------
