@@ -8,7 +8,8 @@ import pytest
 from lxml import etree
 
 from workbench import trace
-from workbench.bench.host_api import Daemon, question_calls
+from workbench.bench.daemon_client import Daemon
+from workbench.bench.host_api import ask, host_daemon, question_calls
 from workbench.conf import host as H
 from workbench.sim.simhost import SHAPES, make_host_tree
 from workbench.daemon import error_code
@@ -148,7 +149,7 @@ def daemon(tree, tmp_path_factory):
 
     d = tmp_path_factory.mktemp("dm")
     install(d / "inst", 3, latency="none")
-    dm = Daemon(d / "inst", str(tree), d / "cache").start()
+    dm = host_daemon(d / "inst", str(tree), d / "cache", "per-emulator").start()
     yield dm
     dm.stop()
 
@@ -163,7 +164,7 @@ def test_over_the_socket(daemon: Daemon) -> None:
     # every design answers every question without an error
     for design in ("get_capabilities", "node_caps", "node_caps_flags", "per_part"):
         for memo in (False, True):
-            daemon.ask(question_calls(design, "mix", memo))
+            ask(daemon, question_calls(design, "mix", memo))
 
 
 def test_memo_over_the_socket(daemon: Daemon) -> None:
