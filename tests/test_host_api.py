@@ -11,6 +11,7 @@ from workbench import trace
 from workbench.bench.daemon_client import Daemon
 from workbench.bench.host_api import ask, host_daemon, question_calls
 from workbench.conf import host as H
+from workbench.conf.host_xml import format_host
 from workbench.sim.simhost import SHAPES, make_host_tree
 from workbench.daemon import error_code
 from workbench.errors import InvalidArgument, RpcError
@@ -43,7 +44,7 @@ def children(xml: str) -> list[str]:
 
 
 def test_everything_is_libvirts_host(api: HostApi, tree: Path) -> None:
-    full = etree.tostring(H.probe_host(str(tree), api.driver.options.sec_models).to_xml_element(),
+    full = etree.tostring(format_host(H.probe_host(str(tree), api.driver.options.sec_models).parts()),
                           encoding="unicode")
     assert api.node_get_capabilities() == full
     assert api.node_get_capabilities(list(PARTS)) == full

@@ -13,6 +13,7 @@ from lxml import etree
 
 from workbench import trace
 from workbench.conf.arch import LIBVIRT_ARCHES, WORDSIZE
+from workbench.conf.host_xml import format_host
 from workbench.qemu.cache import QemuCapsCache
 from workbench.errors import CapsLookupError, ProbeError
 from workbench.qemu.search import default_emulator
@@ -65,7 +66,7 @@ class Capabilities:
     def to_xml(self) -> str:
         root = etree.Element("capabilities")
         if self.host is not None:
-            root.append(self.host.to_xml_element())
+            root.append(format_host(self.host.parts()))
         for g in self.guests:
             ge = etree.SubElement(root, "guest")
             etree.SubElement(ge, "os_type").text = "hvm"

@@ -35,6 +35,7 @@ from lxml import etree
 
 from workbench import trace
 from workbench.conf import host as H
+from workbench.conf.host_xml import format_host
 from workbench.errors import InvalidArgument
 
 # In <host> order (virCapabilitiesFormatHostXML); node_get_capabilities with all of them
@@ -130,7 +131,7 @@ class HostApi:
                 host_cpu, nodes = d["cpu"]
                 cpu = (host_cpu, d.get("numa") or
                        H.HostNUMA(tuple(H.NumaCell(i, 0, ()) for i in range(nodes))))
-            host = H.format_host(H.HostParts(
+            host = format_host(H.HostParts(
                 uuid=d.get("uuid"), cpu=cpu, page_sizes_kib=d.get("pages"), power=d.get("power"),
                 iommu=d.get("iommu"), migration=(True, ("tcp", "rdma")) if "migration" in d else None,
                 numa=d.get("numa"), caches=d.get("caches"), resctrl=d.get("resctrl"),
