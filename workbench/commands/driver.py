@@ -10,29 +10,32 @@ from workbench.commands.args import strategy_names
 from workbench.errors import UsageError
 
 
+def _driver_args(s: argparse.ArgumentParser, strategy: bool = True) -> None:
+    """The flags every command that starts a driver takes."""
+    s.add_argument("--install", type=Path, required=True, help="directory holding the emulators")
+    if strategy:
+        s.add_argument("--strategy", choices=strategy_names(), default="per-emulator",
+                       help="capabilities strategy (default per-emulator)")
+    s.add_argument("--cache-dir", type=Path, help="capabilities cache directory (default: memory only)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    strategies = strategy_names()
     s = sub.add_parser("capabilities", help="print the full <capabilities> XML for an install",
                        description="Start a full-caps driver on an install and print virCaps as XML.")
-    s.add_argument("--install", type=Path, required=True, help="directory holding the emulators")
-    s.add_argument("--cache-dir", type=Path, help="capabilities cache directory (default: memory only)")
+    _driver_args(s, strategy=False)
     s.set_defaults(func=capabilities)
 
     s = sub.add_parser("parse", help="parse, post-parse and validate a domain XML; print the result",
                        description="Run one domain XML through the driver's parse path and print it formatted.")
     s.add_argument("file", type=Path, help="the domain XML file")
-    s.add_argument("--install", type=Path, required=True, help="directory holding the emulators")
-    s.add_argument("--strategy", choices=strategies, default="per-emulator", help="capabilities strategy (default per-emulator)")
-    s.add_argument("--cache-dir", type=Path, help="capabilities cache directory (default: memory only)")
+    _driver_args(s)
     s.add_argument("--trace", action="store_true", help="also print the spans of the parse to stderr")
     s.set_defaults(func=parse)
 
     s = sub.add_parser("daemon", help="serve the driver APIs as JSON-RPC 2.0 on a UNIX socket",
                        description="Start the driver and serve its APIs, one JSON-RPC 2.0 object per line.")
     s.add_argument("--socket", type=Path, required=True, help="UNIX socket path to listen on")
-    s.add_argument("--install", type=Path, required=True, help="directory holding the emulators")
-    s.add_argument("--strategy", choices=strategies, default="per-emulator", help="capabilities strategy (default per-emulator)")
-    s.add_argument("--cache-dir", type=Path, help="capabilities cache directory (default: memory only)")
+    _driver_args(s)
     s.add_argument("--config-dir", type=Path, help="persistent domain configs to load at startup")
     s.add_argument("--host-root", default="/", help="procfs/sysfs root for host probes (default /)")
     s.set_defaults(func=daemon)
