@@ -62,6 +62,7 @@ class EmulatorProcess:
     t0_ns: int  # perf_counter_ns just before fork: the origin of every phase of this launch
     spawned_ns: int  # fork + exec returned (Popen's own cost, the prober's side)
     daemonized_ns: int  # the daemonizing parent exited: socket listening, pidfile written
+    exited_ns: int | None = None  # set by wait_exit: the emulator exited after `quit`
 
     @property
     def ready_s(self) -> float:
@@ -192,11 +193,13 @@ def cleanup(tmpdir: Path, pid: int | None) -> None:
 
 
 def wait_exit(proc: EmulatorProcess, timeout_s: float) -> float:
-    """After `quit`: wait for the emulator to exit on its own; returns seconds taken."""
-    t0 = time.perf_counter()
+    """After `quit`: wait for the emulator to exit on its own; returns seconds taken and sets
+    `proc.exited_ns`."""
+    t0 = time.perf_counter_ns()
     try:
         fd = os.pidfd_open(proc.pid)
     except ProcessLookupError:
+        proc.exited_ns = t0
         return 0.0
     try:
         ready, _, _ = select.select([fd], [], [], timeout_s)
@@ -204,7 +207,8 @@ def wait_exit(proc: EmulatorProcess, timeout_s: float) -> float:
         os.close(fd)
     if not ready:
         raise ProbeError(proc.binary, "quit", f"did not exit within {timeout_s:g} s of quit")
-    took = time.perf_counter() - t0
+    proc.exited_ns = time.perf_counter_ns()
+    took = (proc.exited_ns - t0) / 1e9
     try:
         os.waitpid(proc.pid, 0)
     except ChildProcessError:
