@@ -161,6 +161,25 @@ def _is_child(pid: int) -> bool:
     return int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid()
 
 
+def _session_of(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[3])  # state ppid pgrp session
+
+
+def _reap_intermediate(pid: int | None) -> None:
+    # QEMU's -daemonize forks twice (fork, setsid, fork): the middle process leads the session
+    # and exits at once; as subreaper we inherit it and must reap it, or it stays a zombie.
+    sid = _session_of(pid) if pid is not None else None
+    if sid is not None and sid != pid and _is_child(sid):
+        try:
+            os.waitpid(sid, 0)  # already exited or exiting: returns at once
+        except ChildProcessError:
+            pass
+
+
 def _processes_using(tmpdir: Path) -> list[int]:
     marker = str(tmpdir).encode()
     pids = []
@@ -185,6 +204,7 @@ def cleanup(tmpdir: Path, pid: int | None) -> None:
     """SIGKILL the emulator (as libvirt does), reap it, sweep strays, remove the directory."""
     # A dying emulator has no cmdline any more, but while it is our (unreaped) child its pid
     # cannot be reused: kill and reap it either way.
+    _reap_intermediate(pid)
     if pid is not None and (_is_ours(pid, tmpdir) or _is_child(pid)):
         _kill_and_reap(pid)
     for stray in _processes_using(tmpdir):
