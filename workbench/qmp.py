@@ -100,7 +100,6 @@ class QMPSession:
         self.timings: list[tuple[str, int, int]] = []  # (command, sent_ns, received_ns)
         self.connected_ns = 0
         self.greeting_ns = 0
-        self.capabilities_timing: tuple[str, int, int] | None = None
 
     async def _guard(self, step: str, coro: Any) -> Any:
         try:
@@ -119,8 +118,6 @@ class QMPSession:
         self.greeting = dict(self.client.greeting._raw) if self.client.greeting else {}
         self.connected_ns = self.client.connected_ns
         self.greeting_ns = self.client.first_line_ns
-        # qemu.qmp negotiated inside connect(): its one command is the last exchange so far.
-        self.capabilities_timing = ("qmp_capabilities", self.client.sent_ns, self.client.received_ns)
 
     async def execute(self, command: str, arguments: dict | None = None) -> Reply:
         with trace.span("qmp", command=command, binary=self.binary) as sp:
