@@ -28,7 +28,7 @@ class LaunchPhases:
     daemonized_ns: int  # daemonizing parent exited (socket listening, pidfile written)
     connected_ns: int = 0  # socket connected
     greeting_ns: int = 0  # greeting line read
-    commands: list[CommandTiming] = field(default_factory=list)  # qmp_capabilities first
+    commands: list[CommandTiming] = field(default_factory=list)  # after negotiation (qmp_capabilities is inside connect)
     quit_sent_ns: int | None = None  # only when the launch ends with `quit`, not SIGKILL
     exited_ns: int | None = None  # emulator exited after quit
     greeting: dict = field(default_factory=dict)
