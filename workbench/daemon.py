@@ -7,23 +7,46 @@ what users feel, so imports stay lean: the prober (and qemu.qmp, asyncio) load o
 """
 from __future__ import annotations
 
+import grp
 import json
 import os
+import stat
+import struct
 import signal
 import socket
 import socketserver
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from workbench import trace
-from workbench.errors import InvalidArgument, RpcError, WorkbenchError
+from workbench.errors import InvalidArgument, RpcError, UsageError, WorkbenchError
 from workbench.qemu.driver import DriverOptions, QemuDriver
 from workbench.qemu.host_api import host_api_table  # the fine-grained host API designs
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS = -32700, -32600, -32601, -32602
 INTERNAL_ERROR, DRIVER_ERROR = -32603, -32000
+MAX_REQUEST = 16 << 20     # bytes per request line; longer: an error, then the connection closes
+BACKLOG = 128              # listen backlog (socketserver's default is 5)
+MAX_WORKERS = 64           # connections served at once; further ones wait in the backlog
+IDLE_TIMEOUT_S = 60.0      # a client silent this long is disconnected (frees its worker)
+
+
+@dataclass(frozen=True)
+class SocketAccess:
+    """Who may connect: the socket's mode and group, checked again per peer (SO_PEERCRED)."""
+    mode: int = 0o600
+    group: str | None = None
+
+    def gid(self) -> int | None:
+        if self.group is None:
+            return None
+        try:
+            return int(self.group) if self.group.isdigit() else grp.getgrnam(self.group).gr_gid
+        except KeyError:
+            raise UsageError(f"--socket-group: no group named {self.group!r}") from None
 
 
 def error_code(e: WorkbenchError) -> int:
@@ -83,31 +106,141 @@ def handle_line(line: bytes, table: dict[str, Callable[..., Any]], lock: threadi
                 "error": {"code": INTERNAL_ERROR, "message": f"Internal error: {type(e).__name__}: {e}"}}
 
 
-class _Server(socketserver.ThreadingUnixStreamServer):
-    daemon_threads = True
+class _Server(socketserver.UnixStreamServer):
+    """A bounded pool: at most MAX_WORKERS connection threads; accept waits when all are busy."""
+    request_queue_size = BACKLOG
     table: dict[str, Callable[..., Any]]
     lock: threading.Lock
+    allowed_gid: int | None = None
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        self.slots = threading.BoundedSemaphore(MAX_WORKERS)
+        super().__init__(*a, **kw)
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        return peer_allowed(request, self.allowed_gid)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.slots.acquire()
+        threading.Thread(target=self._work, args=(request, client_address), daemon=True).start()
+
+    def _work(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            pass  # a client that vanished mid-reply is not the daemon's problem
+        finally:
+            self.shutdown_request(request)
+            self.slots.release()
+
+
+def peer_allowed(conn: socket.socket, allowed_gid: int | None) -> bool:
+    """libvirt's unix_sock_ro/rw model, reduced: the daemon's uid, root, or the shared group."""
+    try:
+        _pid, uid, gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                            struct.calcsize("3i")))
+    except OSError:
+        return False
+    if uid in (0, os.getuid()):
+        return True
+    return allowed_gid is not None and (gid == allowed_gid or _in_group(uid, allowed_gid))
+
+
+def _in_group(uid: int, gid: int) -> bool:
+    import pwd
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return False
+    return name in grp.getgrgid(gid).gr_mem
 
 
 class _Handler(socketserver.StreamRequestHandler):
+    timeout = IDLE_TIMEOUT_S  # idle clients are dropped, so a worker is never held forever
+
     def handle(self) -> None:
-        for line in self.rfile:
+        while True:
+            try:
+                line = self.rfile.readline(MAX_REQUEST + 1)  # bounded: memory stays O(limit)
+            except (TimeoutError, OSError):
+                return
+            if not line:
+                return
+            if len(line) > MAX_REQUEST:
+                self._send({"jsonrpc": "2.0", "id": None, "error": {
+                    "code": INVALID_REQUEST, "message": f"Invalid Request: request line over {MAX_REQUEST} bytes"}})
+                return  # the rest of the line is not read: the connection closes
             if not line.strip():
                 continue
             resp = handle_line(line, self.server.table, self.server.lock)
             if resp is not None:
-                self.wfile.write(json.dumps(resp).encode() + b"\n")
-                self.wfile.flush()
+                self._send(resp)
+
+    def _send(self, resp: dict) -> None:
+        self.wfile.write(json.dumps(resp).encode() + b"\n")
+        self.wfile.flush()
 
 
-def serve(socket_path: Path, options: DriverOptions) -> int:
+def claim_socket_path(path: Path) -> None:
+    """Refuse a live socket (another daemon) or anything that is not a socket; clear a stale one."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise UsageError(f"--socket {path}: {e.strerror}") from None
+    if not stat.S_ISSOCK(st.st_mode):
+        raise UsageError(f"--socket {path}: exists and is not a socket (refusing to replace it)")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        try:
+            s.connect(str(path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            path.unlink(missing_ok=True)  # stale: nobody listens on it
+            return
+        except OSError as e:
+            raise UsageError(f"--socket {path}: {e.strerror}") from None
+    raise UsageError(f"--socket {path}: another daemon is listening on it")
+
+
+def bind_server(path: Path, access: SocketAccess) -> tuple[_Server, int]:
+    """Bind with a tight umask (no window where the socket is world-writable), then share."""
+    claim_socket_path(path)
+    gid = access.gid()
+    old = os.umask(0o177)
+    try:
+        server = _Server(str(path), _Handler, bind_and_activate=False)
+        try:
+            server.server_bind()
+            ino = os.lstat(path).st_ino
+            if gid is not None:
+                os.chown(path, -1, gid)
+            os.chmod(path, access.mode)
+            server.server_activate()
+        except OSError as e:
+            server.server_close()
+            raise UsageError(f"--socket {path}: {e.strerror or e}") from None
+    finally:
+        os.umask(old)
+    server.allowed_gid = gid
+    return server, ino
+
+
+def _unlink_own(path: Path, ino: int) -> None:
+    try:
+        if os.lstat(path).st_ino == ino:
+            path.unlink()
+    except OSError:
+        pass
+
+
+def serve(socket_path: Path, options: DriverOptions, access: SocketAccess = SocketAccess()) -> int:
     def stop_during_startup(signum: int, frame: Any) -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop_during_startup)
+    claim_socket_path(socket_path)  # fail before the (slow) startup, not after it
     driver = QemuDriver.startup(options)
-    socket_path.unlink(missing_ok=True)
-    server = _Server(str(socket_path), _Handler)
+    server, ino = bind_server(socket_path, access)
     server.table = api_table(driver)
     server.lock = threading.Lock()
     # From here on, SIGTERM asks the serving loop to stop (from another thread: shutdown()
@@ -120,7 +253,7 @@ def serve(socket_path: Path, options: DriverOptions) -> int:
         pass
     finally:
         server.server_close()
-        socket_path.unlink(missing_ok=True)
+        _unlink_own(socket_path, ino)  # never another daemon's socket that replaced ours
         with server.lock:  # let an API call in flight (and its probe) finish and clean up
             pass
     return 0

@@ -24,6 +24,7 @@ from workbench.qemu.domain_parse import format_domain_xml, parse_domain_xml
 from workbench.qemu.domcaps import domain_capabilities_xml
 from workbench.qemu.search import default_emulator
 from workbench.qemu.strategies import Strategy, get_strategy
+from workbench.qemu.trust import EmulatorPolicy
 
 # As a root daemon with no SELinux/AppArmor: "none" stacked over "dac" (model, doi, base labels).
 DEFAULT_SEC_MODELS = (("none", "0", {}), ("dac", "0", {"kvm": "+0:+0", "qemu": "+0:+0"}))
@@ -38,6 +39,7 @@ class DriverOptions:
     host_root: str = "/"              # procfs/sysfs root for the host sub-probes
     sec_models: tuple[tuple[str, str, dict[str, str]], ...] = DEFAULT_SEC_MODELS
     probe_timeout_s: float = 10.0
+    allowed_emulators: tuple[str, ...] = ()  # executable besides the search path (--allow-emulator)
 
 
 @dataclass
@@ -55,10 +57,15 @@ class QemuDriver:
     _domcaps: dict[tuple, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.policy = EmulatorPolicy(self.options.search_path, tuple(self.options.allowed_emulators))
         self.parse_context = ParseContext(
-            strategy=self.strategy, lookup=self.cache.lookup, host_arch=self.host_arch,
+            strategy=self.strategy, lookup=self.lookup, host_arch=self.host_arch,
             search_path=self.options.search_path, def_sec_model=self.def_sec_model,
             capabilities=self.capabilities if self.strategy.keeps_full_caps else None)
+
+    def lookup(self, emulator: str):
+        """The cache lookup behind every API and parse: only emulators the policy allows run."""
+        return self.cache.lookup(self.policy.check(emulator))
 
     @property
     def search_path(self) -> str:
@@ -129,7 +136,7 @@ class QemuDriver:
             emulator = emulator or default_emulator(arch, self.host_arch, self.search_path)
             if emulator is None:
                 raise Unsupported(f"No emulator found for arch '{arch}'")
-            caps = self.cache.lookup(emulator)
+            caps = self.lookup(emulator)
             virttype = virttype or ("kvm" if caps.kvm else "qemu")
             if not caps.supports_virt_type(virttype):
                 raise Unsupported(f"Emulator '{emulator}' does not support virt type '{virttype}'")
