@@ -8,6 +8,8 @@ with the cache lookups and probes it caused.
 from __future__ import annotations
 
 import os
+import stat
+import sys
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,8 +17,8 @@ from pathlib import Path
 from typing import Iterator
 
 from workbench import trace
-from workbench.conf.domain import DomainDef
-from workbench.errors import NoSuchDomain, ParseError, Unsupported, XMLError
+from workbench.conf.domain import DomainDef, read_domain_file
+from workbench.errors import NoSuchDomain, OperationFailed, UsageError, ParseError, Unsupported, WorkbenchError
 from workbench.qemu.cache import QemuCapsCache
 from workbench.qemu.capabilities import Capabilities, build_capabilities
 from workbench.qemu.context import ParseContext
@@ -79,7 +81,10 @@ class QemuDriver:
         with trace.span("driver.startup", strategy=strategy.name):
             for d in (o.cache_dir, o.config_dir):
                 if d is not None:
-                    Path(d).mkdir(parents=True, exist_ok=True)
+                    try:
+                        Path(d).mkdir(parents=True, exist_ok=True)
+                    except OSError as e:
+                        raise UsageError(f"{d}: {e.strerror or e}") from None
             host_arch = _host_arch(o.host_root)
             driver = cls(options=o, strategy=strategy, host_arch=host_arch,
                          cache=QemuCapsCache(o.cache_dir, host_arch=host_arch,
@@ -95,13 +100,29 @@ class QemuDriver:
         if self.options.config_dir is None:
             return
         for path in sorted(Path(self.options.config_dir).glob("*.xml")):
+            if path.name.startswith("."):  # our own temp files (.tmp-*.xml): never domains
+                continue
             try:
-                d = parse_domain_xml(self.parse_context, path.read_bytes(), source=str(path), validate=False,
-                                     allow_post_parse_fail=True)
-            except (XMLError, ParseError, OSError) as e:
+                if not stat.S_ISREG(path.lstat().st_mode):  # a FIFO would hang the read
+                    raise ParseError("not a regular file")
+                d = parse_domain_xml(self.parse_context, read_domain_file(path), source=str(path),
+                                     validate=False, allow_post_parse_fail=True)
+                self._check_unique(d)
+            except (WorkbenchError, OSError) as e:
                 self.load_errors[str(path)] = str(e)  # libvirt logs it and skips the config
+                print(f"workbench: warning: skipped config {path}: {e}", file=sys.stderr)
                 continue
             self.domains[d.name] = d
+
+    def _check_unique(self, d: DomainDef) -> None:
+        """virDomainObjListAddLocked: a name or UUID already taken by another domain is refused."""
+        if d.uuid is not None:
+            for other in self.domains.values():
+                if other.uuid == d.uuid and other.name != d.name:
+                    raise OperationFailed(f"domain '{other.name}' is already defined with uuid {d.uuid}")
+        same = self.domains.get(d.name)
+        if same is not None and d.uuid is not None and same.uuid is not None and same.uuid != d.uuid:
+            raise OperationFailed(f"domain '{d.name}' already exists with uuid {same.uuid}")
 
     # -- the capabilities object (still built by some APIs after the series) -----------
     def capabilities(self, refresh: bool = False) -> Capabilities:
@@ -165,6 +186,7 @@ class QemuDriver:
     def define_xml(self, xml: str) -> str:
         with self._api("define_xml"):
             d = parse_domain_xml(self.parse_context, xml, source="define_xml", validate=True)
+            self._check_unique(d)
             self._save_config(d)
             self.domains[d.name] = d
             return d.name
@@ -196,9 +218,13 @@ class QemuDriver:
             return
         target = Path(self.options.config_dir) / f"{d.name}.xml"
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".xml", dir=target.parent)
-        with os.fdopen(fd, "w") as f:
-            f.write(format_domain_xml(d))
-        os.replace(tmp, target)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(format_domain_xml(d))
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)  # a failed define leaves nothing behind
+            raise
 
 
 def _host_arch(host_root: str) -> str:
