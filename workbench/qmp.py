@@ -18,7 +18,7 @@ from workbench.sim.transcript import Exchange
 from workbench.errors import ProbeError, ProbeTimeout
 
 # query-qmp-schema alone is ~200 KiB; qemu.qmp's default line limit is 64 KiB.
-_READ_LIMIT = 64 * 1024 * 1024
+from workbench.qemu.replycheck import MAX_REPLY_BYTES as _READ_LIMIT  # issue 12: 16 MiB per message
 
 # qemu.qmp logs every protocol failure at ERROR level; our errors carry the same facts.
 logging.getLogger("qemu.qmp").setLevel(logging.CRITICAL)
@@ -109,5 +109,5 @@ class QMPSession:
     async def close(self) -> None:
         try:
             await asyncio.wait_for(self.client.disconnect(), self.timeout_s)
-        except (QMPError, OSError, EOFError, asyncio.TimeoutError):
+        except Exception:  # issue 12: a reader that died on a bad reply (over the limit) re-raises here
             pass

@@ -38,8 +38,10 @@ import time
 import zlib
 
 GARBAGE = b"\x00\xffnot json\r\n"
+# Issue 12 fault modes (handled in the "fault injection" part at the end of this file).
+FAULTS = ("oversize-at:", "wrongtype-at:", "fork-at:", "die-mid-reply-at:", "reply-at:")
 MISBEHAVIOURS = ("crash-at:", "hang-at:", "garbage-at:", "hang-at-start", "exit-at-start",
-                 "greeting-garbage")
+                 "greeting-garbage") + FAULTS
 
 
 class _ScanContext:
@@ -472,6 +474,8 @@ class _Server:
         if not isinstance(cmd, str):
             return self._send(_error("GenericError", "QMP input lacks member 'execute'", rid))
         args = req.get("arguments")
+        if self.misbehave and self.misbehave.startswith(FAULTS) and _fault_at(self, cmd, rid):
+            return None
         if self._misbehave_at(cmd):
             return None
         if cmd == "qmp_capabilities":
@@ -522,3 +526,61 @@ class _Server:
 
 def _error(cls: str, desc: str, rid: str = "") -> str:
     return '{"error": {"class": ' + dumps(cls) + ', "desc": ' + dumps(desc) + "}" + rid + "}"
+
+
+# ---- fault injection (issue 12) -------------------------------------------------------------
+# Modes, each aimed at one command CMD; the command is otherwise replayed as recorded:
+#   oversize-at:CMD        a reply line of 17 MiB (over the prober's 16 MiB per-message limit)
+#   wrongtype-at:CMD       the recorded reply with its first scalar field retyped (int -> "many")
+#   fork-at:CMD            fork a child that outlives us (it sleeps), then answer normally
+#   die-mid-reply-at:CMD   send half of the reply, then exit
+#   reply-at:CMD=JSON      answer {"return": JSON} instead of the recording
+
+def _fault_at(server: "_Server", cmd: str, rid: str) -> bool:
+    """Act out an issue-12 fault aimed at `cmd`; True when the command counts as answered."""
+    mode, _, rest = server.misbehave.partition(":")
+    target, _, payload = rest.partition("=")
+    if target != cmd:
+        return False
+    if mode == "oversize-at":
+        server._send('{"return": "' + "x" * (17 << 20) + '"' + rid + "}")
+        return True
+    if mode == "reply-at":
+        server._send('{"return": ' + payload + rid + "}")
+        return True
+    if mode == "fork-at":
+        if os.fork() == 0:  # a helper that no longer names the probe's private folder
+            os.execv("/bin/sleep", ["wbfault-child:" + sys.argv[0], "3600"])
+        return False
+    ex = server.replies.take(command_key(cmd, None))
+    ret = ex.get("return") if ex else None
+    if mode == "wrongtype-at":
+        server._send('{"return": ' + dumps(_mistype(ret)) + rid + "}")
+        return True
+    if mode == "die-mid-reply-at":
+        text = ('{"return": ' + dumps(ret) + rid + "}").encode()
+        assert server.conn is not None
+        server.conn.sendall(text[: max(1, len(text) // 2)])
+        os._exit(1)
+    return False
+
+
+def _mistype(v: object) -> object:
+    """The value with its first scalar retyped: int/bool -> "many", str -> 42."""
+    if isinstance(v, list) and v:
+        return [_mistype(v[0])] + v[1:]
+    if isinstance(v, dict):
+        out = dict(v)
+        for k in sorted(out, key=lambda k: (not isinstance(out[k], int), k)):
+            x = out[k]
+            if isinstance(x, (int, bool)):
+                out[k] = "many"
+                return out
+            if isinstance(x, str):
+                out[k] = 42
+                return out
+            if isinstance(x, (dict, list)) and x:
+                out[k] = _mistype(x)
+                return out
+        return out
+    return "many"
