@@ -143,3 +143,17 @@ def test_hanging_probe_blocks_only_its_own_binary(make_install, tmp_path):
     assert t.is_alive()
     release.set()
     t.join(60)
+
+
+def test_install_manifest_not_trusted(tmp_path):
+    from workbench.sim.install import MANIFEST, install
+    dest = tmp_path / "inst"
+    install(dest, 2, latency="none")
+    victim = tmp_path / "v.txt"
+    victim.write_text("keep")
+    (dest / MANIFEST).write_text('{"targets": ["a/../../v.txt", "../v.txt", 3, "x86_64"]}')
+    os.symlink(victim, dest / "qemu-system-a")  # even a name that looks right but is not in the catalog
+    (dest / MANIFEST).write_text('{"targets": ["a/../../v.txt", "../v.txt", 3, "x86_64", "a"]}')
+    install(dest, 1, latency="none")
+    assert victim.read_text() == "keep" and (dest / "qemu-system-a").is_symlink()
+    assert sorted(p.name for p in dest.glob("qemu-system-*")) == ["qemu-system-a", "qemu-system-i386", "qemu-system-x86_64"]
