@@ -259,11 +259,28 @@ def serve(socket_path: Path, options: DriverOptions, access: SocketAccess = Sock
     return 0
 
 
+def _connect(s: socket.socket, path: Path, timeout_s: float) -> None:
+    """A full backlog answers a UNIX connect with EAGAIN at once: retry, backing off, until the
+    timeout (a busy daemon is not a dead one)."""
+    import time
+    deadline = time.monotonic() + timeout_s
+    pause = 0.001
+    while True:
+        try:
+            s.connect(str(path))
+            return
+        except BlockingIOError:
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+
 def call(socket_path: Path, method: str, params: dict[str, Any], timeout_s: float = 120.0) -> Any:
     """The client side: one request, one response. Raises RpcError on an error response."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout_s)
-        s.connect(str(socket_path))
+        _connect(s, socket_path, timeout_s)
         s.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode() + b"\n")
         buf = b""
         while not buf.endswith(b"\n"):
