@@ -168,3 +168,17 @@ def test_peer_of_another_uid_refused(make_install):
         proc.terminate()
         proc.wait(timeout=30)
         shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.parametrize("case", ["missing-file", "cache-dir-is-file"])
+def test_cli_bad_paths_no_traceback(case, make_install, tmp_path):
+    inst = make_install(1)
+    f = tmp_path / "f.txt"
+    f.write_text("x")
+    domain = tmp_path / "d.xml"
+    domain.write_text('<domain type="qemu"><name>a</name><memory>1</memory><os><type>hvm</type></os></domain>')
+    args = {"missing-file": ["parse", str(tmp_path / "nope.xml"), "--install", str(inst)],
+            "cache-dir-is-file": ["parse", str(domain), "--install", str(inst), "--cache-dir", str(f)]}[case]
+    r = subprocess.run([sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.startswith("workbench: "), r.stderr
+    assert ("nope.xml" if case == "missing-file" else str(f)) in r.stderr
