@@ -182,3 +182,34 @@ def test_cli_bad_paths_no_traceback(case, make_install, tmp_path):
     r = subprocess.run([sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.startswith("workbench: "), r.stderr
     assert ("nope.xml" if case == "missing-file" else str(f)) in r.stderr
+
+
+def test_reap_orphans_reaps_only_non_group_leaders():
+    """An emulator's helper that dies after its parent becomes our zombie: the daemon reaps it."""
+    from workbench.daemon import reap_orphans
+    from workbench.qemu.process import become_subreaper
+    if not become_subreaper():
+        pytest.skip("no PR_SET_CHILD_SUBREAPER")
+    r, w = os.pipe()
+    leader = subprocess.Popen(["/bin/sh", "-c", "read x & exit 0"], stdin=r, start_new_session=True)
+    os.close(r)
+    leader.wait()
+    os.close(w)  # the helper's `read` ends: it exits, reparented to us
+    me = os.getpid()
+
+    def zombies() -> list[int]:
+        out = []
+        for e in Path("/proc").iterdir():
+            if e.name.isdigit():
+                try:
+                    f = (e / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if f[0] == "Z" and int(f[1]) == me and int(f[2]) == leader.pid:
+                    out.append(int(e.name))
+        return out
+    for _ in range(100000):  # bounded wait for the state, not for a time
+        if zombies():
+            break
+    assert zombies(), "the helper never became our zombie"
+    assert reap_orphans() and zombies() == []

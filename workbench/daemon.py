@@ -233,12 +233,51 @@ def _unlink_own(path: Path, ino: int) -> None:
         pass
 
 
+def reap_orphans() -> list[int]:
+    """Reap zombies handed to us as subreaper that nobody else waits for: an emulator's helpers.
+
+    They lead no process group of their own (pgid != pid), whereas every process we start
+    (start_new_session) and every daemonized emulator does and is waited for by its owner.
+    """
+    me, reaped = os.getpid(), []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        if fields[0] == "Z" and int(fields[1]) == me and int(fields[2]) != pid:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+                reaped.append(pid)
+            except ChildProcessError:
+                pass
+    return reaped
+
+
+def _start_reaper() -> None:
+    wake = threading.Event()
+    signal.signal(signal.SIGCHLD, lambda signum, frame: wake.set())
+
+    def loop() -> None:
+        while True:
+            wake.wait(60.0)  # SIGCHLD wakes it; the timeout only bounds a missed wake-up
+            wake.clear()
+            reap_orphans()
+    threading.Thread(target=loop, name="reaper", daemon=True).start()
+
+
 def serve(socket_path: Path, options: DriverOptions, access: SocketAccess = SocketAccess()) -> int:
     def stop_during_startup(signum: int, frame: Any) -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop_during_startup)
     claim_socket_path(socket_path)  # fail before the (slow) startup, not after it
+    from workbench.qemu.process import become_subreaper
+    become_subreaper()  # orphaned emulator helpers come to us: reap them (issue 12)
+    _start_reaper()
     driver = QemuDriver.startup(options)
     server, ino = bind_server(socket_path, access)
     server.table = api_table(driver)
