@@ -209,3 +209,33 @@ def test_daemon_load_loopback(make_install, tmp_path):
         p.terminate()
         p.wait(timeout=30)
     assert p.returncode == 0 and not sock.exists()
+
+
+def test_hanging_emulator_does_not_block_other_daemon_clients(make_install, tmp_path):
+    inst = make_install(3, misbehave={"aarch64": "hang-at:query-kvm"})
+    sock = tmp_path / "d.sock"
+    p = subprocess.Popen([sys.executable, "-m", "workbench.cli", "daemon", "--socket", str(sock),
+                          "--install", str(inst)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        answer: list = []
+
+        def slow() -> None:
+            try:
+                call(sock, "get_domain_capabilities", {"arch": "aarch64"}, timeout_s=120)
+            except Exception as e:
+                answer.append(str(e))
+        t = threading.Thread(target=slow)
+        t.start()
+        for _ in range(100000):  # bounded wait for the state: the hanging emulator is up
+            if processes_mentioning(str(inst / "qemu-system-aarch64")):
+                break
+        assert processes_mentioning(str(inst / "qemu-system-aarch64"))
+        assert "<domainCapabilities>" in call(sock, "get_domain_capabilities", {"arch": "x86_64"})
+        assert call(sock, "list_domains", {}) == []
+        hung = t.is_alive()
+        t.join(120)
+        assert hung and answer and "query-kvm" in answer[0]
+    finally:
+        p.terminate()
+        p.wait(timeout=30)

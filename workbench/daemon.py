@@ -74,7 +74,29 @@ def api_table(driver: QemuDriver) -> dict[str, Callable[..., Any]]:
     }
 
 
-def handle_line(line: bytes, table: dict[str, Callable[..., Any]], lock: threading.Lock) -> dict | None:
+def prefetch_table(driver: QemuDriver) -> dict[str, Callable[..., Any]]:
+    """Run before the driver lock: probe the one emulator a call names, so a hanging emulator
+    holds up only its own callers, never every client (its error is the call's answer)."""
+    from workbench.conf.domain import parse_domain
+    from workbench.qemu.search import default_emulator
+
+    def domcaps(emulator: str | None = None, arch: str | None = None, **_: Any) -> None:
+        emulator = emulator or default_emulator(arch or driver.host_arch, driver.host_arch, driver.search_path)
+        if emulator:
+            driver.lookup(emulator)
+
+    def define(xml: str = "", **_: Any) -> None:
+        try:
+            d = parse_domain(xml, source="define_xml")
+        except WorkbenchError:
+            return  # the call itself reports it, under the lock
+        if d.emulator:
+            driver.lookup(d.emulator)
+    return {"get_domain_capabilities": domcaps, "define_xml": define}
+
+
+def handle_line(line: bytes, table: dict[str, Callable[..., Any]], lock: threading.Lock,
+                prefetch: dict[str, Callable[..., Any]] | None = None) -> dict | None:
     """One request line -> one response object (None for a notification)."""
     req_id = None
     try:
@@ -91,6 +113,12 @@ def handle_line(line: bytes, table: dict[str, Callable[..., Any]], lock: threadi
         fn = table.get(req["method"])
         if fn is None:
             raise RpcError(METHOD_NOT_FOUND, f"Method not found: {req['method']}")
+        pre = (prefetch or {}).get(req["method"])
+        if pre is not None:
+            try:
+                pre(**params)
+            except TypeError:
+                pass  # bad params: the call itself says so
         with lock:  # the driver is not thread-safe; libvirt serialises on its driver lock too
             try:
                 result = fn(**params)
@@ -112,6 +140,7 @@ class _Server(socketserver.UnixStreamServer):
     table: dict[str, Callable[..., Any]]
     lock: threading.Lock
     allowed_gid: int | None = None
+    prefetch: dict[str, Callable[..., Any]] | None = None
 
     def __init__(self, *a: Any, **kw: Any) -> None:
         self.slots = threading.BoundedSemaphore(MAX_WORKERS)
@@ -172,7 +201,7 @@ class _Handler(socketserver.StreamRequestHandler):
                 return  # the rest of the line is not read: the connection closes
             if not line.strip():
                 continue
-            resp = handle_line(line, self.server.table, self.server.lock)
+            resp = handle_line(line, self.server.table, self.server.lock, self.server.prefetch)
             if resp is not None:
                 self._send(resp)
 
@@ -281,6 +310,7 @@ def serve(socket_path: Path, options: DriverOptions, access: SocketAccess = Sock
     driver = QemuDriver.startup(options)
     server, ino = bind_server(socket_path, access)
     server.table = api_table(driver)
+    server.prefetch = prefetch_table(driver)
     server.lock = threading.Lock()
     # From here on, SIGTERM asks the serving loop to stop (from another thread: shutdown()
     # waits for the loop), rather than raising wherever the main thread happens to be.
