@@ -23,8 +23,10 @@ def minimal(arch: str | None = "x86_64", virt: str = "qemu", name: str = "vm1",
             f'<target dev="vda" bus="virtio"/></disk></devices></domain>')
 
 
-def driver(inst: Path, strategy: str, tmp: Path, config_dir: Path | None = None) -> QemuDriver:
-    return QemuDriver.startup(DriverOptions(str(inst), strategy, tmp / "cache", config_dir))
+def driver(inst: Path, strategy: str, tmp: Path, config_dir: Path | None = None,
+           allow: tuple[str, ...] = ()) -> QemuDriver:
+    return QemuDriver.startup(DriverOptions(str(inst), strategy, tmp / "cache", config_dir,
+                                            allowed_emulators=allow))
 
 
 @pytest.fixture
@@ -106,8 +108,10 @@ def test_custom_emulator_outside_virCaps(make_install, tmp_path):
     custom = home / "qemu-system-x86_64"
     xml = minimal(emulator=str(custom))
     with pytest.raises(WorkbenchError, match="could not find capabilities for arch=x86_64"):
-        driver(inst, "full-caps", tmp_path / "a").define_xml(xml)
-    per = driver(inst, "per-emulator", tmp_path / "b")
+        driver(inst, "full-caps", tmp_path / "a", allow=(str(custom),)).define_xml(xml)
+    with pytest.raises(WorkbenchError, match="not in the driver's search path"):
+        driver(inst, "per-emulator", tmp_path / "c").define_xml(xml)  # issue 12: not allow-listed
+    per = driver(inst, "per-emulator", tmp_path / "b", allow=(str(custom),))
     per.define_xml(xml)
     assert "pc-i440fx-7.2" in per.get_xml_desc("vm1")
 

@@ -114,3 +114,20 @@ def test_compare_flags_the_startups_that_probe_when_emulators_are_twice_as_slow(
             ("daemon_startup", "full-caps", 1), ("daemon_startup", "full-caps", 2)} <= flagged
     assert cli_main(["compare", str(a), str(b)]) == 1
     assert "regression(s) flagged" in capsys.readouterr().out
+
+
+def test_truncated_result_is_rerun_and_named(tmp_path, capsys):
+    """Issue 12: a truncated result file is not taken as finished."""
+    out = tmp_path / "run"
+    kw = dict(emulators=[1], strategies=["per-emulator"], latency="none", mode="quick",
+              benchmarks=["driver_startup"], progress=False)
+    sweep.run_sweep(out, **kw)
+    bad = out / "driver_startup--n01--cold--per-emulator--r1.json"
+    good = out / "driver_startup--n01--warm--per-emulator--r1.json"
+    good_bytes = good.read_bytes()
+    bad.write_bytes(bad.read_bytes()[:100])
+    again = sweep.run_sweep(out, **kw)
+    assert [j.filename for j in again.ran] == [bad.name] and not again.failed
+    assert str(bad) in capsys.readouterr().err
+    assert json.loads(bad.read_text())["benchmarks"] and good.read_bytes() == good_bytes
+    assert (out / (bad.name + ".bad")).exists()

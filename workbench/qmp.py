@@ -19,8 +19,9 @@ from qemu.qmp import ExecuteError, QMPClient, QMPError
 from workbench import trace
 from workbench.errors import ProbeError, ProbeTimeout
 
-# query-qmp-schema alone is ~200 KiB; qemu.qmp's default line limit is 64 KiB.
-_READ_LIMIT = 64 * 1024 * 1024
+# Per QMP message (issue 12). query-qmp-schema, the largest reply, is ~200 KiB; qemu.qmp's
+# default line limit of 64 KiB is too small for it.
+MAX_REPLY_BYTES = 16 << 20
 
 # qemu.qmp logs every protocol failure at ERROR level; our errors carry the same facts.
 logging.getLogger("qemu.qmp").setLevel(logging.CRITICAL)
@@ -94,7 +95,7 @@ class QMPSession:
                  on_exchange: Callable[[QmpExchange], None] | None = None) -> None:
         self.binary = binary
         self.timeout_s = timeout_s
-        self.client = _TimedClient(binary.rsplit("/", 1)[-1], readbuflen=_READ_LIMIT)
+        self.client = _TimedClient(binary.rsplit("/", 1)[-1], readbuflen=MAX_REPLY_BYTES)
         self.on_exchange = on_exchange
         self.greeting: dict = {}
         self.timings: list[tuple[str, int, int]] = []  # (command, sent_ns, received_ns)
@@ -148,5 +149,5 @@ class QMPSession:
     async def close(self) -> None:
         try:
             await asyncio.wait_for(self.client.disconnect(), self.timeout_s)
-        except (QMPError, OSError, EOFError, asyncio.TimeoutError):
+        except Exception:  # issue 12: a reader that died on a bad reply (over the limit) re-raises here
             pass

@@ -166,6 +166,24 @@ def _check_or_write_machine(out: Path, settings: dict) -> None:
     os.replace(tmp, path)
 
 
+def _finished(path: Path) -> bool:
+    """A result file counts only if it is a whole pyperf JSON document; a truncated or corrupt one
+    is set aside as NAME.bad (kept for inspection) and its job re-run (issue 12)."""
+    if not path.exists():
+        return False
+    try:
+        doc = json.loads(path.read_bytes())
+        if isinstance(doc, dict) and isinstance(doc.get("benchmarks"), list):
+            return True
+        why = "not a pyperf result"
+    except (OSError, ValueError) as e:
+        why = str(e)
+    print(f"workbench: {path}: unreadable result ({why}); re-running its job (old file kept as "
+          f"{path.name}.bad)", file=sys.stderr)
+    os.replace(path, path.with_name(path.name + ".bad"))
+    return False
+
+
 def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategies: Sequence[str] | None = None,
               latency: str = "recorded", mode: str = "quick",
               benchmarks: Sequence[str] = GRID_BENCHMARKS + SINGLE_BENCHMARKS,
@@ -188,7 +206,7 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
     for stale in out.glob(".*.tmp*"):  # an interrupted job's partial output
         stale.unlink()
     jobs = plan(emulators, strategies, m, benchmarks, caches)
-    todo = [j for j in jobs if not (out / j.filename).exists()]
+    todo = [j for j in jobs if not _finished(out / j.filename)]
     result = SweepResult([], [j for j in jobs if j not in todo], {})
     work = Path(tempfile.mkdtemp(prefix="vcs-"))  # short: probe sockets live below /tmp anyway
     try:

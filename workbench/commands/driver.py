@@ -38,6 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     _driver_args(s)
     s.add_argument("--config-dir", type=Path, help="persistent domain configs to load at startup")
     s.add_argument("--host-root", default="/", help="procfs/sysfs root for host probes (default /)")
+    s.add_argument("--socket-mode", type=_octal_mode, default=0o600,
+                   help="socket permissions, octal (default 0600: the daemon's user and root only)")
+    s.add_argument("--socket-group", help="group allowed to connect (set on the socket; use with --socket-mode 0660)")
+    s.add_argument("--allow-emulator", action="append", default=[], metavar="PATH",
+                   help="an emulator clients may name outside the install (repeatable)")
     s.set_defaults(func=daemon)
 
     s = sub.add_parser("call", help="call one daemon API: workbench call --socket S METHOD key=value ...",
@@ -94,13 +99,23 @@ def parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _octal_mode(text: str) -> int:
+    try:
+        mode = int(text, 8)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an octal mode: {text!r}") from None
+    if mode & ~0o777 or mode & 0o007:
+        raise argparse.ArgumentTypeError(f"mode {text} must be within 0770 (others never get access)")
+    return mode
+
+
 def daemon(args: argparse.Namespace) -> int:
-    from workbench.daemon import serve
+    from workbench.daemon import SocketAccess, serve
     from workbench.qemu.driver import DriverOptions
 
     opts = DriverOptions(_check_install(args.install), args.strategy, args.cache_dir, args.config_dir,
-                         host_root=args.host_root)
-    return serve(args.socket, opts)
+                         host_root=args.host_root, allowed_emulators=tuple(args.allow_emulator))
+    return serve(args.socket, opts, SocketAccess(args.socket_mode, args.socket_group))
 
 
 def _param(text: str) -> tuple[str, object]:

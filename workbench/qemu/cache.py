@@ -5,13 +5,18 @@ per emulator named by the sha256 of that path, written atomically. Every lookup 
 entry as virQEMUCapsIsValid does, so an invalid entry is never returned: the binary is probed
 again. A probe failure propagates and leaves no entry behind.
 
-One lock covers the whole cache, probing included (libvirt quirk: a slow probe of one binary
-blocks lookups of all others); the benchmarks can show what that costs.
+Locking: one short lock guards the maps; each binary has its own lock held across its load or
+probe, so a hanging emulator delays only lookups of that same binary (issue 12).
+Recovery as libvirt's: a cache entry that is not a readable regular file is discarded and
+replaced; a cache folder that cannot be written warns once and the cache runs memory-only.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import stat
+import sys
 import tempfile
 import threading
 from collections import Counter
@@ -60,6 +65,8 @@ class QemuCapsCache:
     stats: Counter = field(default_factory=Counter)
     _entries: dict[str, QemuCaps] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _binary_locks: dict[str, threading.Lock] = field(default_factory=dict)
+    save_warned: bool = False
 
     def __post_init__(self) -> None:
         # Taken once at cache creation, like libvirt's cache private data.
@@ -67,14 +74,23 @@ class QemuCapsCache:
         self._native = native_arches(self.host_arch)
         if self.cache_dir is not None:
             self.cache_dir = Path(self.cache_dir)
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.cache_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                from workbench.errors import UsageError
+                raise UsageError(f"--cache-dir {self.cache_dir}: {e.strerror or e}") from None
+            if not self.cache_dir.is_dir():
+                from workbench.errors import UsageError
+                raise UsageError(f"--cache-dir {self.cache_dir}: not a directory")
 
     def path_for(self, binary: str) -> Path | None:
         return None if self.cache_dir is None else self.cache_dir / cache_file_name(binary)
 
     def lookup(self, binary: str) -> QemuCaps:
         """The capabilities of `binary`: from memory, else disk, else a fresh probe."""
-        with trace.span("cache.lookup", binary=binary) as sp, self._lock:
+        with self._lock:
+            block = self._binary_locks.setdefault(binary, threading.Lock())
+        with trace.span("cache.lookup", binary=binary) as sp, block:
             self.stats["lookups"] += 1
             trace.count("cache.lookups")
             microcode = microcode_version()
@@ -136,6 +152,14 @@ class QemuCapsCache:
         if path is None:
             return None
         try:
+            st = path.lstat()
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            return self._discard(path, sp, f"unreadable: {e.strerror}")
+        if not stat.S_ISREG(st.st_mode):  # a folder, FIFO, symlink...: never opened (a FIFO hangs)
+            return self._discard(path, sp, "not a regular file")
+        try:
             data = path.read_bytes()
         except FileNotFoundError:
             return None
@@ -158,22 +182,34 @@ class QemuCapsCache:
         self.stats["discarded"] += 1
         trace.count("cache.discarded")
         sp.set(discarded=why)
-        path.unlink(missing_ok=True)
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+        except OSError:
+            pass  # the save that follows replaces it, or warns
         return None
 
     def _save(self, caps: QemuCaps) -> None:
         path = self.path_for(caps.binary)
         if path is None:
             return
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".xml", dir=path.parent)
+        tmp = None
         try:
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".xml", dir=path.parent)
             with os.fdopen(fd, "wb") as f:
                 f.write(caps.to_xml())
             os.replace(tmp, path)
-        except OSError:
+        except OSError as e:
             # libvirt only warns when it cannot save: the probe result is still good.
             self.stats["save_failed"] += 1
-            Path(tmp).unlink(missing_ok=True)
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            if not self.save_warned:
+                self.save_warned = True
+                print(f"workbench: warning: cannot write the capabilities cache in {path.parent} "
+                      f"({e.strerror or e}); running uncached", file=sys.stderr)
 
     def cached_binaries(self) -> list[str]:
         return list(self._entries)

@@ -18,6 +18,7 @@ from workbench.qemu.capsdata import SELF_VERSION, CpuModel, Machine, QemuCaps
 from workbench.errors import ProbeError
 from workbench.qemu.hostfacts import kernel_version, microcode_version
 from workbench.qemu.phases import CommandTiming, LaunchPhases
+from workbench.qemu.replycheck import check_reply
 from workbench.qmp import QmpExchange, QMPSession, Reply
 
 
@@ -178,7 +179,15 @@ async def _talk(session: QMPSession, proc: process.EmulatorProcess, sequence,
 
 async def _ask(session: QMPSession, replies: dict[str, Any], cmd: str, args: dict | None = None) -> Reply:
     replies["_n"] += 1
-    return await session.execute(cmd, args)
+    try:
+        reply = await session.execute(cmd, args)
+    except (ProbeError, asyncio.CancelledError):
+        raise
+    except Exception as e:  # issue 12: an emulator dying or overflowing mid-reply is its fault
+        raise ProbeError(session.binary, cmd, f"{type(e).__name__}: {e}") from None
+    if reply.ok:
+        check_reply(session.binary, cmd, reply.ret)  # issue 12: typed before any use
+    return reply
 
 
 def _require(reply: Reply, session: QMPSession, cmd: str) -> Any:

@@ -88,11 +88,12 @@ def launch(binary: str, accel: str, timeout_s: float) -> EmulatorProcess:
             try:
                 parent = subprocess.Popen(probe_argv(binary, tmpdir, accel), stdin=subprocess.DEVNULL,
                                           stdout=subprocess.DEVNULL, stderr=err, close_fds=True,
-                                          env=_probe_env())
+                                          env=_probe_env(), start_new_session=True)  # issue 12: own group
             except OSError as e:
                 raise ProbeError(binary, "launch", f"cannot execute: {e.strerror}") from None
             spawned = time.perf_counter_ns()
         if not _wait_exit_blocking(parent.pid, timeout_s):
+            _killpg(parent.pid)  # issue 12: the whole group, children included
             parent.kill()
             parent.wait()  # untimed: a blocking waitpid on a SIGKILLed child
             raise ProbeTimeout(binary, "launch", f"did not daemonize within {timeout_s:g} s") from None
@@ -189,6 +190,28 @@ def _processes_using(tmpdir: Path) -> list[int]:
     return pids
 
 
+def _group_members(pgid: int) -> list[int]:
+    out = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and int(entry.name) != pgid:
+            try:
+                fields = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:
+                out.append(int(entry.name))
+    return out
+
+
+def _killpg(pid: int) -> None:
+    """SIGKILL the process group `pid` leads (never ours)."""
+    try:
+        if os.getpgid(pid) == pid and pid != os.getpgrp():
+            os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def _kill_and_reap(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGKILL)
@@ -206,7 +229,14 @@ def cleanup(tmpdir: Path, pid: int | None) -> None:
     # cannot be reused: kill and reap it either way.
     _reap_intermediate(pid)
     if pid is not None and (_is_ours(pid, tmpdir) or _is_child(pid)):
+        helpers = _group_members(pid)
+        _killpg(pid)  # issue 12: its forked helpers too (it leads its own session after -daemonize)
         _kill_and_reap(pid)
+        for h in helpers:  # reparented to us (subreaper) when the leader died: reap them
+            try:
+                os.waitpid(h, 0)
+            except ChildProcessError:
+                pass
     for stray in _processes_using(tmpdir):
         _kill_and_reap(stray)
     shutil.rmtree(tmpdir, ignore_errors=True)

@@ -49,8 +49,10 @@ import time
 import zlib
 
 GARBAGE = b"\x00\xffnot json\r\n"
+# Issue 12 fault modes (handled in the "fault injection" part at the end of this file).
+FAULTS = ("oversize-at:", "wrongtype-at:", "fork-at:", "die-mid-reply-at:", "reply-at:")
 MISBEHAVIOURS = ("crash-at:", "hang-at:", "garbage-at:", "hang-at-start", "exit-at-start",
-                 "greeting-garbage")
+                 "greeting-garbage") + FAULTS
 
 
 class _ScanContext:
@@ -497,6 +499,8 @@ class _Server:
         if not isinstance(cmd, str):
             return self._send(_error("GenericError", "QMP input lacks member 'execute'", rid))
         args = req.get("arguments")
+        if self.misbehave and self.misbehave.startswith(FAULTS) and _fault_at(self, cmd, rid):
+            return None
         if self._misbehave_at(cmd):
             return None
         if cmd == "qmp_capabilities":
@@ -543,6 +547,12 @@ class _Server:
             self.conn.sendall(GARBAGE)
             return True
         return False
+
+
+def _fault_at(server: "_Server", cmd: str, rid: str) -> bool:
+    # Imported on use: fault injection is for tests and must not slow every replay's start.
+    from workbench.sim.replay_faults import fault_at
+    return fault_at(server, cmd, rid, lambda: server.replies.take(command_key(cmd, None)), dumps)
 
 
 def _error(cls: str, desc: str, rid: str = "") -> str:
