@@ -122,7 +122,7 @@ def serve(socket_path: Path, options: DriverOptions) -> int:
         server.server_close()
         socket_path.unlink(missing_ok=True)
         with server.lock:  # let an API call in flight (and its probe) finish and clean up
-            pass
+            driver.stop()  # and the strategy's own work (a background warm-up) too
     return 0
 
 

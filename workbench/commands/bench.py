@@ -106,7 +106,10 @@ def trace(args: argparse.Namespace) -> int:
         tr.TRACER.reset()
         tr.TRACER.enabled = True
         driver = QemuDriver.startup(DriverOptions(str(inst.dest), args.strategy, Path(tmp) / "cache"))
-        format_domain_xml(parse_domain_xml(driver.parse_context, dom.xml, source=dom.name, validate=True))
+        try:
+            format_domain_xml(parse_domain_xml(driver.parse_context, dom.xml, source=dom.name, validate=True))
+        finally:
+            driver.stop()  # before the install goes: a background warm-up probes it
     meta = [{"name": "process_name", "ph": "M", "pid": p, "args": {"name": f"workbench ({args.strategy})"}}
             for p in {r.pid for r in tr.TRACER.records()}]
     path = tr.TRACER.write_chrome_trace(args.output, extra_events=meta)

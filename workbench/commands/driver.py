@@ -84,6 +84,7 @@ def parse(args: argparse.Namespace) -> int:
     except (ParseError, ValidateError) as e:
         raise type(e)(f"{args.file}: {e}") from None
     finally:
+        driver.stop()  # a background warm-up leaves no emulator behind
         if args.trace:
             for r in trace.TRACER.records():
                 attrs = " ".join(f"{k}={v}" for k, v in r.attrs.items())

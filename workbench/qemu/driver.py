@@ -57,7 +57,7 @@ class QemuDriver:
 
     def __post_init__(self) -> None:
         self.parse_context = ParseContext(
-            strategy=self.strategy, lookup=self.cache.lookup, host_arch=self.host_arch,
+            strategy=self.strategy, lookup=self.lookup_one, host_arch=self.host_arch,
             search_path=self.options.search_path, def_sec_model=self.def_sec_model,
             capabilities=self.capabilities if self.strategy.keeps_full_caps else None)
 
@@ -110,6 +110,10 @@ class QemuDriver:
             self._domcaps.clear()
         return self._caps
 
+    def lookup_one(self, binary: str):
+        """One emulator's caps, as the strategy looks it up (background: bumped in its queue)."""
+        return self.strategy.lookup_one(self, binary)
+
     def stop(self) -> None:
         """Stop the strategy's work (a background warm-up): no emulator is left running."""
         self.strategy.on_stop(self)
@@ -146,7 +150,7 @@ class QemuDriver:
             emulator = emulator or default_emulator(arch, self.host_arch, self.search_path)
             if emulator is None:
                 raise Unsupported(f"No emulator found for arch '{arch}'")
-            caps = self.cache.lookup(emulator)
+            caps = self.lookup_one(emulator)
             virttype = virttype or ("kvm" if caps.kvm else "qemu")
             if not caps.supports_virt_type(virttype):
                 raise Unsupported(f"Emulator '{emulator}' does not support virt type '{virttype}'")

@@ -36,6 +36,10 @@ class Strategy:
     def on_stop(self, driver: "QemuDriver") -> None:
         """Stop whatever the strategy started (threads, emulators in flight) before returning."""
 
+    def lookup_one(self, driver: "QemuDriver", binary: str) -> "QemuCaps":
+        """A lookup for one emulator (the parse path, domain capabilities)."""
+        return driver.cache.lookup(binary)
+
     def lookup_many(self, driver: "QemuDriver") -> "LookupMany | None":
         """How the arch walk looks up its binaries: None = one after the other (libvirt)."""
         return None
