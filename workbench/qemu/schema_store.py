@@ -119,8 +119,12 @@ class ReplyStore:
         return entry
 
     def known_for(self, binary: str):
-        """The probe's known_replies for `binary`: hashes it now, before the launch."""
-        digest = binary_digest(binary)
+        """The probe's known_replies for `binary`: hashes it now, before the launch (None when
+        it cannot be read: the probe then fails at its own stat step, naming the binary)."""
+        try:
+            digest = binary_digest(binary)
+        except OSError:
+            return None
         with self._lock:
             self._digest_of[binary] = digest
 
