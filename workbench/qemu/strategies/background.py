@@ -17,6 +17,8 @@ from workbench.qemu.warmer import Warmer
 class Background(PerEmulator):
     name = "background"
     description = "per-emulator, with the cache warmed by background threads from startup on"
+    staleness = ("as per-emulator (every answer goes through the validated cache); the warm-up "
+                 "costs CPU and emulator launches nobody may ask for")
 
     def cache_options(self, options) -> dict:
         self.workers = pool_size(options.probe_workers)

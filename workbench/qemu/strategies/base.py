@@ -25,6 +25,9 @@ class Strategy:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     keeps_full_caps: ClassVar[bool] = False  # the parse context then carries virCaps
+    # What can answer stale, beyond the cache's own checks (ctime, KVM, kernel, microcode):
+    # an assessment for the trade-offs table, not a measurement.
+    staleness: ClassVar[str] = "none beyond the caps cache's own validity checks"
 
     def cache_options(self, options: Any) -> dict[str, Any]:
         """Extra QemuCapsCache fields for this strategy (concurrent locks, probe hooks)."""

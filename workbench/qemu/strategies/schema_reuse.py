@@ -20,6 +20,9 @@ def store_dir(cache_dir: Path | None) -> Path | None:
 class SchemaReuse(PerEmulator):
     name = "schema-reuse"
     description = "per-emulator, reusing query-qmp-schema and other build-constant replies"
+    staleness = ("reused replies are wrong if the same bytes, version, package and module dir "
+                 "answer differently (modules elsewhere, config-dependent registration, an "
+                 "edited store)")
 
     def cache_options(self, options) -> dict:
         store = ReplyStore(store_dir(options.cache_dir))
