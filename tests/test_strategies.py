@@ -276,3 +276,18 @@ def test_fixed_apis_probe_only_what_they_need(make_install, tmp_path):
     from workbench.errors import InvalidArgument
     with pytest.raises(InvalidArgument, match="unknown flag"):
         drv.get_capabilities(flags=["guests", "cpus"])
+
+
+def test_fixed_shipped_probes_with_the_packages_replies_when_caps_cannot_be_used(make_install, tmp_path):
+    from workbench import trace
+    from workbench.qemu.prebuilt import build_prebuilt
+
+    inst = make_install(targets=["x86_64", "aarch64"])
+    build_prebuilt(inst)
+    (inst / "qemu-caps" / "qemu-system-aarch64.xml").unlink()  # as if invalid on this host
+    trace.TRACER.reset()
+    drv = QemuDriver.startup(DriverOptions(str(inst), "fixed-shipped", tmp_path / "c"))
+    ref = QemuDriver.startup(DriverOptions(str(inst), "per-emulator", tmp_path / "r"))
+    assert drv.get_domain_capabilities(arch="aarch64") == ref.get_domain_capabilities(arch="aarch64")
+    assert trace.TRACER.counters["store.hit"] >= 1 and trace.TRACER.counters["probe.reused"] > 20
+    assert drv.get_version() == ref.get_version()

@@ -14,7 +14,7 @@ clock at the last answer; then (untimed) asks the daemon's `stats` and stops it 
                    Runs on a private copy of the install, so shared installs keep their ctimes.
   steady_host      a cache holding every emulator (what full-caps' startup probes), untouched.
 
-prebuilt runs on an install whose `qemu-caps/` was built once (`workbench prebuild`, untimed:
+prebuilt and fixed-shipped run on an install whose `qemu-caps/` was built once (`workbench prebuild`, untimed:
 the packager's step). Emulator launches are counted by the daemon (cache stat `launches`, each
 probe adding the emulator processes it started) in one untimed counting run per scenario
 before the timed values, and recorded as metadata with its per-call latencies and the daemon's
@@ -154,7 +154,9 @@ def main() -> None:
     b = Bench("scenarios")
     args = b.runner.args
     install = b.install()
-    if b.args.strategy == "prebuilt":
+    from workbench.qemu.strategies import STRATEGIES
+
+    if STRATEGIES[b.args.strategy].uses_package_files:  # the packager made them (untimed)
         ensure_prebuilt(install)
     domains = x86_64_domains()
     define_xml = pick(domains, 1)[0].xml.decode()

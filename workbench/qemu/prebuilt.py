@@ -5,7 +5,9 @@ Where: `<bindir>/qemu-caps/<binary name>.xml` beside the binaries it describes, 
 A directory beside the binary travels with the package, needs no configuration, and is not
 matched by the `qemu-system-*` search; the override exists because distros keep data out of bin.
 
-What: one `<prebuiltCaps>` per binary, holding the package's QEMU version and package string,
+What: `replies/`, the build-constant QMP replies of each binary (qemu/schema_store.py's format,
+host-independent, so valid on any host: a probe that must still run, e.g. of a native emulator
+on a KVM host, skips those commands), and one `<prebuiltCaps>` per binary, holding the package's QEMU version and package string,
 the sha256 of the binary, the workbench cache format version, and a `<qemuCaps>` probed at
 build time with KVM taken as unusable (a build machine's KVM, kernel and microcode say nothing
 about the host the package lands on).
@@ -33,6 +35,11 @@ from workbench.qemu.schema_store import binary_digest
 
 PREBUILT_ENV = "WORKBENCH_PREBUILT_DIR"
 SUBDIR = "qemu-caps"
+
+
+def shipped_replies(binary: str) -> Path:
+    """Where the package's build-constant replies for `binary` are (a ReplyStore's `shipped`)."""
+    return prebuilt_path(binary).parent / "replies"
 
 
 def prebuilt_path(binary: str) -> Path:
@@ -87,19 +94,23 @@ def build_prebuilt(bindir: Path, timeout_s: float = 30.0) -> list[Built]:
     unusable) and write `bindir/qemu-caps/` whole, atomically; an existing one is replaced."""
     from workbench.errors import ProbeError
     from workbench.qemu.probe import probe
+    from workbench.qemu.schema_store import ReplyStore
 
     bindir = Path(bindir).absolute()
     binaries = sorted(p for p in bindir.glob("qemu-system-*") if p.is_file() and os.access(p, os.X_OK))
     tmp = Path(tempfile.mkdtemp(prefix=f".{SUBDIR}-", dir=bindir))
+    store = ReplyStore(tmp / "replies")
     out: list[Built] = []
     try:
         for b in binaries:
             try:
-                caps = probe(str(b), kvm_usable=False, command_timeout_s=timeout_s,
-                             launch_timeout_s=timeout_s).caps
+                result = probe(str(b), kvm_usable=False, command_timeout_s=timeout_s,
+                               launch_timeout_s=timeout_s, known_replies=store.known_for(str(b)))
             except ProbeError as e:
                 out.append(Built(str(b), None, str(e)))
                 continue
+            store.remember(result)
+            caps = result.caps
             root = etree.Element("prebuiltCaps", sha256=binary_digest(str(b)), version=str(caps.version),
                                  package=caps.package, selfvers=SELF_VERSION)
             root.append(etree.fromstring(caps.to_xml()))

@@ -28,6 +28,7 @@ class Strategy:
     # What can answer stale, beyond the cache's own checks (ctime, KVM, kernel, microcode):
     # an assessment for the trade-offs table, not a measurement.
     staleness: ClassVar[str] = "none beyond the caps cache's own validity checks"
+    uses_package_files: ClassVar[bool] = False  # reads what `workbench prebuild` ships
 
     def cache_options(self, options: Any) -> dict[str, Any]:
         """Extra QemuCapsCache fields for this strategy (concurrent locks, probe hooks)."""

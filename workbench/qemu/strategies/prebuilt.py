@@ -12,6 +12,7 @@ from workbench.qemu.strategies.per_emulator import PerEmulator
 
 class Prebuilt(PerEmulator):
     name = "prebuilt"
+    uses_package_files = True
     description = "per-emulator, loading capabilities shipped with the package before probing"
     staleness = ("shipped caps are trusted while the binary's bytes match: wrong if the package "
                  "build saw other modules or firmware than the host; native arches on a KVM host "
