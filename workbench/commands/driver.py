@@ -35,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--cache-dir", type=Path, help="capabilities cache directory (default: memory only)")
     s.add_argument("--config-dir", type=Path, help="persistent domain configs to load at startup")
     s.add_argument("--host-root", default="/", help="procfs/sysfs root for host probes (default /)")
+    s.add_argument("--probe-workers", type=int, default=None,
+                   help="parallel/background probe pool size (default: $WORKBENCH_PROBE_WORKERS, else the cores)")
     s.set_defaults(func=daemon)
 
     s = sub.add_parser("call", help="call one daemon API: workbench call --socket S METHOD key=value ...",
@@ -97,7 +99,7 @@ def daemon(args: argparse.Namespace) -> int:
     from workbench.qemu.driver import DriverOptions
 
     opts = DriverOptions(_check_install(args.install), args.strategy, args.cache_dir, args.config_dir,
-                         host_root=args.host_root)
+                         host_root=args.host_root, probe_workers=args.probe_workers)
     return serve(args.socket, opts)
 
 

@@ -7,7 +7,6 @@ lock per binary), or the pool would only queue behind the cache's single lock.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Iterable
 
 from workbench import trace
@@ -45,6 +44,8 @@ def lookup_all(cache: "QemuCapsCache", binaries: Iterable[str], workers: int
         if workers == 1 or len(todo) <= 1:
             futures = None
         else:
+            from concurrent.futures import ThreadPoolExecutor  # only a multi-emulator call needs it
+
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as ex:
                 futures = {b: ex.submit(cache.lookup, b) for b in todo}
         for b in todo:

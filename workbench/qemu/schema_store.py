@@ -37,7 +37,9 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from workbench import trace
-from workbench.qmp import Reply
+
+# Every strategy module is imported when the daemon starts: the QMP client (qemu.qmp, asyncio)
+# is imported only when a reply is handed out, as the prober imports it on the first probe.
 
 REUSABLE = ("query-qmp-schema", "qom-list-types", "device-list-properties", "qom-list-properties",
             "query-tpm-models", "query-tpm-types", "query-command-line-options",
@@ -140,7 +142,9 @@ class ReplyStore:
         with self._lock:
             self._digest_of[binary] = digest
 
-        def known(version: int, package: str) -> Mapping[str, Reply]:
+        def known(version: int, package: str) -> Mapping[str, Any]:
+            from workbench.qmp import Reply
+
             e = self._entry(digest, binary)
             if e is None or (e.get("version"), e.get("package"), e.get("modules")) != \
                     (version, package, module_stamp()):
