@@ -34,6 +34,11 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
                       "per_target.csv": ["target", "start to ready", "quit", "total_s", "provenance"],
                       "replay_fidelity.csv": ["target", "simulated", "real", "recorded", "ratio", "provenance"]},
     "summary": {"headline.csv": ["benchmark", "before_s", "after_s", "ratio", "provenance"]},
+    "next_steps": {"last_answer.png": [], "launches.png": [],
+                   "last_answer.csv": ["case", "strategy"] + QUARTILE_COLS[1:],
+                   "tradeoffs.csv": ["scenario", "strategy", "n_emulators", "last_answer_s", "startup_s",
+                                     "first_answer_s", "worst_call_s", "cpu_s", "launches",
+                                     "staleness_risk", "provenance"]},
 }
 
 
