@@ -19,13 +19,15 @@ def test_plan_interleaves_strategies_and_takes_every_registered_one(monkeypatch)
     jobs = sweep.plan([1, 30], names, sweep.MODES["default"])
     grid = [j for j in jobs if j.n is not None]
     # strategies of one (n, cache, benchmark) run back to back, in registry order
-    for i in range(0, len(grid), 3):
-        group = grid[i:i + 3]
+    k = len(names)
+    for i in range(0, len(grid), k):
+        group = grid[i:i + k]
         assert [j.strategy for j in group] == names
         assert len({(j.n, j.cache, j.benchmark) for j in group}) == 1
     assert {j.benchmark for j in grid} == set(sweep.GRID_BENCHMARKS)
     assert [j.benchmark for j in jobs if j.n is None] == list(sweep.SINGLE_BENCHMARKS)
     assert len({j.filename for j in jobs}) == len(jobs)
+    assert {j.cache for j in grid if j.benchmark == "scenarios"} == {"cold"}  # its own cache states
     with pytest.raises(ValueError, match="unknown strategies"):
         sweep.resolve_strategies("full-caps,nope")
 

@@ -323,7 +323,7 @@ def serve(socket_path: Path, options: DriverOptions, access: SocketAccess = Sock
         server.server_close()
         _unlink_own(socket_path, ino)  # never another daemon's socket that replaced ours
         with server.lock:  # let an API call in flight (and its probe) finish and clean up
-            pass
+            driver.stop()  # and the strategy's own work (a background warm-up) too
     return 0
 
 

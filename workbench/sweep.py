@@ -26,7 +26,7 @@ from workbench.paths import REPO_ROOT
 from workbench.results import MACHINE_FILE, write_results_csv
 
 # Scripts run once per (n, cache, strategy); SINGLE ones once per round (their own axes).
-GRID_BENCHMARKS = ("daemon_startup", "driver_startup", "apis", "parse", "tracing_overhead")
+GRID_BENCHMARKS = ("daemon_startup", "driver_startup", "apis", "parse", "tracing_overhead", "scenarios")
 SINGLE_BENCHMARKS = ("replay_fidelity",)
 DEFAULT_EMULATORS = (1, 2, 4, 8, 12, 16, 20, 24, 30)
 
@@ -39,14 +39,17 @@ class Mode:
     caches: dict[str, tuple[str, ...]] = field(default_factory=dict)  # per benchmark, else both
 
 
+# scenarios sets up its own cache states (empty, stale, warm): run once per (n, strategy).
+_SCENARIO_CACHES = {"scenarios": ("cold",)}
 # --loops 1: one timed operation per value (startups take 0.02 to 4 s; pyperf's calibration
 # would otherwise run the untimed setup hundreds of times). quick runs in-process: no worker
 # spawns, and 4 values, the fewest with which Mann-Whitney can reach p < 0.05.
 MODES = {
     "quick": Mode("quick", ("--in-process", "-p", "1", "-n", "4", "-w", "0", "--loops", "1"),
-                  caches={"tracing_overhead": ("warm",)}),
-    "default": Mode("default", ("-p", "2", "-n", "3", "-w", "1", "--loops", "1")),
-    "rigorous": Mode("rigorous", ("-p", "4", "-n", "5", "-w", "1", "--loops", "1"), rounds=2),
+                  caches={"tracing_overhead": ("warm",)} | _SCENARIO_CACHES),
+    "default": Mode("default", ("-p", "2", "-n", "3", "-w", "1", "--loops", "1"), caches=_SCENARIO_CACHES),
+    "rigorous": Mode("rigorous", ("-p", "4", "-n", "5", "-w", "1", "--loops", "1"), rounds=2,
+                     caches=_SCENARIO_CACHES),
 }
 
 

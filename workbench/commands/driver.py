@@ -43,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--socket-group", help="group allowed to connect (set on the socket; use with --socket-mode 0660)")
     s.add_argument("--allow-emulator", action="append", default=[], metavar="PATH",
                    help="an emulator clients may name outside the install (repeatable)")
+    s.add_argument("--probe-workers", type=int, default=None,
+                   help="parallel/background probe pool size (default: $WORKBENCH_PROBE_WORKERS, else the cores)")
     s.set_defaults(func=daemon)
 
     s = sub.add_parser("call", help="call one daemon API: workbench call --socket S METHOD key=value ...",
@@ -92,6 +94,7 @@ def parse(args: argparse.Namespace) -> int:
     except (ParseError, ValidateError) as e:
         raise type(e)(f"{args.file}: {e}") from None
     finally:
+        driver.stop()  # a background warm-up leaves no emulator behind
         if args.trace:
             for r in trace.TRACER.records():
                 attrs = " ".join(f"{k}={v}" for k, v in r.attrs.items())
@@ -114,7 +117,8 @@ def daemon(args: argparse.Namespace) -> int:
     from workbench.qemu.driver import DriverOptions
 
     opts = DriverOptions(_check_install(args.install), args.strategy, args.cache_dir, args.config_dir,
-                         host_root=args.host_root, allowed_emulators=tuple(args.allow_emulator))
+                         host_root=args.host_root, allowed_emulators=tuple(args.allow_emulator),
+                         probe_workers=args.probe_workers)
     return serve(args.socket, opts, SocketAccess(args.socket_mode, args.socket_group))
 
 

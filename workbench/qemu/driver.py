@@ -43,6 +43,7 @@ class DriverOptions:
     sec_models: tuple[tuple[str, str, dict[str, str]], ...] = DEFAULT_SEC_MODELS
     probe_timeout_s: float = 10.0
     allowed_emulators: tuple[str, ...] = ()  # executable besides the search path (--allow-emulator)
+    probe_workers: int | None = None  # parallel/background pool size; None: $WORKBENCH_PROBE_WORKERS or cores
 
 
 @dataclass
@@ -67,8 +68,9 @@ class QemuDriver:
             capabilities=self.capabilities if self.strategy.keeps_full_caps else None)
 
     def lookup(self, emulator: str):
-        """The cache lookup behind every API and parse: only emulators the policy allows run."""
-        return self.cache.lookup(self.policy.check(emulator))
+        """The lookup behind every API and parse: only emulators the policy allows run, looked up
+        as the strategy does (background: bumped to the front of its queue)."""
+        return self.strategy.lookup_one(self, self.policy.check(emulator))
 
     @property
     def search_path(self) -> str:
@@ -89,7 +91,8 @@ class QemuDriver:
             host_arch = _host_arch(o.host_root)
             driver = cls(options=o, strategy=strategy, host_arch=host_arch,
                          cache=QemuCapsCache(o.cache_dir, host_arch=host_arch,
-                                             probe_timeout_s=o.probe_timeout_s),
+                                             probe_timeout_s=o.probe_timeout_s,
+                                             **strategy.cache_options(o)),
                          def_sec_model=o.sec_models[0][0])
             with trace.span("driver.strategy_startup"):
                 strategy.on_startup(driver)
@@ -132,9 +135,14 @@ class QemuDriver:
             from workbench.conf.host import probe_host  # only the APIs that need the host load it
             o = self.options
             self._caps = build_capabilities(
-                self.cache, lambda: probe_host(o.host_root, sec_models=o.sec_models), self.search_path)
+                self.cache, lambda: probe_host(o.host_root, sec_models=o.sec_models), self.search_path,
+                self.strategy.lookup_many(self))
             self._domcaps.clear()
         return self._caps
+
+    def stop(self) -> None:
+        """Stop the strategy's work (a background warm-up): no emulator is left running."""
+        self.strategy.on_stop(self)
 
     # -- APIs ------------------------------------------------------------------------
     @contextmanager
@@ -147,9 +155,19 @@ class QemuDriver:
                 sp.set(lookups=self.cache.stats["lookups"] - before["lookups"],
                        probes=self.cache.stats["probe"] - before["probe"])
 
-    def get_capabilities(self) -> str:
+    def get_capabilities(self, flags: list[str] | None = None) -> str:
+        """flags: host part names (host_api.PARTS) and/or "guests"; None: everything. Only
+        per-emulator-fixed builds just what is asked; the others answer the whole document."""
+        parts = None
+        if flags is not None:
+            from workbench.qemu.host_api import parse_flags
+            if isinstance(flags, (list, tuple)) and "guests" in flags:
+                host = [f for f in flags if f != "guests"]
+                parts = (parse_flags(host) if host else ()) + ("guests",)
+            else:
+                parts = parse_flags(flags)  # raises InvalidArgument naming a bad flag
         with self._api("get_capabilities"):
-            return self.capabilities(refresh=True).to_xml()
+            return self.strategy.capabilities_xml(self, parts)
 
     def get_domain_capabilities(self, emulator: str | None = None, arch: str | None = None,
                                 machine: str | None = None, virttype: str | None = None) -> str:
@@ -173,16 +191,11 @@ class QemuDriver:
     def get_version(self) -> int:
         """Still builds full caps in libvirt 6.x-9.x, just to find the host-arch emulator."""
         with self._api("get_version"):
-            caps = self.capabilities()
-            for g in caps.guests:
-                if g.arch == self.host_arch:
-                    return self.cache.lookup(g.emulator).version
-            return 0
+            return self.strategy.get_version(self)
 
     def node_get_security_model(self) -> dict[str, str]:
         with self._api("node_get_security_model"):
-            m = self.capabilities().host.sec_models[0]
-            return {"model": m.model, "doi": m.doi}
+            return self.strategy.security_model(self)
 
     def define_xml(self, xml: str) -> str:
         with self._api("define_xml"):
