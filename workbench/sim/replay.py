@@ -8,8 +8,9 @@ the recorded greeting, capabilities negotiation, then each command's recorded re
 (execute, arguments) and taken in recorded order when a command repeats.
 
 Timing (`latency`): "recorded" reproduces the recorded start-up, per-command and quit->exit
-times; "none" adds no delay; a float scales every recorded delay. The sleeps stand in for QEMU's
-own work inside the emulator process; the prober itself never sleeps (tests/test_probe_nosleep.py).
+times; "none" adds no delay; a float scales every recorded delay. The delays stand in for QEMU's
+own work inside the emulator process and are spent spinning on a CPU, as QEMU's are (see
+_work_until); the prober itself never sleeps (tests/test_probe_nosleep.py).
 
 The model of what is subtracted (pure arithmetic in `startup_delay` and `reply_delay`, tested in
 tests/test_replay.py without any clock):
@@ -230,10 +231,13 @@ def _kvm_usable() -> bool:
     return os.access(KVM_DEVICE, os.R_OK | os.W_OK)
 
 
-def _sleep_until(deadline: float) -> None:
-    left = deadline - time.monotonic()
-    if left > 0:
-        time.sleep(left)
+def _work_until(deadline: float) -> None:
+    """Stand in for QEMU's own work until `deadline` by spinning, not sleeping: a real probe is
+    CPU-bound (TCG set-up, schema generation: its QEMU processes use ~0.8 s of CPU per second of
+    wall time here), so replays must compete for cores as QEMU does, or a parallel prober would
+    see speed-ups beyond the core count that real binaries never give."""
+    while time.monotonic() < deadline:
+        pass
 
 
 def _forever() -> None:
@@ -287,7 +291,7 @@ def main(argv: list[str], transcript: bytes | str | os.PathLike, latency: str = 
         return _fail(None, "boom")
     failure = tr.get("launch_failure")
     if failure:
-        _sleep_until(t_exec + factor * float(failure.get("after_s") or 0.0))
+        _work_until(t_exec + factor * float(failure.get("after_s") or 0.0))
         sys.stderr.write(failure.get("stderr", ""))
         sys.stderr.flush()
         return int(failure.get("status", 1))
@@ -362,7 +366,7 @@ def _daemonize(prog: str, sock: _socket.socket, server: "_Server", opts: Options
         ok = os.read(r, 1) == b"\0"
         os.close(r)
         if ok:
-            _sleep_until(ready_at)
+            _work_until(ready_at)
         os._exit(0 if ok else 1)
     os.close(r)
     os.setsid()
@@ -483,7 +487,7 @@ class _Server:
                 self._handle(msg, arrived)
 
     def _send(self, text: str, not_before: float = 0.0) -> None:
-        _sleep_until(not_before)
+        _work_until(not_before)
         assert self.conn is not None
         self.conn.sendall(text.encode() + b"\r\n")
 
@@ -517,7 +521,7 @@ class _Server:
             now = time.time()
             self._send(dumps({"timestamp": {"seconds": int(now), "microseconds": int(now % 1 * 1e6)},
                               "event": "SHUTDOWN", "data": {"guest": False, "reason": "host-qmp-quit"}}))
-            _sleep_until(arrived + self.factor * float(self.launch.get("quit_s") or 0.0))
+            _work_until(arrived + self.factor * float(self.launch.get("quit_s") or 0.0))
             os._exit(0)
         ex = self.replies.take(command_key(cmd, args if isinstance(args, dict) else None))
         if ex is None:
