@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from workbench.paths import NOTEBOOKS_DIR, RESULTS_DIR
@@ -60,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     """
     from workbench.sweep import SweepMismatch, run_sweep
 
+    started = time.monotonic()
     emulators = QUICK_EMULATORS if args.quick else FULL_EMULATORS
     print(f"sweep: {len(emulators)} emulator counts {list(emulators)}, simulated emulators "
           f"(recorded latency), into {args.output}", flush=True)
@@ -72,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"sweep: {len(res.ran)} benchmarks run, {len(res.skipped)} kept from before, "
           f"{len(res.failed)} failed", flush=True)
     status = make_report(args.output, args.reports)
+    took = int(time.monotonic() - started)
+    print(f"run: took {took // 60} min {took % 60} s (sweep and report)", flush=True)
     return 1 if res.failed else status
 
 
