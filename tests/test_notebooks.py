@@ -25,7 +25,8 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
                         "startup_ratio.csv": ["benchmark", "cache", "strategy", "n_emulators", "ratio"],
                         "headline.csv": ["benchmark", "n_emulators", "before_s", "after_s", "ratio", "provenance"]},
     "parse_path": {"phases.png": [], "first_parse.png": [],
-                   "phases_ms.csv": ["benchmark", "cache", "strategy", "parse", "post-parse", "validate", "format"],
+                   "phases.csv": ["benchmark", "cache", "strategy", "parse", "post-parse", "validate", "format"],
+                   "steady_parse.csv": ["run", "case", "strategy", "median_s", "q1_s", "q3_s", "provenance"],
                    "first_parse.csv": ["benchmark", "cache"] + QUARTILE_COLS},
     "apis": {"apis.png": [], "apis.csv": ["case", "cache"] + QUARTILE_COLS,
              "api_growth.csv": ["api", "cache", "strategy", "growth_vs_proportional", "pays_for_every_emulator"]},
@@ -33,7 +34,7 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
                       "per_command.csv": ["command", "calls", "total_s", "share_pct", "provenance"],
                       "per_target.csv": ["target", "start to ready", "quit", "total_s", "provenance"],
                       "replay_fidelity.csv": ["target", "simulated", "real", "recorded", "ratio", "provenance"]},
-    "summary": {"headline.csv": ["benchmark", "before_s", "after_s", "ratio", "provenance"]},
+    "summary": {"headline.csv": ["what", "full-caps", "per-emulator", "ratio", "provenance"]},
 }
 
 
