@@ -32,7 +32,7 @@ index_link = ""  # link back to the report's index page (set by `workbench repor
 import pandas as pd
 from IPython.display import HTML, Markdown
 
-from workbench import plots, tables
+from workbench import headline, plots, tables
 from workbench.report import describe_notebooks
 from workbench.results import compare, fidelity, load_run, machine_info, tracing_overhead
 
@@ -46,40 +46,12 @@ several = plots.n_runs(df) > 1
 # ## Headline numbers
 
 # %%
-rows = []
 if not df.empty:
-    grid = df[df["benchmark"] != "replay_fidelity"]
-    source, kind = plots.provenance(grid), plots.kind(grid)
-    for h in plots.startup_headline(df).itertuples():
-        rows.append({"run": h.run, "what": f"startup ({h.benchmark}), cold cache, {h.n_emulators} emulators",
-                     "full-caps": h.before_s, "per-emulator": h.after_s, "ratio": h.ratio})
-    api = df[(df["benchmark"] == "api") & (df["cache"] == "cold")]
-    for run, a in api.groupby("run", sort=False):
-        n = a["n_emulators"].max()
-        m = a[a["n_emulators"] == n].groupby(["case", "strategy"])["time_s"].median().unstack()
-        for case, r in m.iterrows():
-            rows.append({"run": run, "what": f"{case}, cold cache, {n} emulators",
-                         "full-caps": r.get("full-caps"), "per-emulator": r.get("per-emulator"),
-                         "ratio": r.get("full-caps") / r.get("per-emulator")})
-    first = df[(df["benchmark"] == "parse.first") & (df["phase"] == "total") & (df["cache"] == "cold")]
-    for run, f in first.groupby("run", sort=False):
-        m = f.groupby("strategy")["time_s"].median()
-        rows.append({"run": run, "what": "first domain parse after a cold startup (all counts)",
-                     "full-caps": m.get("full-caps"), "per-emulator": m.get("per-emulator"),
-                     "ratio": m.get("full-caps") / m.get("per-emulator")})
-    heads = pd.DataFrame(rows, columns=["run", "what", "full-caps", "per-emulator", "ratio"])
-    if heads.empty:
+    table = headline.show_headline_table(df, output_dir, several)
+    if table is None:
         plots.note("No headline numbers: the run has none of the benchmarks they come from.")
     else:
-        # One direction per row: "per-emulator 27.7× faster" or "full-caps 29,000× faster".
-        faster = heads["ratio"].map(lambda r: "–" if pd.isna(r) else
-                                    f"per-emulator, {tables.fmt_ratio(r)}" if r >= 1 else
-                                    f"full-caps, {tables.fmt_ratio(1 / r)}")
-        shown = heads.drop(columns="ratio").assign(faster=faster)
-        shown = shown if several else shown.drop(columns="run")
-        display(tables.show_table(shown, output_dir, "headline", "Headline numbers (medians)", kind, source,
-                                  formats={"full-caps": tables.fmt_duration, "per-emulator": tables.fmt_duration},
-                                  names={"faster": "faster, by"}, csv_frame=heads))
+        display(table)
     notes = []
     tr = tracing_overhead(df)
     if not tr.empty:
@@ -155,6 +127,6 @@ for run in runs:
                        "os": m.get("os"), "python": m.get("python"), "real QEMU": m.get("qemu"),
                        "git commit": (m.get("git_commit") or "")[:12] + (" (dirty)" if m.get("git_dirty") else "")}
 info = pd.DataFrame(facts).dropna(how="all")
-info = info[(info != "").any(axis=1)].rename_axis("").reset_index()
+info = info[(info != "").any(axis=1)].rename_axis("what").reset_index()
 display(tables.show_table(info, output_dir, "runs", "Where and how each run was made (machine.json)",
                           "recorded", "machine.json of " + ", ".join(str(r) for r in runs), max_rows=20))

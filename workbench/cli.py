@@ -120,8 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", type=Path, default=Path("trace.json"))
 
     s = add("report", help="run the notebooks with papermill on a results run; write HTML reports")
-    s.add_argument("--results", type=Path, default=None,
-                   help="results run directory (default: the committed reference run, data/results/reference)")
+    s.add_argument("--results", type=Path, action="append", default=None, metavar="RUN",
+                   help="results run directory; repeat it to show several runs side by side "
+                        "(default: the committed reference run, data/results/reference)")
+    s.add_argument("--reference", type=Path, default=None, metavar="RUN",
+                   help="a run drawn beside the others as the reference, and judged against")
     s.add_argument("-o", "--output", type=Path, default=Path("reports"), help="report directory (default reports/)")
 
     s = add("run", help="the main job: simulated installs, the benchmark sweep (1..30 emulators, "

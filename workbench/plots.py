@@ -142,8 +142,9 @@ def provenance(df: pd.DataFrame) -> str:
         else:
             parts.append(f"{source} on {kind} QEMU binaries")
     text = "; ".join(parts) or "no data"
-    if "run" in df and df["run"].nunique():
-        text += "; run" + ("s " if df["run"].nunique() > 1 else " ") + ", ".join(dict.fromkeys(df["run"]))
+    labels = [r for r in dict.fromkeys(df["run"]) if r] if "run" in df else []
+    if labels:
+        text += "; run" + ("s " if len(labels) > 1 else " ") + ", ".join(labels)
     return text
 
 

@@ -28,14 +28,18 @@ def _fail(message: str, status: int = 1) -> int:
     return status
 
 
-def make_report(results: Path, output: Path, notebooks_dir: Path = NOTEBOOKS_DIR,
-                parameters: dict | None = None) -> int:
-    """Render the report; print where it is and every failing notebook. 1 if any failed."""
+def make_report(results: Path | list[Path], output: Path, notebooks_dir: Path = NOTEBOOKS_DIR,
+                parameters: dict | None = None, reference: Path | None = None) -> int:
+    """Render the report, printing one line per notebook; print where it is and every failing
+    notebook. 1 if any failed."""
     from workbench.report import render_report
 
-    if not results.is_dir():
-        return _fail(f"no results run directory {results}", 2)
-    outcomes = render_report(results, output, notebooks_dir, parameters)
+    runs = [results] if isinstance(results, (str, Path)) else list(results)
+    for run in runs + ([reference] if reference else []):
+        if not Path(run).is_dir():
+            return _fail(f"no results run directory {run}", 2)
+    outcomes = render_report(runs, output, notebooks_dir, parameters, reference,
+                             progress=lambda line: print(line, flush=True))
     for o in outcomes:
         if o.error:
             print(f"workbench: {o.error}; executed copy: {o.executed}", file=sys.stderr)
@@ -46,8 +50,12 @@ def make_report(results: Path, output: Path, notebooks_dir: Path = NOTEBOOKS_DIR
 
 
 def report(args: argparse.Namespace) -> int:
-    """Run every notebook on --results (default: the committed reference run) into -o."""
-    return make_report(args.results or REFERENCE_RUN, args.output)
+    """Run every notebook on --results (default: the committed reference run; several runs are
+    shown side by side) and --reference (drawn beside them, judged against) into -o."""
+    results = args.results or [REFERENCE_RUN]
+    if not isinstance(results, list):
+        results = [results]
+    return make_report(results, args.output, reference=getattr(args, "reference", None))
 
 
 def run(args: argparse.Namespace) -> int:
