@@ -28,6 +28,7 @@ output_dir = "reports/startup_scaling"  # figures (PNG) and tables (CSV) are wri
 emulators = []  # emulator counts to show (empty: every count in the run)
 strategies = []  # strategies to show (empty: every strategy in the run)
 index_link = ""  # link back to the report's index page (set by `workbench report`)
+trace_emulators = 8  # emulators in the startup traces of the timeline (`workbench run` makes them with 8)
 
 # %%
 import pandas as pd
@@ -122,3 +123,42 @@ if not startup.empty:
                                   kind, source, names={"before_s": "full caps", "after_s": "per-emulator",
                                                        "ratio": "ratio (×)"},
                                   csv_frame=headline))
+
+# %% [markdown]
+# ## Startup timeline
+# One cold startup and one domain parse per strategy, from a Chrome trace (`workbench trace`;
+# open the JSON in https://ui.perfetto.dev for every span): the driver row holds the startup and
+# the parse phases, each emulator row its probe launches (spawn to QMP socket ready, then the QMP
+# commands). Full caps probes every emulator during startup, one after another; per-emulator
+# starts at once and probes the one emulator the domain needs during post-parse.
+
+# %%
+from workbench.startup_traces import make_traces, run_traces
+
+first_run = plots.as_list(results_dir)[0] if plots.as_list(results_dir) else None
+traces = run_traces(first_run, trace_emulators) if first_run else None
+if traces:
+    trace_kind, trace_source = "replayed", f"`workbench trace` made by `workbench run`, run {first_run.name}"
+else:
+    traces = make_traces(plots.resolve(output_dir) / "traces", trace_emulators)
+    trace_kind = "replayed"
+    trace_source = "`workbench trace` run while rendering this report, on this machine (not part of the run)"
+    plots.note(f"The run has no startup traces (`workbench run` makes them; this one was made "
+               f"without): the two below were **made now, while rendering the report**, on simulated "
+               f"emulators with recorded latency — not part of the run's measurements.")
+fig = plots.timeline_figure([(f"{t.stem.split('-n')[0].removeprefix('startup-')}, cold cache, "
+                              f"{trace_emulators} emulators: startup and one domain parse", t) for t in traces])
+plots.show_figure(fig, output_dir, "startup_timeline",
+                  f"Timeline of one cold startup and one domain parse with {trace_emulators} emulators, "
+                  "full-caps (top) and per-emulator (bottom): driver spans, probe launches and QMP commands",
+                  trace_kind, trace_source.replace("`", ""))
+spans = pd.concat([plots.trace_spans(t).assign(trace=t.stem) for t in traces])
+summary = spans[spans["name"].isin(["driver.startup", "probe.launch", "qmp"])].pivot_table(
+    index="trace", columns="name", values="dur_ms", aggfunc=["sum", "count"])
+summary.columns = [f"{n} {'(total, ms)' if a == 'sum' else '(count)'}" for a, n in summary.columns]
+display(tables.show_table(summary, output_dir, "startup_timeline",
+                          "What each trace holds: time in the startup, in probe launches and in QMP commands",
+                          trace_kind, trace_source.replace("`", ""),
+                          formats={c: (lambda v: tables.fmt_duration(v / 1e3)) for c in summary.columns if "ms" in c}
+                          | {c: (lambda v: f"{int(v):,}") for c in summary.columns if "count" in c},
+                          names={c: c.replace(" (total, ms)", " (total)") for c in summary.columns}))

@@ -341,3 +341,98 @@ def startup_headline(df: pd.DataFrame, paths: Sequence[str] = ("daemon_startup",
                          "ratio": b / a if a > 0 else float("nan")})
     return pd.DataFrame(rows, columns=["run", "benchmark", "n_emulators", "before", "after",
                                        "before_s", "after_s", "ratio"])
+
+
+# -- startup timeline (Gantt) from a Chrome trace -------------------------------------------
+# The spans drawn, per row: a driver row (startup, the parse phases) and one row per emulator
+# binary (its launches, the QMP connection and every QMP command).
+DRIVER_SPANS = ("driver.startup", "parse", "post-parse", "validate", "format")
+TIMELINE_COLORS = {"driver.startup": "#444444", "parse": "C2", "post-parse": "C3", "validate": "C4",
+                   "format": "C5", "probe.launch": "#dddddd", "probe.spawn": "C0",
+                   "qmp.connect": "black", "qmp": "C1"}
+COMMAND_COLORS = ["C6", "C8", "C9", "C7"]  # the longest QMP commands, in order
+
+
+def trace_spans(path: str | Path) -> pd.DataFrame:
+    """The complete ("X") events of a Chrome trace JSON as rows: name, start and duration in ms
+    from the trace's first span, binary (target name) and QMP command where the span has them."""
+    import json
+
+    doc = json.loads(Path(path).read_text())
+    events = [e for e in doc.get("traceEvents", doc if isinstance(doc, list) else [])
+              if e.get("ph") == "X"]
+    if not events:
+        return pd.DataFrame(columns=["name", "start_ms", "dur_ms", "target", "command"])
+    t0 = min(e["ts"] for e in events)
+    rows = []
+    for e in events:
+        args = e.get("args", {})
+        binary = str(args.get("binary", ""))
+        rows.append({"name": e["name"], "start_ms": (e["ts"] - t0) / 1000, "dur_ms": e.get("dur", 0) / 1000,
+                     "target": Path(binary).name.removeprefix("qemu-system-") if binary else "",
+                     "command": args.get("command", "")})
+    return pd.DataFrame(rows)
+
+
+def longest_commands(frames: Sequence[pd.DataFrame], n: int = 3) -> list[str]:
+    qmp = pd.concat([f[f["name"] == "qmp"] for f in frames]) if frames else pd.DataFrame()
+    return list(qmp.groupby("command")["dur_ms"].sum().nlargest(n).index) if len(qmp) else []
+
+
+def timeline(ax, spans: pd.DataFrame, title: str, top: Sequence[str] | None = None) -> None:
+    """A Gantt chart of one trace on ax: the driver row on top, then one row per emulator in the
+    order it was first launched. QMP commands: `top` (default: the 3 longest by total time) in
+    their own colours, the others in one; a launch's light bar is the whole launch (spawn to quit)."""
+    from matplotlib.patches import Patch
+
+    drv = spans[spans["name"].isin(DRIVER_SPANS)]
+    emu = spans[spans["target"].ne("") & spans["name"].isin(["probe.launch", "probe.spawn", "qmp.connect", "qmp"])]
+    order = list(emu.sort_values("start_ms").drop_duplicates("target")["target"])
+    rows = (["driver"] if len(drv) else []) + order
+    y = {r: i for i, r in enumerate(rows)}
+    top = list(top) if top is not None else longest_commands([spans])
+    cmd_colors = dict(zip(top, COMMAND_COLORS))
+    handles = {}
+
+    def bar(row: str, g: pd.DataFrame, color: str, label: str, h: float = 0.6) -> None:
+        ax.broken_barh(list(zip(g["start_ms"], g["dur_ms"])), (y[row] - h / 2, h), color=color, lw=0)
+        handles.setdefault(label, Patch(color=color, label=label))
+
+    for name in DRIVER_SPANS:
+        g = drv[drv["name"] == name]
+        if len(g):
+            bar("driver", g, TIMELINE_COLORS[name], name if name == "driver.startup" else f"parse phase: {name}",
+                0.8 if name == "driver.startup" else 0.5)
+    for target, g in emu.groupby("target"):
+        bar(target, g[g["name"] == "probe.launch"], TIMELINE_COLORS["probe.launch"], "probe launch (spawn to quit)", 0.8)
+        bar(target, g[g["name"] == "probe.spawn"], TIMELINE_COLORS["probe.spawn"], "spawn to QMP socket ready")
+        bar(target, g[g["name"] == "qmp.connect"], TIMELINE_COLORS["qmp.connect"], "QMP connect")
+        q = g[g["name"] == "qmp"]
+        bar(target, q[~q["command"].isin(top)], TIMELINE_COLORS["qmp"], "other QMP commands")
+        for c in top:
+            if (q["command"] == c).any():
+                bar(target, q[q["command"] == c], cmd_colors[c], f"QMP {c}")
+    ax.set_yticks(range(len(rows)), rows, fontsize=8)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_xlabel("time since the first span (ms)")
+    ax.set_xlim(left=0)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(title, fontsize=10)
+    ax._timeline_handles = list(handles.values())  # for one legend over several panels
+
+
+def timeline_figure(traces: Sequence[tuple[str, str | Path]]) -> plt.Figure:
+    """One Gantt panel per (title, trace JSON path), stacked, each on its own time scale."""
+    frames = [(title, trace_spans(path)) for title, path in traces]
+    heights = [max(2, 1 + f["target"].replace("", pd.NA).nunique() + 1) for _, f in frames]
+    fig, axes = plt.subplots(len(frames), 1, figsize=(11, 0.32 * sum(heights) + 1.2 * len(frames)),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    handles: dict[str, object] = {}
+    top = longest_commands([f for _, f in frames])
+    for ax, (title, spans) in zip(axes[:, 0], frames):
+        timeline(ax, spans, title, top)
+        for h in ax._timeline_handles:
+            handles.setdefault(h.get_label(), h)
+    fig.legend(list(handles.values()), list(handles), loc="center left", bbox_to_anchor=(1.0, 0.5),
+               fontsize=8, frameon=False)
+    return fig

@@ -81,6 +81,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"workbench: {name} failed:\n{err}", file=sys.stderr)
     print(f"sweep: {len(res.ran)} benchmarks run, {len(res.skipped)} kept from before, "
           f"{len(res.failed)} failed", flush=True)
+    from workbench.startup_traces import TRACES_DIR, TraceError, make_traces
+
+    try:  # the startup timeline of the report: a few seconds
+        traces = make_traces(Path(args.output) / TRACES_DIR)
+        print(f"traces: {', '.join(str(p) for p in traces)}", flush=True)
+    except TraceError as e:
+        print(f"workbench: {e}", file=sys.stderr)
+        res.failed["startup traces"] = str(e)
     status = make_report(args.output, args.reports)
     took = int(time.monotonic() - started)
     print(f"run: took {took // 60} min {took % 60} s (sweep and report)", flush=True)
