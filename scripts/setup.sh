@@ -63,12 +63,14 @@ if [ ! -d "$VENV" ]; then
   rm -f "$VENV.err"
 fi
 
-# Install (again) only when what is asked for changed: pyproject.toml's hash plus the extras.
+# Install (again) only when pyproject.toml changed or extras are asked for that are not there
+# (an install with [test] serves a plain one too).
 stamp="$VENV/.workbench-installed"
-want="$( (cat pyproject.toml; echo "extras=$extras") | sha256sum | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+read -r have_hash have_extras 2>/dev/null < "$stamp" || true
+if [ "${have_hash:-}" != "$want" ] || { [ -n "$extras" ] && [ "${have_extras:-}" != "$extras" ]; }; then
   say "installing the workbench (editable) and its dependencies into $VENV${extras:+ with $extras}"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".$extras" >&2
-  echo "$want" > "$stamp"
+  echo "$want $extras" > "$stamp"
 fi
 echo "$VENV/bin/python"
