@@ -26,28 +26,32 @@
 # Rows of real libvirt 9.0 (a `system` column in the run) are shown beside them when present.
 
 # %% tags=["parameters"]
-results_dir = ""  # empty: the committed reference run; relative: to the repository
+results_dir = "data/results/reference"  # run directory, or a list of them (shown side by side); relative paths are relative to the repository
+reference_dir = ""  # a run to draw beside them as the reference (empty: none)
 output_dir = "reports/next_steps"  # figures (PNG) and tables (CSV) are written here
 emulators = []  # emulator counts to show (empty: every count in the run)
 strategies = []  # strategies to show (empty: every strategy in the run)
 baseline = "per-emulator"  # today's libvirt: speed-ups are baseline / strategy
 target_speedup = 10.0  # issue 13's bar for the best new strategy, cold container, largest n
+index_link = ""  # link back to the report's index page (set by `workbench report`)
 
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
 import pyperf
-from IPython.display import Markdown
+from IPython.display import HTML, Markdown
 
-from workbench import plots
-from workbench.paths import RESULTS_DIR
+from workbench import plots, tables
 from workbench.qemu.strategies import STRATEGIES
 from workbench.results import result_files
 
+if index_link:
+    display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))
+
 SCENARIOS = ["cold_container", "package_upgrade", "steady_host"]
 COUNTED = ["launches", "probes", "ready_s", "first_answer_s", "worst_call_s", "daemon_cpu_s"]
-run = plots.resolve(results_dir) if results_dir else RESULTS_DIR / "reference"
-df, machine = plots.load(run, emulators, strategies)
+runs = plots.as_list(results_dir) + plots.as_list(reference_dir or None)
+df, machine = plots.load(results_dir, emulators, strategies, reference_dir)
 sc = df[df["benchmark"] == "scenario"].copy()
 if sc.empty:
     plots.note("No `scenario` benchmark in this run: run "
@@ -57,10 +61,11 @@ if sc.empty:
 # The counted metadata of each (file, benchmark), joined to the tidy rows; real libvirt rows
 # (a `system` column other than the workbench's) are labelled by their system.
 meta = {}
-for f in result_files(run):
-    for b in pyperf.BenchmarkSuite.load(str(f)).get_benchmarks():
-        md = b.get_metadata()
-        meta[(f.name, b.get_name())] = {k: md.get(f"wb_{k}") for k in COUNTED}
+for run in runs:
+    for f in result_files(run):
+        for b in pyperf.BenchmarkSuite.load(str(f)).get_benchmarks():
+            md = b.get_metadata()
+            meta[(f.name, b.get_name())] = {k: md.get(f"wb_{k}") for k in COUNTED}
 counted = pd.DataFrame.from_dict(meta, orient="index")
 counted.index = pd.MultiIndex.from_tuples(counted.index, names=["file", "name"])
 if not sc.empty:
@@ -71,6 +76,7 @@ if not sc.empty:
 labels = [s for s in STRATEGIES if s in set(sc.get("label", []))] + \
     sorted(set(sc.get("label", [])) - set(STRATEGIES))
 source = plots.provenance(sc) if not sc.empty else "no data"
+kind = plots.kind(sc) if not sc.empty else "replayed"
 print(f"{len(sc)} values; strategies: {', '.join(labels)}; emulator counts: "
       f"{sorted(sc['n_emulators'].dropna().unique().tolist()) if not sc.empty else []}")
 
@@ -89,9 +95,11 @@ if not sc.empty:
                 plots.band(ax, g, "n_emulators", lab, colors[lab])
         ax.set_title(name.replace("_", " "))
         plots.style_axes(ax, "spawn to last answer (s, log)", log=True)
-    axes[0][0].legend(fontsize=7)
     fig.suptitle("Scenarios: time to the client's last answer per strategy")
-    plots.save_figure(fig, output_dir, "last_answer", source)
+    plots.legend_beside(fig)
+    plots.show_figure(fig, output_dir, "last_answer",
+                      "Daemon spawn to the client's last answer against emulators installed, per "
+                      "scenario and strategy (median and IQR band; log axis)", kind, source)
     plots.save_table(q.rename(columns={"label": "strategy"}), output_dir, "last_answer", source)
 
 # %% [markdown]
@@ -110,11 +118,13 @@ if not sc.empty:
                     ax.plot(t.index.astype(float), t[lab], "o-", ms=4, color=colors[lab], label=lab)
         ax.set_title(name.replace("_", " "))
         plots.style_axes(ax, "emulator processes launched (count)", log=False)
-    axes[0][0].legend(fontsize=7)
     fig.suptitle("Emulator launches until the client's last answer (counted)")
-    plots.save_figure(fig, output_dir, "launches", source)
-    display(plots.save_table(launches.reset_index().rename(columns={"case": "scenario"}),
-                             output_dir, "launches", source))
+    plots.legend_beside(fig)
+    plots.show_figure(fig, output_dir, "launches",
+                      "Emulator processes launched until the client's last answer, per scenario and "
+                      "strategy (counted by the daemon)", kind, source)
+    plots.save_table(launches.reset_index().rename(columns={"case": "scenario"}), output_dir,
+                     "launches", source)
 
 # %% [markdown]
 # ## The trade-offs, at the largest emulator count measured
@@ -140,15 +150,23 @@ if not sc.empty:
     trade["order"] = trade["label"].map({s: i for i, s in enumerate(labels)})
     trade = trade.sort_values(["case", "order"]).drop(columns="order").rename(
         columns={"case": "scenario", "label": "strategy"})
-    with pd.option_context("display.max_colwidth", 60, "display.width", 200):
-        display(plots.save_table(trade, output_dir, "tradeoffs", source).round(3))
+    shown = trade.drop(columns=["staleness_risk", "n_emulators"])
+    display(tables.show_table(
+        shown, output_dir, "tradeoffs",
+        f"Trade-offs at {n_max} emulators: time to the last answer (median), startup, first answer, "
+        "worst call, daemon CPU and launches (counted run), speed-up against " + baseline,
+        kind, source, max_rows=30, csv_frame=trade,
+        formats={"launches": lambda v: f"{int(v)}", "speedup_vs_" + baseline: tables.fmt_ratio}))
+    display(Markdown("**Staleness risk** (each strategy's own assessment, not a measurement):\n\n"
+                     + "\n".join(f"- **{s}**: {STRATEGIES[s].staleness if s in STRATEGIES else 'real libvirt: as per-emulator'}"
+                                  for s in labels)))
 
 # %% [markdown]
 # ## Conclusions (computed from the table above)
 
 # %%
 lines = []
-fmt = plots.fmt_time
+fmt = tables.fmt_duration
 if not trade.empty:
     sp = "speedup_vs_" + baseline
     newer = [s for s in labels if s in STRATEGIES and s not in ("full-caps", "per-emulator")]
