@@ -25,32 +25,39 @@
 # `per_part` (one `node_get_<part>` call per part). Each with and without memoised sub-probes.
 
 # %% tags=["parameters"]
-results_dir = ""              # empty: the committed run, data/results/host_api; relative: to the repository
+results_dir = ""              # empty: the committed run, data/results/host_api; a run or a list of runs; relative: to the repository
 output_dir = "reports/host_api"  # figures (PNG) and tables (CSV); relative: to the repository
+index_link = ""  # link back to the report's index page (set by `workbench report`)
 
 # %%
-import json
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import pandas as pd
 import pyperf
+from IPython.display import HTML, Markdown
 
-from workbench.paths import REPO_ROOT, RESULTS_DIR
-from workbench.results import load_run, result_files
+from workbench import plots, tables
+from workbench.paths import RESULTS_DIR
+from workbench.results import load_run, machine_info, result_files
 
+if index_link:
+    display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))
 COMMITTED = RESULTS_DIR / "host_api"
-run = REPO_ROOT / results_dir if results_dir else COMMITTED
-out = REPO_ROOT / output_dir
-if not load_run(run)["benchmark"].isin(["host_api", "host_probe"]).any():
-    # The report hands every notebook the same run; host_api results live in their own run.
-    print(f"No host_api results in {run}: using the committed run {COMMITTED}")
-    run = COMMITTED
+asked = plots.as_list(results_dir)
+# The report hands every notebook the same run(s); host_api results live in a run of their own.
+with_host_api = [r for r in asked if r.is_dir() and
+                 load_run(r)["benchmark"].isin(["host_api", "host_probe"]).any()]
+run = with_host_api[0] if with_host_api else COMMITTED
+if asked and not with_host_api:
+    plots.note(f"The run(s) given ({', '.join(f'`{r}`' for r in asked)}) have no host_api results "
+               f"(they come from `python -m workbench.bench.host_api`, not the sweep). **This page "
+               f"shows the committed run `{COMMITTED.relative_to(RESULTS_DIR.parent.parent)}` instead.**")
+out = plots.resolve(output_dir)
 out.mkdir(parents=True, exist_ok=True)
 HOST_ORDER = ["vm-2cpu", "desktop-16", "server-2s-64", "server-4s-192", "server-8s-448", "real"]
 QUESTIONS = ["cpu", "numa", "cpu_numa", "cache_banks", "everything", "mix"]
 DESIGNS = ["get_capabilities", "node_caps", "node_caps_flags", "per_part"]
 COLORS = dict(zip(DESIGNS, ["tab:red", "tab:gray", "tab:blue", "tab:green"]))
+SOURCE = f"over the daemon socket, run {run.name}"
 
 # %%
 # The tidy table (one row per value), joined with the wb_* metadata load_run does not keep.
@@ -63,10 +70,10 @@ for f in result_files(run):
                               k[3:] in ("host", "question", "design", "memo", "round_trips", "probe")}
 df = df.join(pd.DataFrame.from_dict(meta, orient="index"), on="name")
 hosts = [h for h in HOST_ORDER if h in set(df["host"].dropna())]
-print(f"{len(df)} values, {df['name'].nunique()} benchmarks, hosts: {', '.join(hosts)}")
-machine = run / "machine.json"
-if machine.exists():
-    print(json.loads(machine.read_text()))
+m = machine_info(run)
+display(Markdown(f"Run `{run.name}`: {len(df):,} values of {df['name'].nunique()} benchmarks; host "
+                 f"shapes {', '.join(hosts)}" + (f"; made on {m.get('cpu_model')} ({m.get('cores')} cores), "
+                 f"{m.get('os')}, Python {m.get('python')}" if m.get("cpu_model") else "") + "."))
 
 # %% [markdown]
 # ## Every sub-probe's cost per host shape (measured: trace span `host.<probe>`)
@@ -75,16 +82,16 @@ if machine.exists():
 
 # %%
 sp = df[df["benchmark"] == "host_probe"]
-probe_cost = (sp.groupby(["probe", "host"])["time_s"].median() * 1e6).unstack("host").reindex(columns=hosts)
+probe_cost = sp.groupby(["probe", "host"])["time_s"].median().unstack("host").reindex(columns=hosts)
 probe_cost = probe_cost.loc[probe_cost.max(axis=1).sort_values(ascending=False).index]
 probe_cost.loc["all (sum)"] = probe_cost.sum()
-probe_cost.round(1).assign(provenance="measured").to_csv(out / "sub_probe_cost.csv", index_label="probe (median µs)")
-display_cost = probe_cost.round(1)
-display_cost
+display(tables.show_table(probe_cost.rename_axis("sub-probe"), out, "sub_probe_cost",
+                          "Median cost of each host sub-probe per host shape", "measured",
+                          "in-process trace spans host.<probe>, run " + run.name, time_columns="values"))
 
 # %%
-fig, ax = plt.subplots(figsize=(10, 5))
-pc = probe_cost.drop(index="all (sum)")
+fig, ax = plt.subplots(figsize=(10, 4.5))
+pc = probe_cost.drop(index="all (sum)") * 1e6
 width = 0.8 / len(hosts)
 for i, h in enumerate(hosts):
     ax.bar([j + i * width for j in range(len(pc))], pc[h], width, label=h)
@@ -92,10 +99,10 @@ ax.set_xticks([j + 0.4 - width / 2 for j in range(len(pc))], pc.index)
 ax.set_yscale("log")
 ax.set_xlabel("host sub-probe (trace span host.<name>)")
 ax.set_ylabel("median cost per call (µs, log scale)")
-ax.set_title("Host sub-probe cost per host shape — measured (in-process, trace spans)")
-ax.legend(title="host")
-fig.tight_layout()
-fig.savefig(out / "sub_probe_cost.png", dpi=120)
+ax.set_title("Host sub-probe cost per host shape")
+plots.legend_beside(fig, title="host")
+plots.show_figure(fig, out, "sub_probe_cost", "Median cost of each host sub-probe per host shape (log scale)",
+                  "measured", "in-process trace spans, run " + run.name)
 
 # %% [markdown]
 # ## Client questions: latency per design, per host (measured, warm caps cache)
@@ -121,12 +128,18 @@ lat = lat.join(cold, on="host")
 lat["host"] = pd.Categorical(lat["host"], hosts, ordered=True)
 lat = lat.sort_values(["question", "memo", "host", "design"])
 lat["provenance"] = ["measured (mix weights: model)" if q == "mix" else "measured" for q in lat["question"]]
-lat.round(4).to_csv(out / "question_latency.csv", index=False)
-lat.pivot_table(index=["question", "memo", "host"], columns="design", values="median_ms", observed=True).round(3)
+lat.to_csv(out / "question_latency.csv", index=False)
+big_host = hosts[-2] if hosts[-1] == "real" and len(hosts) > 1 else hosts[-1]
+wide = (lat[lat["host"] == big_host].pivot_table(index=["question", "memo"], columns="design",
+                                                  values="median_ms", observed=True) / 1e3)
+display(tables.show_table(wide, out, "question_latency_" + big_host,
+                          f"Median client latency per question and design on {big_host} (all hosts: "
+                          "question_latency.csv)", "measured", SOURCE + "; mix weights: model",
+                          time_columns="values"))
 
 
 # %%
-def latency_figure(memo: str, path: Path) -> None:
+def latency_figure(memo: str, path: str) -> None:
     fig, axes = plt.subplots(2, 3, figsize=(15, 8), sharey=True)
     for ax, q in zip(axes.flat, QUESTIONS):
         d = lat[(lat["question"] == q) & (lat["memo"] == memo)]
@@ -140,15 +153,15 @@ def latency_figure(memo: str, path: Path) -> None:
         ax.set_yscale("log")
         ax.set_title(f"question: {q}")
         ax.set_ylabel("client latency per question (ms, log)")
-    axes.flat[0].legend(fontsize=8)
-    fig.suptitle(f"Latency per client question and design, memo {memo} — measured over the daemon "
-                 "socket (median, IQR bars); get_capabilities with 30 emulators, warm caps cache")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.suptitle(f"Latency per client question and design, memo {memo}")
+    plots.legend_beside(fig, title="design")
+    plots.show_figure(fig, out, path, f"Client latency per question and design, memo {memo} (median, "
+                      "IQR bars, log scale); get_capabilities with 30 emulators, warm caps cache",
+                      "measured", SOURCE + ("" if memo == "off" else "") + "; mix weights: model")
 
 
-latency_figure("off", out / "question_latency.png")
-latency_figure("on", out / "question_latency_memo.png")
+latency_figure("off", "question_latency")
+latency_figure("on", "question_latency_memo")
 
 # %% [markdown]
 # ## The best fine-grained design against get_capabilities (30 emulators installed)
@@ -168,8 +181,17 @@ ratio["ratio_to_warm"] = ratio["best_ms"] / ratio["get_capabilities_warm_ms"]
 ratio["ratio_to_cold"] = ratio["best_ms"] / ratio["get_capabilities_cold_ms"]
 ratio = ratio.reset_index()
 ratio["provenance"] = ["measured (mix weights: model)" if q == "mix" else "measured" for q in ratio["question"]]
-ratio.round(5).to_csv(out / "ratio_to_get_capabilities.csv", index=False)
-ratio.round(4)
+ratio.to_csv(out / "ratio_to_get_capabilities.csv", index=False)
+wide = ratio[ratio["host"] == big_host].set_index(["question", "memo"])[
+    ["best_design", "best_ms", "get_capabilities_warm_ms", "ratio_to_warm", "ratio_to_cold"]]
+display(tables.show_table(wide, out, "ratio_to_get_capabilities_" + big_host,
+                          f"Best fine-grained design against get_capabilities on {big_host} (all hosts: "
+                          "ratio_to_get_capabilities.csv)", "measured", SOURCE + "; mix weights: model",
+                          time_columns=[], formats={"best_ms": lambda v: tables.fmt_duration(v / 1e3),
+                                                    "get_capabilities_warm_ms": lambda v: tables.fmt_duration(v / 1e3)},
+                          names={"best_design": "best design", "best_ms": "its latency",
+                                 "get_capabilities_warm_ms": "get_capabilities, warm",
+                                 "ratio_to_warm": "best / warm", "ratio_to_cold": "best / cold"}))
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(14, 5), sharey=True)
@@ -183,10 +205,11 @@ for ax, memo in zip(axes, ("off", "on")):
     ax.set_ylabel("best design / get_capabilities warm (ratio, log)")
     ax.set_title(f"memo {memo}")
     ax.tick_params(axis="x", rotation=30)
-axes[0].legend(title="question")
-fig.suptitle("Best fine-grained design relative to get_capabilities with 30 emulators — measured")
-fig.tight_layout()
-fig.savefig(out / "ratio_to_get_capabilities.png", dpi=120)
+fig.suptitle("Best fine-grained design relative to get_capabilities with 30 emulators")
+plots.legend_beside(fig, title="question")
+plots.show_figure(fig, out, "ratio_to_get_capabilities",
+                  "Best fine-grained design's latency / get_capabilities' (warm, 30 emulators) per host "
+                  "shape and question (log scale; below 1 is faster)", "measured", SOURCE + "; mix weights: model")
 
 # %% [markdown]
 # ## Which flags are worth having
@@ -206,14 +229,23 @@ node_caps_off = node_caps_off.set_index("host")["median_ms"]
 for q, p in (("cpu", "cpu"), ("numa", "numa"), ("cache_banks", "caches")):
     f = lat[(lat["design"] == "node_caps_flags") & (lat["memo"] == "off") & (lat["question"] == q)]
     speedup[p] = node_caps_off / f.set_index("host")["median_ms"]
-flag_value = share.round(4).add_prefix("share_")
+flag_value = share.add_prefix("share_")
 for h in hosts:
     flag_value[f"speedup_alone_{h}"] = pd.Series({p: s.get(h) for p, s in speedup.items()})
 flag_value["max_share"] = share.max(axis=1)
 flag_value["worth_a_flag"] = flag_value["max_share"] >= 0.05
-flag_value["provenance"] = "measured"
-flag_value.to_csv(out / "flag_value.csv", index_label="part")
-flag_value
+# On the page: the share per host (%), the largest speed-up of asking for the part alone, and
+# the verdict; every column per host is in flag_value.csv.
+speed_cols = [c for c in flag_value if c.startswith("speedup_alone_")]
+shown = pd.DataFrame({f"{h}_pct": share[h] * 100 for h in hosts})
+shown["best speed-up alone"] = flag_value[speed_cols].max(axis=1)
+shown["worth_a_flag"] = flag_value["worth_a_flag"]
+display(tables.show_table(shown.rename_axis("part"), out, "flag_value",
+                          "Each part's share of the host probe per host shape, and the best measured "
+                          "speed-up of asking for it alone with flags (memo off)", "measured", SOURCE,
+                          names={f"{h}_pct": h for h in hosts} | {"worth_a_flag": "worth a flag"},
+                          formats={"best speed-up alone": tables.fmt_ratio},
+                          csv_frame=flag_value.rename_axis("part")))
 
 # %% [markdown]
 # ## Conclusion (computed from the data above)
@@ -232,10 +264,10 @@ for memo in ("off", "on"):
         lines.append(f"- memo {memo}, **{q}**: {top} wins on {counts.iloc[0]} of {len(winners)} hosts"
                      + (f" (others: {', '.join(f'{k} {v}' for k, v in counts.iloc[1:].items())})"
                         if len(counts) > 1 else "")
-                     + f"; margin over the runner-up {runner.min():.0%}–{runner.max():.0%}"
-                     + f"; best fine-grained / get_capabilities = {r['ratio_to_warm'].min():.3f}–"
-                       f"{r['ratio_to_warm'].max():.3f} warm, {r['ratio_to_cold'].min():.5f}–"
-                       f"{r['ratio_to_cold'].max():.5f} cold.")
+                     + f"; margin over the runner-up {tables.sig(runner.min() * 100, 2)}–{tables.sig(runner.max() * 100, 2)}%"
+                     + f"; best fine-grained / get_capabilities = {tables.sig(r['ratio_to_warm'].min())}–"
+                       f"{tables.sig(r['ratio_to_warm'].max())} warm, {tables.sig(r['ratio_to_cold'].min())}–"
+                       f"{tables.sig(r['ratio_to_cold'].max())} cold.")
 big = hosts[-2] if hosts[-1] == "real" and len(hosts) > 1 else hosts[-1]
 worth = [p for p in flag_value.index if flag_value.loc[p, "worth_a_flag"]]
 cheap = [p for p in flag_value.index if not flag_value.loc[p, "worth_a_flag"]]
@@ -244,9 +276,9 @@ cn = cpu_numa.set_index("design")["median_ms"]
 lines.append(f"- Flags worth having (a part is >= 5% of the host probe on some shape): {', '.join(worth)}. "
              f"Not worth a flag of their own (always cheap): {', '.join(cheap)}.")
 lines.append(f"- Round trips: for cpu_numa on {big}, per_part needs 2 calls "
-             f"({cn.get('per_part', float('nan')):.3f} ms) against 1 with flags "
-             f"({cn.get('node_caps_flags', float('nan')):.3f} ms).")
+             f"({tables.fmt_duration(cn.get('per_part', float('nan')) / 1e3)}) against 1 with flags "
+             f"({tables.fmt_duration(cn.get('node_caps_flags', float('nan')) / 1e3)}).")
 conclusion = "\n".join(lines)
 (out / "conclusion.md").write_text("# Conclusion (measured; mix weights are a model)\n\n" + conclusion + "\n")
 pd.DataFrame({"line": lines, "provenance": "measured"}).to_csv(out / "conclusion.csv", index=False)
-print(conclusion)
+display(Markdown(f"Measured ({SOURCE}; the weights of the mix are a model):\n\n" + conclusion))

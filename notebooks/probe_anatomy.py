@@ -18,21 +18,26 @@
 # conversations recorded on real QEMU 7.2 (`data/transcripts`), and how faithfully the
 # simulated emulators replay them.
 #
-# Recorded latency is QEMU's side only: request sent to reply bytes received.
+# Recorded latency is measured client-side by the prober: request written to the socket ->
+# reply line read, before JSON parsing. It includes QEMU's work and one socket round trip.
 
 # %% tags=["parameters"]
 results_dir = "data/results/reference"  # run directory (for replay fidelity); relative paths are relative to the repository
 output_dir = "reports/probe_anatomy"  # figures (PNG) and tables (CSV) are written here
 transcripts_dir = "data/transcripts"  # recorded probe conversations (*.json.gz)
 top_commands = 8  # QMP commands shown by name; the rest are summed as "other"
+index_link = ""  # link back to the report's index page (set by `workbench report`)
 
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import Markdown
+from IPython.display import HTML, Markdown
 
-from workbench import plots
+from workbench import plots, tables
 from workbench.sim.transcript import load
+
+if index_link:
+    display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))
 
 RECORDED = plots.RECORDED
 paths = sorted(plots.resolve(transcripts_dir).glob("*.json.gz"))
@@ -62,7 +67,6 @@ if not exchanges.empty:
     per_cmd = exchanges.groupby("command")["latency_s"].agg(calls="size", total_s="sum", median_s="median")
     per_cmd["share_pct"] = 100 * per_cmd["total_s"] / per_cmd["total_s"].sum()
     per_cmd = per_cmd.sort_values("total_s", ascending=False).reset_index()
-    plots.save_table(per_cmd, output_dir, "per_command", RECORDED)
     top = per_cmd.head(top_commands)
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(top) + 1.5))
     ax.barh(top["command"][::-1], top["share_pct"][::-1], color="C4")
@@ -71,8 +75,10 @@ if not exchanges.empty:
     ax.set_xlabel(f"share of all QMP time over {exchanges['target'].nunique()} targets (%)")
     ax.set_xlim(0, top["share_pct"].max() * 1.3)
     ax.set_title("QMP time per command")
-    plots.save_figure(fig, output_dir, "per_command", RECORDED)
-    display(per_cmd.head(15).round(5))
+    plots.show_figure(fig, output_dir, "per_command",
+                      f"Share of all recorded QMP time per command, the {len(top)} largest", "recorded", RECORDED)
+    display(tables.show_table(per_cmd, output_dir, "per_command", "Recorded QMP time per command, all targets",
+                              "recorded", RECORDED, names={"median_s": "median per call"}))
 
 # %% [markdown]
 # ## Per target
@@ -97,12 +103,17 @@ if not exchanges.empty:
     ax.set_xlabel("recorded time per probe (ms)")
     ax.set_xlim(left=0)
     ax.set_title("Probe time per target")
-    ax.legend(fontsize=7, loc="lower right")
-    plots.save_figure(fig, output_dir, "per_target", RECORDED)
+    plots.legend_beside(fig, title="part of the probe")
+    plots.show_figure(fig, output_dir, "per_target",
+                      "Recorded time of one probe per target, split into start-up, QMP commands and quit",
+                      "recorded", RECORDED)
     out = table.assign(total_s=table.sum(axis=1)).reset_index()
-    plots.save_table(out, output_dir, "per_target", RECORDED)
+    shown = out.sort_values("total_s", ascending=False)[["target", "start to ready", "quit", "total_s"]]
+    display(tables.show_table(shown, output_dir, "per_target", "Recorded time per probe, slowest targets first",
+                              "recorded", RECORDED, time_columns=["start to ready", "quit", "total_s"],
+                              csv_frame=out))
     display(Markdown(f"All {len(table)} targets probed one after another: "
-                     f"**{table.values.sum():.2f} s** (computed from the recordings; {RECORDED})."))
+                     f"**{tables.fmt_duration(table.values.sum())}** (computed from the recordings; {RECORDED})."))
 
 # %% [markdown]
 # ## Replay fidelity: simulated against real
@@ -123,7 +134,9 @@ else:
     else:
         fid["recorded"] = fid["target"].map(table.sum(axis=1))
     source = plots.provenance(fid_rows) + f"; recorded: {RECORDED}"
-    plots.save_table(fid, output_dir, "replay_fidelity", source)
+    kind = plots.kind(fid_rows) + " (recorded column: recorded)"
+    # The spread per side: each target's interquartile range over its values.
+    spread = plots.quartiles(fid_rows, ["case", "emulators"])
     has_real = fid["real"].notna().any()
     if not has_real:
         plots.note("The run has no real-QEMU side (no /usr/bin/qemu-system-* where it ran): "
@@ -133,20 +146,33 @@ else:
                                   gridspec_kw={"width_ratios": [3, 1]})
     y = range(len(fid))
     for k, (col, color) in enumerate([("real", "C0"), ("simulated", "C1"), ("recorded", "C7")]):
-        ax.barh([i + (k - 1) * 0.27 for i in y], fid[col] * 1e3, height=0.27, label=col, color=color)
+        ys = [i + (k - 1) * 0.27 for i in y]
+        err = None
+        if col != "recorded":
+            sp = spread[spread["emulators"] == col].set_index("case").reindex(fid["target"])
+            err = [(fid[col].values - sp["q1_s"].values) * 1e3, (sp["q3_s"].values - fid[col].values) * 1e3]
+        ax.barh(ys, fid[col] * 1e3, height=0.27, label=col + (" (median, IQR bar)" if err else ""),
+                color=color, xerr=err, error_kw={"lw": 0.8, "capsize": 1.5})
     ax.set_yticks(list(y), fid["target"])
-    ax.set_xlabel("median time per probe (ms)")
+    ax.set_xlabel("time per probe (ms)")
     ax.set_xlim(left=0)
-    ax.legend(fontsize=8)
     ax.set_title("One probe per target")
     if has_real:
         axr.barh(list(y), fid["ratio"], color="C1")
         axr.axvline(1, color="grey", lw=0.8)
         axr.set_xlim(left=0)
     axr.set_xlabel("simulated / real (×)")
-    axr.set_title("ratio")
-    plots.save_figure(fig, output_dir, "replay_fidelity", source)
+    axr.set_title("ratio of medians")
+    plots.legend_beside(fig)
+    plots.show_figure(fig, output_dir, "replay_fidelity",
+                      "One probe per target on the real binary and on the replaying emulator "
+                      "(median, IQR bar), the recorded time, and simulated / real",
+                      kind, source)
     if has_real:
-        display(Markdown(f"Simulated / real, median over targets: **{fid['ratio'].median():.2f}×** "
-                         f"(range {fid['ratio'].min():.2f} to {fid['ratio'].max():.2f})."))
-    display(fid.round(4))
+        display(Markdown(f"Simulated / real, median over targets: **{tables.fmt_ratio(fid['ratio'].median())}** "
+                         f"(range {tables.fmt_ratio(fid['ratio'].min())} to {tables.fmt_ratio(fid['ratio'].max())})."))
+    shown = fid.sort_values("ratio")[["target", "real", "simulated", "recorded", "ratio"]]
+    display(tables.show_table(shown, output_dir, "replay_fidelity",
+                              "One probe per target: real, simulated (medians) and recorded, "
+                              "targets sorted by simulated / real", kind, source,
+                              time_columns=["real", "simulated", "recorded"], csv_frame=fid))

@@ -22,58 +22,80 @@
 # to the cover letter's libvirtd startup).
 
 # %% tags=["parameters"]
-results_dir = "data/results/reference"  # run directory; relative paths are relative to the repository
+results_dir = "data/results/reference"  # run directory, or a list of them (shown side by side); relative paths are relative to the repository
+reference_dir = ""  # a run to draw beside them as the reference (empty: none)
 output_dir = "reports/startup_scaling"  # figures (PNG) and tables (CSV) are written here
 emulators = []  # emulator counts to show (empty: every count in the run)
 strategies = []  # strategies to show (empty: every strategy in the run)
+index_link = ""  # link back to the report's index page (set by `workbench report`)
+trace_emulators = 8  # emulators in the startup traces of the timeline (`workbench run` makes them with 8)
 
 # %%
 import pandas as pd
-from IPython.display import Markdown
+from IPython.display import HTML, Markdown
 
-from workbench import plots
+from workbench import plots, tables
 
-df, machine = plots.load(results_dir, emulators, strategies)
+if index_link:
+    display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))
+df, machine = plots.load(results_dir, emulators, strategies, reference_dir)
 PATHS = ["daemon_startup", "driver_startup"]
 startup = df[df["benchmark"].isin(PATHS)]
 if startup.empty and not df.empty:
     plots.note("This run has no `daemon_startup` or `driver_startup` benchmark: nothing to plot.")
 
 # %% [markdown]
-# ## Startup time, median and interquartile range
-# One row per code path, one column per cache state; the last column is the ratio
-# full-caps / per-emulator (how many times faster startup is after the series).
+# ## Startup time, median, interquartile range and every value
+# One row per code path, one column per cache state, log time axis (per-emulator startup is
+# about 0.1 ms in process, full caps seconds); the last column is the ratio
+# full-caps / per-emulator (how many times faster startup is after the series), its bars the
+# range the two interquartile ranges allow.
 
 # %%
 if not startup.empty:
-    q = plots.quartiles(startup, ["benchmark", "cache", "strategy", "n_emulators"])
-    source = plots.provenance(startup)
-    fig, ratios = plots.scaling_grid(q, "benchmark", "cache", "startup time (s)",
+    q = plots.quartiles(startup, ["benchmark", "cache", "strategy", "run", "n_emulators"])
+    source, kind = plots.provenance(startup), plots.kind(startup)
+    fig, ratios = plots.scaling_grid(startup, "benchmark", "cache", "startup time (s)",
                                      "Startup time vs emulators installed")
-    plots.save_figure(fig, output_dir, "startup_scaling", source)
-    plots.save_table(q, output_dir, "startup_scaling", source)
+    plots.show_figure(fig, output_dir, "startup_scaling",
+                      "Startup time against the number of emulators installed, per code path and "
+                      "cache state (median line, IQR band, dots: every value; log time axis), and "
+                      "the ratio full-caps / per-emulator", kind, source)
     plots.save_table(ratios, output_dir, "startup_ratio", source + "; ratio of medians")
-    display(q.pivot_table(index=["benchmark", "cache", "n_emulators"], columns="strategy",
-                          values="median_s").round(4))
+    by = ["benchmark", "strategy"] + (["run"] if plots.n_runs(startup) > 1 else [])
+    for cache in ["cold", "warm"]:
+        part = q[q["cache"] == cache]
+        if part.empty:
+            continue
+        wide = part.pivot_table(index="n_emulators", columns=by, values="median_s")
+        display(tables.show_table(
+            wide, output_dir, f"startup_{cache}", f"Median startup time, {cache} cache",
+            kind, source, time_columns="values",
+            csv_frame=part))
+    plots.save_table(q, output_dir, "startup_scaling", source)
 
 # %% [markdown]
 # ## Growth
-# The same medians on log axes: a line of slope 1 is cost proportional to the number of emulators.
+# The same medians on log-log axes: a line of slope 1 is cost proportional to the number of
+# emulators.
 
 # %%
 if not startup.empty:
     import matplotlib.pyplot as plt
 
     cold = q[q["cache"] == "cold"]
-    colors = plots.strategy_colors(cold["strategy"].unique())
+    style = plots.series_style(startup)
     fig, axes = plt.subplots(1, len(PATHS), figsize=(10, 3.6), squeeze=False)
     for ax, path in zip(axes[0], PATHS):
-        for s, g in cold[cold["benchmark"] == path].groupby("strategy"):
-            plots.band(ax, g, "n_emulators", s, colors[s])
+        for (s, run), g in cold[cold["benchmark"] == path].groupby(["strategy", "run"]):
+            st = style[(s, run)]
+            plots.band(ax, g, "n_emulators", st["label"], st["color"], ls=st["ls"], marker=st["marker"])
         ax.set_title(f"{path} · cold", fontsize=10)
         plots.style_axes(ax, "startup time (s, log)", log=True)
-        ax.legend(fontsize=8)
-    plots.save_figure(fig, output_dir, "startup_growth", source)
+    plots.legend_beside(fig)
+    plots.show_figure(fig, output_dir, "startup_growth",
+                      "Cold startup time against emulators installed, log-log axes (median, IQR band)",
+                      kind, source)
 
 # %% [markdown]
 # ## The cover letter's headline
@@ -86,13 +108,57 @@ if not startup.empty:
     if headline.empty:
         plots.note("No emulator count was measured cold under both full-caps and per-emulator.")
     else:
-        plots.save_table(headline, output_dir, "headline", source)
         h = headline.iloc[0]
-        text = (f"**Headline ({source}).** With {h.n_emulators} emulators on a cold cache, "
-                f"`{h.benchmark}` takes **{plots.fmt_time(h.before_s)}** with {h.before} and "
-                f"**{plots.fmt_time(h.after_s)}** with {h.after}: **{h.ratio:.1f}× faster**.")
+        text = (f"With {h.n_emulators} emulators on a cold cache, `{h.benchmark}` takes "
+                f"**{tables.fmt_duration(h.before_s)}** with {h.before} and "
+                f"**{tables.fmt_duration(h.after_s)}** with {h.after}: "
+                f"**{tables.fmt_ratio(h.ratio)} faster** ({kind}).")
         if h.n_emulators < 30:
             text += (f" (The cover letter speaks of 30 emulators; this run's largest count is "
                      f"{h.n_emulators}.)")
         display(Markdown(text))
-        display(headline.round(4))
+        shown = headline if plots.n_runs(startup) > 1 else headline.drop(columns="run")
+        display(tables.show_table(shown, output_dir, "headline",
+                                  "Cold startup before and after the series, largest count measured",
+                                  kind, source, names={"before_s": "full caps", "after_s": "per-emulator",
+                                                       "ratio": "ratio (×)"},
+                                  csv_frame=headline))
+
+# %% [markdown]
+# ## Startup timeline
+# One cold startup and one domain parse per strategy, from a Chrome trace (`workbench trace`;
+# open the JSON in https://ui.perfetto.dev for every span): the driver row holds the startup and
+# the parse phases, each emulator row its probe launches (spawn to QMP socket ready, then the QMP
+# commands). Full caps probes every emulator during startup, one after another; per-emulator
+# starts at once and probes the one emulator the domain needs during post-parse.
+
+# %%
+from workbench.startup_traces import make_traces, run_traces
+
+first_run = plots.as_list(results_dir)[0] if plots.as_list(results_dir) else None
+traces = run_traces(first_run, trace_emulators) if first_run else None
+if traces:
+    trace_kind, trace_source = "replayed", f"`workbench trace` made by `workbench run`, run {first_run.name}"
+else:
+    traces = make_traces(plots.resolve(output_dir) / "traces", trace_emulators)
+    trace_kind = "replayed"
+    trace_source = "`workbench trace` run while rendering this report, on this machine (not part of the run)"
+    plots.note(f"The run has no startup traces (`workbench run` makes them; this one was made "
+               f"without): the two below were **made now, while rendering the report**, on simulated "
+               f"emulators with recorded latency — not part of the run's measurements.")
+fig = plots.timeline_figure([(f"{t.stem.split('-n')[0].removeprefix('startup-')}, cold cache, "
+                              f"{trace_emulators} emulators: startup and one domain parse", t) for t in traces])
+plots.show_figure(fig, output_dir, "startup_timeline",
+                  f"Timeline of one cold startup and one domain parse with {trace_emulators} emulators, "
+                  "full-caps (top) and per-emulator (bottom): driver spans, probe launches and QMP commands",
+                  trace_kind, trace_source.replace("`", ""))
+spans = pd.concat([plots.trace_spans(t).assign(trace=t.stem) for t in traces])
+summary = spans[spans["name"].isin(["driver.startup", "probe.launch", "qmp"])].pivot_table(
+    index="trace", columns="name", values="dur_ms", aggfunc=["sum", "count"])
+summary.columns = [f"{n} {'(total, ms)' if a == 'sum' else '(count)'}" for a, n in summary.columns]
+display(tables.show_table(summary, output_dir, "startup_timeline",
+                          "What each trace holds: time in the startup, in probe launches and in QMP commands",
+                          trace_kind, trace_source.replace("`", ""),
+                          formats={c: (lambda v: tables.fmt_duration(v / 1e3)) for c in summary.columns if "ms" in c}
+                          | {c: (lambda v: f"{int(v):,}") for c in summary.columns if "count" in c},
+                          names={c: c.replace(" (total, ms)", " (total)") for c in summary.columns}))

@@ -14,11 +14,11 @@
 # %% [markdown]
 # # Summary
 #
-# The run at a glance: headline numbers, regressions against the reference run, and links to
-# the detailed pages.
+# The run at a glance: headline numbers, regressions against the reference run, links to the
+# detailed pages, and the machine each run was made on.
 
 # %% tags=["parameters"]
-results_dir = "data/results/reference"  # run directory; relative paths are relative to the repository
+results_dir = "data/results/reference"  # run directory, or a list of them (shown side by side); relative paths are relative to the repository
 output_dir = "reports/summary"  # tables (CSV) are written here
 reference_dir = "data/results/reference"  # the run regressions are judged against
 emulators = []  # emulator counts to show (empty: every count in the run)
@@ -26,24 +26,84 @@ strategies = []  # strategies to show (empty: every strategy in the run)
 threshold = 1.10  # a ratio of medians (this run / reference) above this counts as slower
 alpha = 0.05  # significance level of the Mann-Whitney U test
 link_suffix = ".py"  # links to the other notebooks: .py in JupyterLab, .html in the report
+index_link = ""  # link back to the report's index page (set by `workbench report`)
 
 # %%
 import pandas as pd
-from IPython.display import Markdown
+from IPython.display import HTML, Markdown
 
-from workbench import plots
+from workbench import headline, plots, tables
 from workbench.report import describe_notebooks
 from workbench.results import compare, fidelity, load_run, machine_info, tracing_overhead
 
-run = plots.resolve(results_dir)
+if index_link:
+    display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))
+runs = plots.as_list(results_dir)
 df, machine = plots.load(results_dir, emulators, strategies)
-sweep = machine.get("sweep", {})
-facts = {"results": str(run), "made": sweep.get("created_at"), "mode": sweep.get("mode"),
-         "latency": sweep.get("latency"), "emulator counts": sweep.get("emulators"),
-         "cpu": machine.get("cpu_model"), "cores": machine.get("cores"), "os": machine.get("os"),
-         "python": machine.get("python"), "real QEMU": machine.get("qemu"),
-         "git commit": (machine.get("git_commit") or "")[:12] + (" (dirty)" if machine.get("git_dirty") else "")}
-display(pd.DataFrame({"value": {k: str(v) for k, v in facts.items() if v not in (None, "")}}))
+several = plots.n_runs(df) > 1
+
+# %% [markdown]
+# ## Headline numbers
+
+# %%
+if not df.empty:
+    table = headline.show_headline_table(df, output_dir, several)
+    if table is None:
+        plots.note("No headline numbers: the run has none of the benchmarks they come from.")
+    else:
+        display(table)
+    notes = []
+    tr = tracing_overhead(df)
+    if not tr.empty:
+        notes.append(f"Tracing overhead on startup: median {tables.sig(tr['overhead_pct'].median())}% "
+                     f"(range {tables.sig(tr['overhead_pct'].min())}% to {tables.sig(tr['overhead_pct'].max())}%).")
+    fid = fidelity(df) if (df["benchmark"] == "replay_fidelity").any() else pd.DataFrame()
+    if not fid.empty and fid["real"].notna().any():
+        notes.append(f"Replay fidelity: one simulated probe / one real probe, median over targets "
+                     f"{tables.fmt_ratio(fid['ratio'].median())} (measured on both).")
+    if notes:
+        display(Markdown("\n".join(f"- {n}" for n in notes)))
+
+# %% [markdown]
+# ## Regressions against the reference run
+# A benchmark regresses when its median is more than `threshold` times the reference's AND a
+# Mann-Whitney U test agrees (p < `alpha`): `workbench.results.compare`.
+
+# %%
+ref = plots.resolve(reference_dir) if reference_dir else None
+if df.empty:
+    plots.note("No results: nothing to compare.")
+elif ref is None:
+    display(Markdown("No reference run given: nothing to compare against."))
+elif not ref.is_dir() or not any(ref.glob("*.json")):
+    plots.note(f"No reference run at `{ref}`: regressions cannot be judged.")
+else:
+    ref_df = load_run(ref)
+    for run in runs:
+        if run.resolve() == ref.resolve():
+            display(Markdown(f"`{run.name}` **is the reference run**: there is nothing to compare it against."))
+            continue
+        run_df = load_run(run)
+        same_code = machine_info(ref).get("bench_code_sha256") == machine_info(run).get("bench_code_sha256")
+        if not same_code:
+            plots.note(f"The reference was made with other benchmark code than `{run.name}`: "
+                       "differences may come from it.")
+        cmp = compare(ref_df, run_df, threshold, alpha)
+        flagged = cmp[cmp["regression"]]
+        faster = cmp[(cmp["ratio"] < 1 / threshold) & cmp["significant"]]
+        display(Markdown(f"`{run.name}` against the reference `{ref.name}`: {len(cmp)} benchmarks in both, "
+                         f"**{len(flagged)} regression(s)** (ratio > {threshold}, p < {alpha}); "
+                         f"{len(faster)} significantly faster."))
+        cols = ["benchmark", "case", "phase", "strategy", "n_emulators", "cache", "median_a_s",
+                "median_b_s", "ratio", "p_value"]
+        shown = flagged[cols].sort_values("ratio", ascending=False)
+        if len(shown):
+            display(tables.show_table(
+                shown, output_dir, f"regressions_{run.name}", f"Regressions of {run.name}, largest first",
+                plots.kind(run_df), f"reference {ref} vs {run}", time_columns=[],
+                formats={"median_a_s": tables.fmt_duration, "median_b_s": tables.fmt_duration},
+                names={"median_a_s": "reference", "median_b_s": run.name, "p_value": "p"},
+                csv_frame=cmp))
 
 # %% [markdown]
 # ## Pages
@@ -53,70 +113,20 @@ pages = [n for n in describe_notebooks() if n.name != "summary"]
 display(Markdown("\n".join(f"- [{n.title}]({n.name}{link_suffix}): {n.description}" for n in pages)))
 
 # %% [markdown]
-# ## Headline numbers
+# ## The runs
 
 # %%
-lines = []
-fmt = plots.fmt_time
-if not df.empty:
-    source = plots.provenance(df[df["benchmark"] != "replay_fidelity"])
-    headline = plots.startup_headline(df)
-    plots.save_table(headline, output_dir, "headline", source)
-    for h in headline.itertuples():
-        lines.append(f"- **Startup** (`{h.benchmark}`, cold cache, {h.n_emulators} emulators): "
-                     f"{fmt(h.before_s)} with {h.before}, {fmt(h.after_s)} with {h.after}: "
-                     f"**{h.ratio:.1f}× faster**.")
-    api = df[(df["benchmark"] == "api") & (df["cache"] == "cold")]
-    if not api.empty:
-        n = api["n_emulators"].max()
-        m = api[api["n_emulators"] == n].groupby(["case", "strategy"])["time_s"].median().unstack()
-        for case, r in m.iterrows():
-            lines.append(f"- **{case}** (cold cache, {n} emulators): "
-                         + ", ".join(f"{s} {fmt(v)}" for s, v in r.dropna().items()) + ".")
-    first = df[(df["benchmark"] == "parse.first") & (df["phase"] == "total") & (df["cache"] == "cold")]
-    if not first.empty:
-        m = first.groupby("strategy")["time_s"].median()
-        lines.append("- **First domain parse** after a cold startup: "
-                     + ", ".join(f"{s} {fmt(v)}" for s, v in m.items()) + ".")
-    tr = tracing_overhead(df)
-    if not tr.empty:
-        lines.append(f"- **Tracing overhead** on startup: median {tr['overhead_pct'].median():+.1f}% "
-                     f"(range {tr['overhead_pct'].min():+.1f}% to {tr['overhead_pct'].max():+.1f}%).")
-    fid = fidelity(df) if (df["benchmark"] == "replay_fidelity").any() else pd.DataFrame()
-    if not fid.empty and fid["real"].notna().any():
-        lines.append(f"- **Replay fidelity**: one simulated probe / one real probe, median over "
-                     f"targets {fid['ratio'].median():.2f}× (measured on both).")
-    display(Markdown(f"Source: {source}.\n\n" + "\n".join(lines) if lines else "No headline numbers: "
-                     "the run has none of the benchmarks they come from."))
-
-# %% [markdown]
-# ## Regressions against the reference run
-# A benchmark regresses when its median is more than `threshold` times the reference's AND a
-# Mann-Whitney U test agrees (p < `alpha`): `workbench.results.compare`.
-
-# %%
-ref = plots.resolve(reference_dir)
-if df.empty:
-    plots.note("No results: nothing to compare.")
-elif run.resolve() == ref.resolve():
-    display(Markdown("**This run is the reference run**: there is nothing to compare it against."))
-elif not ref.is_dir() or not any(ref.glob("*.json")):
-    plots.note(f"No reference run at `{ref}`: regressions cannot be judged.")
-else:
-    ref_df = load_run(ref)
-    same_code = machine_info(ref).get("bench_code_sha256") == machine.get("bench_code_sha256")
-    if not same_code:
-        plots.note("The reference was made with other benchmark code: differences may come from it.")
-    cmp = compare(ref_df, df, threshold, alpha)
-    plots.save_table(cmp, output_dir, "regressions", f"reference {ref} vs {run}; both measured")
-    flagged = cmp[cmp["regression"]]
-    faster = cmp[(cmp["ratio"] < 1 / threshold) & cmp["significant"]]
-    display(Markdown(f"{len(cmp)} benchmarks in both runs: **{len(flagged)} regression(s)** "
-                     f"(ratio > {threshold}, p < {alpha}); {len(faster)} significantly faster."))
-    if len(flagged):
-        cols = ["benchmark", "case", "phase", "strategy", "n_emulators", "cache", "median_a_s",
-                "median_b_s", "ratio", "p_value"]
-        shown = flagged[cols].sort_values("ratio", ascending=False).reset_index(drop=True)
-        if len(shown) > 20:
-            display(Markdown(f"The 20 largest of {len(flagged)}; all are in `regressions.csv`."))
-        display(shown.head(20).round(4))
+facts = {}
+for run in runs:
+    m = machine_info(run)
+    sweep = m.get("sweep", {})
+    facts[run.name] = {"made": sweep.get("created_at"), "mode": sweep.get("mode"),
+                       "latency": sweep.get("latency"),
+                       "emulator counts": ", ".join(map(str, sweep.get("emulators") or [])),
+                       "cpu": f"{m.get('cpu_model')} ({m.get('cores')} cores)" if m.get("cpu_model") else None,
+                       "os": m.get("os"), "python": m.get("python"), "real QEMU": m.get("qemu"),
+                       "git commit": (m.get("git_commit") or "")[:12] + (" (dirty)" if m.get("git_dirty") else "")}
+info = pd.DataFrame(facts).dropna(how="all")
+info = info[(info != "").any(axis=1)].rename_axis("what").reset_index()
+display(tables.show_table(info, output_dir, "runs", "Where and how each run was made (machine.json)",
+                          "recorded", "machine.json of " + ", ".join(str(r) for r in runs), max_rows=20))

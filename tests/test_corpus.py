@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from workbench.sim import corpus
-from workbench.conf.domain import parse_domain_file
+from workbench.conf.domain_parse import parse_domain_file
 from workbench.sim.catalog import INSTALL_ORDER
 from workbench.paths import DOMAINS_DIR
 

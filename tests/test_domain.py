@@ -6,11 +6,14 @@ from pathlib import Path
 import pytest
 
 from workbench import trace
-from workbench.conf import domain
-from workbench.conf.domain import (
-    Address, ControllerDef, XMLError, PCIAddress, Raw, assign_controller_indexes,
-    assign_pci_addresses, clear_auto_ifnames, disk_bus, disk_index, fill_seclabel_model,
-    format_domain, generate_macs, parse_domain, parse_domain_file)
+from workbench.conf import domain, domain_parse
+from workbench.conf.domain import Address, ControllerDef, PCIAddress, Raw
+from workbench.conf.domain_format import format_domain
+from workbench.conf.domain_parse import parse_domain, parse_domain_file
+from workbench.conf.domain_postparse import (assign_controller_indexes, assign_pci_addresses,
+                                             clear_auto_ifnames, disk_bus, disk_index,
+                                             fill_seclabel_model, generate_macs)
+from workbench.errors import XMLError
 from workbench.paths import DOMAINS_DIR
 
 CORPUS = sorted(DOMAINS_DIR.glob("*.xml"))
@@ -76,7 +79,7 @@ def test_external_entity_reads_nothing_even_past_the_prescan(monkeypatch):
     _passwd_has_root()
     xxe = (DOMAINS_DIR / "bad" / "xxe-passwd.xml").read_bytes()
     # Without the byte prescan, the parser settings and the DTD check must still hold.
-    monkeypatch.setattr(domain, "_prescan", lambda data, source: None)
+    monkeypatch.setattr(domain_parse, "_prescan", lambda data, source: None)
     with pytest.raises(XMLError) as info:
         parse_domain(xxe, source="xxe.xml")
     assert "root:" not in str(info.value)
@@ -115,8 +118,8 @@ def test_size_limit_is_checked_before_reading(tmp_path, monkeypatch):
     def must_not_run(*a, **k):
         raise AssertionError("the file was read or parsed")
 
-    monkeypatch.setattr(domain, "_parse_bytes", must_not_run)
-    monkeypatch.setattr(domain, "open", must_not_run, raising=False)
+    monkeypatch.setattr(domain_parse, "_parse_bytes", must_not_run)
+    monkeypatch.setattr(domain_parse, "open", must_not_run, raising=False)
     with pytest.raises(XMLError) as info:
         parse_domain_file(big)
     assert str(domain.DEFAULT_MAX_BYTES) in str(info.value)

@@ -8,8 +8,10 @@ import pytest
 from lxml import etree
 
 from workbench import trace
-from workbench.bench.host_api import Daemon, question_calls
+from workbench.bench.daemon_client import Daemon
+from workbench.bench.host_api import ask, host_daemon, question_calls
 from workbench.conf import host as H
+from workbench.conf.host_xml import format_host
 from workbench.sim.simhost import SHAPES, make_host_tree
 from workbench.daemon import error_code
 from workbench.errors import InvalidArgument, RpcError
@@ -42,7 +44,7 @@ def children(xml: str) -> list[str]:
 
 
 def test_everything_is_libvirts_host(api: HostApi, tree: Path) -> None:
-    full = etree.tostring(H.probe_host(str(tree), api.driver.options.sec_models).to_xml_element(),
+    full = etree.tostring(format_host(H.probe_host(str(tree), api.driver.options.sec_models).parts()),
                           encoding="unicode")
     assert api.node_get_capabilities() == full
     assert api.node_get_capabilities(list(PARTS)) == full
@@ -148,7 +150,7 @@ def daemon(tree, tmp_path_factory):
 
     d = tmp_path_factory.mktemp("dm")
     install(d / "inst", 3, latency="none")
-    dm = Daemon(d / "inst", str(tree), d / "cache").start()
+    dm = host_daemon(d / "inst", str(tree), d / "cache", "per-emulator").start()
     yield dm
     dm.stop()
 
@@ -163,7 +165,7 @@ def test_over_the_socket(daemon: Daemon) -> None:
     # every design answers every question without an error
     for design in ("get_capabilities", "node_caps", "node_caps_flags", "per_part"):
         for memo in (False, True):
-            daemon.ask(question_calls(design, "mix", memo))
+            ask(daemon, question_calls(design, "mix", memo))
 
 
 def test_memo_over_the_socket(daemon: Daemon) -> None:

@@ -5,7 +5,8 @@ import asyncio
 
 import pytest
 
-from workbench.conf.domain import assign_controller_indexes, parse_domain
+from workbench.conf.domain_parse import parse_domain
+from workbench.conf.domain_postparse import assign_controller_indexes
 from workbench.errors import ParseError, ProbeError, ValidateError
 from workbench.qemu import domain_checks, probe
 from workbench.qemu.capsdata import Machine, QemuCaps

@@ -20,12 +20,13 @@ _RUN: dict[str, Path] = {}
 QUARTILE_COLS = ["strategy", "n_emulators", "median_s", "q1_s", "q3_s", "values", "provenance"]
 # Per notebook: files it must write into output_dir, CSVs with the columns they must have.
 EXPECTED: dict[str, dict[str, list[str]]] = {
-    "startup_scaling": {"startup_scaling.png": [], "startup_growth.png": [],
+    "startup_scaling": {"startup_scaling.png": [], "startup_growth.png": [], "startup_timeline.png": [],
                         "startup_scaling.csv": ["benchmark", "cache"] + QUARTILE_COLS,
                         "startup_ratio.csv": ["benchmark", "cache", "strategy", "n_emulators", "ratio"],
                         "headline.csv": ["benchmark", "n_emulators", "before_s", "after_s", "ratio", "provenance"]},
     "parse_path": {"phases.png": [], "first_parse.png": [],
-                   "phases_ms.csv": ["benchmark", "cache", "strategy", "parse", "post-parse", "validate", "format"],
+                   "phases.csv": ["benchmark", "cache", "strategy", "parse", "post-parse", "validate", "format"],
+                   "steady_parse.csv": ["run", "case", "strategy", "median_s", "q1_s", "q3_s", "provenance"],
                    "first_parse.csv": ["benchmark", "cache"] + QUARTILE_COLS},
     "apis": {"apis.png": [], "apis.csv": ["case", "cache"] + QUARTILE_COLS,
              "api_growth.csv": ["api", "cache", "strategy", "growth_vs_proportional", "pays_for_every_emulator"]},
@@ -33,7 +34,12 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
                       "per_command.csv": ["command", "calls", "total_s", "share_pct", "provenance"],
                       "per_target.csv": ["target", "start to ready", "quit", "total_s", "provenance"],
                       "replay_fidelity.csv": ["target", "simulated", "real", "recorded", "ratio", "provenance"]},
-    "summary": {"headline.csv": ["benchmark", "before_s", "after_s", "ratio", "provenance"]},
+    "next_steps": {"last_answer.png": [], "launches.png": [],
+                   "last_answer.csv": ["case", "strategy"] + QUARTILE_COLS[1:],
+                   "tradeoffs.csv": ["scenario", "strategy", "n_emulators", "last_answer_s", "startup_s",
+                                     "first_answer_s", "worst_call_s", "cpu_s", "launches",
+                                     "staleness_risk", "provenance"]},
+    "summary": {"headline.csv": ["what", "full-caps", "per-emulator", "ratio", "provenance"]},
 }
 
 
@@ -70,6 +76,11 @@ def test_notebook_writes_its_figures_and_tables(info, results_run, tmp_path):
     outcome = run_notebook(info, tmp_path, {"results_dir": str(results_run)})
     assert outcome.error is None, outcome.error
     out = tmp_path / info.name
+    if info.name == "next_steps" and not _has_scenarios(results_run):
+        # Interim: the committed reference predates the scenarios benchmark; the notebook must
+        # say so. The next reference run has them, and this branch then never runs.
+        assert "No <code>scenario</code> benchmark in this run" in outcome.html.read_text()
+        return
     written = {p.name for p in out.iterdir()}
     assert written, f"{info.name} wrote nothing into output_dir"
     for name, columns in EXPECTED.get(info.name, {}).items():
@@ -84,6 +95,10 @@ def test_notebook_writes_its_figures_and_tables(info, results_run, tmp_path):
         table = pd.read_csv(csv)
         assert "provenance" in table.columns and table["provenance"].notna().all(), csv.name
     assert not list(NOTEBOOKS_DIR.glob("*.ipynb")), "an .ipynb was written into notebooks/"
+
+
+def _has_scenarios(run: Path) -> bool:
+    return any(run.glob("scenarios--*.json"))
 
 
 def test_notebook_without_results_says_so(tmp_path):
@@ -122,3 +137,23 @@ def test_provenance_names_simulated_and_real():
 
 def test_fmt_time_picks_a_readable_unit():
     assert [plots.fmt_time(v) for v in (4.2, 0.0123, 4.5e-5)] == ["4.2 s", "12.3 ms", "45 µs"]
+
+
+def test_trace_spans_reads_a_chrome_trace_for_the_timeline(tmp_path):
+    import json
+
+    events = [{"name": "driver.startup", "ph": "X", "ts": 1000.0, "dur": 5000.0, "pid": 1, "tid": 1, "args": {}},
+              {"name": "probe.spawn", "ph": "X", "ts": 2000.0, "dur": 1000.0, "pid": 1, "tid": 1,
+               "args": {"binary": "/tmp/i/qemu-system-x86_64"}},
+              {"name": "qmp", "ph": "X", "ts": 3000.0, "dur": 500.0, "pid": 1, "tid": 1,
+               "args": {"binary": "/tmp/i/qemu-system-x86_64", "command": "query-qmp-schema"}},
+              {"name": "qmp.commands", "ph": "C", "ts": 3500.0, "pid": 1, "args": {"value": 1}}]
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"traceEvents": events}))
+    spans = plots.trace_spans(path)
+    assert list(spans["name"]) == ["driver.startup", "probe.spawn", "qmp"]  # counters left out
+    assert list(spans["start_ms"]) == [0.0, 1.0, 2.0] and list(spans["dur_ms"]) == [5.0, 1.0, 0.5]
+    assert list(spans["target"]) == ["", "x86_64", "x86_64"]
+    fig = plots.timeline_figure([("t", path)])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["driver", "x86_64"]

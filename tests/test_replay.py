@@ -425,3 +425,20 @@ def test_fakes_match_real_binaries(install30, probe_root) -> None:
                 mismatches.append(f"{target}/{accel}: CPU models differ")
     assert not mismatches, mismatches
     assert not list(probe_root.glob("qmp-*"))
+
+
+def test_replay_timing_model_arithmetic() -> None:
+    """The replay's subtraction model (replay.py docstring), checked as arithmetic, no clock."""
+    launch = {"ready_s": 0.030, "spawn_s": 0.004,
+              "exchanges": [{"latency_s": 0.0002}, {"latency_s": 0.0050}, {"latency_s": 0.0011}]}
+    assert replay.startup_delay(launch, 1.0) == pytest.approx(0.026)
+    assert replay.startup_delay(launch, 2.0) == pytest.approx(0.052)
+    assert replay.startup_delay({"ready_s": 0.003, "spawn_s": 0.004}, 1.0) == 0.0  # never negative
+    assert replay.startup_delay({"ready_s": 0.02}, 1.0) == pytest.approx(0.02)  # no spawn_s
+    floor = replay.round_trip_floor(launch)
+    assert floor == pytest.approx(0.0002)
+    # Replay's delay + one round trip (<= floor) gives back the recorded latency.
+    assert [replay.reply_delay(e, floor, 1.0) + floor for e in launch["exchanges"]] == \
+        pytest.approx([0.0002, 0.0050, 0.0011])
+    assert replay.reply_delay({"latency_s": 0.0050}, floor, 0.0) == 0.0
+    assert replay.round_trip_floor({"exchanges": []}) == 0.0

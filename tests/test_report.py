@@ -8,6 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from test_notebooks import small_run
@@ -27,17 +28,31 @@ def _code_sources() -> list[str]:
     return ["plots.load(results_dir", "plots.save_figure(fig"]
 
 
-def test_report_renders_every_notebook(results_run, tmp_path, capsys):
+def test_report_renders_every_notebook(results_run, tmp_path, capfd):
     out = tmp_path / "reports"
     assert main(["report", "--results", str(results_run), "-o", str(out)]) == 0
     index = (out / "index.html").read_text()
-    assert str((out / "index.html").absolute()) in capsys.readouterr().out
+    printed = capfd.readouterr()
+    assert str((out / "index.html").absolute()) in printed.out
+    infos = describe_notebooks()
+    for i, info in enumerate(infos, 1):  # one progress line per notebook, in order
+        assert re.search(rf"^\[{i}/{len(infos)}\] {info.name} \d+\.\d s$", printed.out, re.M), printed.out
+    assert "Kernel is running over TCP" not in printed.err and "WARNING" not in printed.err, printed.err
+    assert 'id="headline-figure"' in index and "× faster" in index
+    assert (out / "index" / "headline.png").stat().st_size > 1000
     for info in describe_notebooks():
         page = out / f"{info.name}.html"
         assert f'href="{info.name}.html"' in index and html.escape(info.description[:40]) in index
         text = page.read_text()
         assert not any(s in text for s in _code_sources()), f"code input in {page.name}"
-        if info.name != "summary":  # summary has tables only
+        assert 'href="index.html"' in text, f"{page.name} does not link back to the index"
+        assert "<th></th>" not in text, f"an index column in a table of {page.name}"
+        assert "nan" not in re.findall(r"<td>([^<]*)</td>", text), f"NaN cell in {page.name}"
+        for alt in re.findall(r'<img src="data:image/png[^>]*?alt="([^"]*)"', text):
+            assert len(alt) > 20, f"no alt text in {page.name}"
+        assert not re.search(r'<img src="data:image/png(?![^>]*alt=)', text), f"image without alt in {page.name}"
+        interim = info.name == "next_steps" and not any(results_run.glob("scenarios--*.json"))
+        if info.name != "summary" and not interim:  # summary has tables only; see test_notebooks
             pngs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]{2000,})"', text)
             assert pngs, f"no embedded figure in {page.name}"
     assert "FAILED" not in index
@@ -79,3 +94,22 @@ def test_lab_opens_notebooks_dir_with_py_as_notebooks():
         assert "--no-browser" not in report_actions.lab_command(8899, False, settings)
     finally:
         shutil.rmtree(settings.parent)
+
+
+def test_several_runs_and_a_reference_are_shown_side_by_side(results_run, tmp_path):
+    """Two runs (here the same numbers under two names, as two machines would give) and a
+    reference: each page draws them as separate series, labelled by run."""
+    a, b = tmp_path / "machine-a", tmp_path / "machine-b"
+    for d in (a, b):
+        shutil.copytree(results_run, d)
+    out = tmp_path / "reports"
+    status = main(["report", "--results", str(a), "--results", str(b), "--reference", str(results_run),
+                   "-o", str(out)])
+    assert status == 0
+    startup = (out / "startup_scaling.html").read_text()
+    for label in ("machine-a", "machine-b", "(reference)"):
+        assert label in startup, label
+    cold = pd.read_csv(out / "startup_scaling" / "startup_cold.csv")
+    assert set(cold["run"]) == {"machine-a", "machine-b", f"{results_run.name} (reference)"}
+    index = (out / "index.html").read_text()
+    assert "machine-a" in index and "machine-b" in index

@@ -53,3 +53,27 @@ def test_exports_rows_dataframe_and_chrome_json(tmp_path):
     assert kinds == {"X", "C"}
     x = next(e for e in doc["traceEvents"] if e["ph"] == "X")
     assert x["name"] == "probe" and x["args"] == {"binary": "/b"} and x["dur"] >= 0
+
+
+def test_thread_id_is_the_native_one_perfetto_keeps():
+    import threading
+
+    t = Tracer()
+    with t.span("x"):
+        pass
+    (r,) = t.records()
+    assert r.tid == threading.get_native_id() and 0 < r.tid < 2**32
+
+
+def test_counters_are_exported_as_a_series_of_samples(tmp_path):
+    t = Tracer()
+    t.count("cache.probe")
+    with t.span("between"):
+        pass
+    t.count("cache.probe", 2)
+    doc = json.loads(t.write_chrome_trace(tmp_path / "trace.json").read_text())
+    samples = [e for e in doc["traceEvents"] if e["ph"] == "C"]
+    assert [s["args"]["value"] for s in samples] == [1, 3]
+    span = next(e for e in doc["traceEvents"] if e["ph"] == "X")
+    # each sample at the time it was taken: one before the span, one after it
+    assert samples[0]["ts"] <= span["ts"] <= span["ts"] + span["dur"] <= samples[1]["ts"]

@@ -6,6 +6,7 @@ This is the one place a WorkbenchError becomes a message and an exit code.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from workbench.commands import bench, driver, emulators, report, validate
@@ -29,8 +30,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every `finally` (emulators, temp folders) runs first."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one unwinding at a time
+    raise _Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)  # the daemon installs its own in serve()
     try:
         return args.func(args)
     except WorkbenchError as e:
@@ -40,8 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{e.filename}: " if e.filename else ""
         print(f"workbench: {where}{e.strerror or e}", file=sys.stderr)
         return 2 if isinstance(e, (FileNotFoundError, IsADirectoryError, NotADirectoryError)) else 1
+    except _Terminated:
+        print("workbench: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("workbench: interrupted", file=sys.stderr)
         return 130
 
 

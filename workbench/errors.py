@@ -54,6 +54,10 @@ class Unsupported(UsageError):
     """The request asks for something the installed emulators do not offer (arch, machine, ...)."""
 
 
+class OperationFailed(UsageError):
+    """VIR_ERR_OPERATION_FAILED: e.g. a domain name or UUID already taken."""
+
+
 class CapsLookupError(WorkbenchError):
     """virCaps has no guest matching (os type, arch, virt type)."""
 

@@ -2,21 +2,29 @@
 
 Layout of a report directory:
 
-    index.html               links to every notebook's page with its one-line description
+    index.html               the answer (one sentence, the headline figure, the headline table),
+                             then every notebook's page with its one-line description
+    index/                   the headline figure (PNG) and table (CSV)
     <name>.html              the executed notebook without code cells, figures embedded
     <name>/                  the figures (PNG) and tables (CSV) the notebook wrote (output_dir)
     executed/<name>.ipynb    the executed notebook (kept, with the error, when a cell fails)
 
 The .ipynb made from a .py notebook is written into the report directory, never beside the
 notebook (notebooks/*.ipynb must not land in the repository).
+
+Several runs (`results` a list: machines, QEMU versions) go to every notebook as a list in
+`results_dir` and are drawn side by side; a `reference` run goes as `reference_dir` and is drawn
+beside them (and judged against in the summary).
 """
 from __future__ import annotations
 
 import html
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Sequence
 
 from workbench.paths import NOTEBOOKS_DIR
 
@@ -39,6 +47,7 @@ class Outcome:
     html: Path | None
     executed: Path
     error: str | None = None  # names the notebook and the failing cell
+    seconds: float = 0.0
 
 
 def describe_notebooks(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[NotebookInfo]:
@@ -72,6 +81,30 @@ def ensure_kernel(name: str = KERNEL) -> None:
               f"(python -m ipykernel install --user --name {name})", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "ipykernel", "install", "--user", "--name", name],
                        check=True)
+
+
+def kernel_manager_class() -> type:
+    """A kernel manager for a kernel on this very interpreter (whatever kernelspecs the user has
+    installed: a venv's report must not run on another Python), over IPC sockets. IPC, not TCP:
+    ipykernel warns on every start that TCP without CurveZMQ keys is unencrypted, and local
+    sockets need no port. -Xfrozen_modules=off: the debugger's warning about frozen modules
+    (Python 3.11) is moot here. A class, not an instance, so that nbclient owns the kernel and
+    shuts it down after the notebook."""
+    from ipykernel.kernelspec import RESOURCES, get_kernel_dict
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+
+    class ThisPython(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+            spec = get_kernel_dict()  # argv: [sys.executable, -m, ipykernel_launcher, -f, ...]
+            spec["argv"] = [spec["argv"][0], "-Xfrozen_modules=off", *spec["argv"][1:]]
+            return KernelSpec(resource_dir=RESOURCES, **spec)
+
+    class ThisPythonOverIPC(AsyncKernelManager):
+        def __init__(self, **kwargs) -> None:
+            super().__init__(transport="ipc", kernel_spec_manager=ThisPython(), **kwargs)
+
+    return ThisPythonOverIPC
 
 
 def _cell_error(e: Exception, executed: Path) -> str:
@@ -119,22 +152,68 @@ def run_notebook(info: NotebookInfo, out: Path, parameters: dict) -> Outcome:
     params = {k: v for k, v in parameters.items() if k in declared}
     params["output_dir"] = str(out / info.name)
     error = None
+    started = time.monotonic()
     try:
         pm.execute_notebook(str(source), str(executed), parameters=params, kernel_name=KERNEL,
-                            cwd=str(info.path.parent), progress_bar=False)
+                            cwd=str(info.path.parent), progress_bar=False,
+                            kernel_manager_class=kernel_manager_class())
     except pm.PapermillExecutionError as e:
         error = f"notebook {info.name} ({info.path}): {_cell_error(e, executed)}"
     except Exception as e:  # kernel died, bad notebook: still one notebook's failure
         error = f"notebook {info.name} ({info.path}): {type(e).__name__}: {e}"
     finally:
         source.unlink(missing_ok=True)
+    seconds = time.monotonic() - started
     page = None
     if executed.exists():
         page = to_html(executed, out / f"{info.name}.html", info.title)
-    return Outcome(info, page, executed, error)
+    return Outcome(info, page, executed, error, seconds)
 
 
-def write_index(out: Path, outcomes: list[Outcome], results: Path) -> Path:
+def _answer_html(out: Path, results: Sequence[Path], reference: Path | None) -> str:
+    """The index's top: the answer sentence, the headline figure and the headline table, computed
+    from the runs here (not from a notebook, so the answer shows even if a notebook fails)."""
+    from workbench import headline, plots, tables
+
+    runs = list(results) + ([reference] if reference and reference not in results else [])
+    frames = []
+    for run, label in zip(runs, plots.run_labels(runs)):
+        if any(Path(run).glob("*.json")):
+            from workbench.results import load_run
+            frames.append(load_run(run).assign(
+                run=label + (" (reference)" if reference and run == reference and len(runs) > 1 else "")))
+    if not frames:
+        return "<p>No results to answer from.</p>"
+    import pandas as pd
+
+    df = pd.concat(frames, ignore_index=True)
+    several = df["run"].nunique() > 1
+    if not several:
+        df["run"] = ""
+    ans = headline.answer(df)
+    parts = [f'<p class="answer">{ans.sentence()}</p>']
+    if ans.lines:
+        fig = headline.figure(df, ans)
+        (out / "index").mkdir(parents=True, exist_ok=True)
+        fig.savefig(out / "index" / "headline.png", dpi=100, bbox_inches="tight")
+        import matplotlib.pyplot as plt
+        plt.close(fig)
+        caption = ("Cold startup against the number of emulators installed, every strategy: median "
+                   "line, interquartile band, every value as a dot; seconds per emulator at each "
+                   "line's end, the ratio at the largest count as a bracket")
+        label = tables.provenance_label(ans.kind, ans.source)
+        parts.append(f'<figure id="headline-figure"><img src="index/headline.png" '
+                     f'alt="{html.escape(caption + " (" + label + ")", quote=True)}" style="max-width:100%">'
+                     f'<figcaption>{html.escape(caption)}.<br><em>{html.escape(label)}</em></figcaption></figure>')
+    table = headline.show_headline_table(df, out / "index", several)
+    if table is not None:
+        parts.append(table.html)
+    return "\n".join(parts)
+
+
+def write_index(out: Path, outcomes: list[Outcome], results: Path | Sequence[Path],
+                reference: Path | None = None) -> Path:
+    results = [Path(results)] if isinstance(results, (str, Path)) else [Path(r) for r in results]
     items = []
     for o in outcomes:
         n = o.notebook
@@ -143,15 +222,24 @@ def write_index(out: Path, outcomes: list[Outcome], results: Path) -> Path:
         status = (f' <strong style="color:#b00">FAILED: {html.escape(o.error)}</strong>'
                   if o.error else "")
         items.append(f"<li>{link}: {html.escape(n.description)}{status}</li>")
+    try:
+        answer = _answer_html(out, results, reference)
+    except Exception as e:  # the pages below still help: say what failed, do not hide it
+        answer = (f'<p><strong style="color:#b00">FAILED to compute the headline: '
+                  f'{html.escape(type(e).__name__)}: {html.escape(str(e))}</strong></p>')
+    runs = ", ".join(f"<code>{html.escape(str(r))}</code>" for r in results)
+    ref = f"; reference <code>{html.escape(str(reference))}</code>" if reference else ""
     page = f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>virtcaps-workbench report</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.5}}</style></head>
-<body><h1>virtcaps-workbench report</h1>
-<p>Results: <code>{html.escape(str(results))}</code></p>
+<style>body{{font-family:sans-serif;max-width:72em;margin:2em auto;padding:0 1em;line-height:1.5}}
+p.answer{{font-size:1.15em}} figure{{margin:1em 0}} figcaption{{font-size:13px}}</style></head>
+<body><h1>What does probing every QEMU emulator at startup cost?</h1>
+{answer}
+<h2>Pages</h2>
 <ul>
 {chr(10).join(items)}
 </ul>
-<p>Figures (PNG) and tables (CSV) of each page are in the folder of the same name.</p>
+<p>Results: {runs}{ref}. Figures (PNG) and tables (CSV) of each page are in the folder of the same name.</p>
 </body></html>
 """
     index = out / "index.html"
@@ -159,13 +247,27 @@ def write_index(out: Path, outcomes: list[Outcome], results: Path) -> Path:
     return index
 
 
-def render_report(results: Path, out: Path, notebooks_dir: Path = NOTEBOOKS_DIR,
-                  parameters: dict | None = None) -> list[Outcome]:
-    """Run every notebook of notebooks_dir on the run `results` into `out`; write index.html."""
-    ensure_kernel()
+def render_report(results: Path | Sequence[Path], out: Path, notebooks_dir: Path = NOTEBOOKS_DIR,
+                  parameters: dict | None = None, reference: Path | None = None,
+                  progress: Callable[[str], None] | None = None) -> list[Outcome]:
+    """Run every notebook of notebooks_dir on the run(s) `results` (and the `reference` run) into
+    `out`; write index.html. progress gets one line per notebook: '[3/6] apis 5.5 s'."""
     out = Path(out).absolute()
     out.mkdir(parents=True, exist_ok=True)
-    params = {"results_dir": str(Path(results).absolute()), "link_suffix": ".html"} | (parameters or {})
-    outcomes = [run_notebook(info, out, params) for info in describe_notebooks(notebooks_dir)]
-    write_index(out, outcomes, Path(results))
+    runs = [Path(results)] if isinstance(results, (str, Path)) else [Path(r) for r in results]
+    runs = [r.absolute() for r in runs]
+    reference = Path(reference).absolute() if reference else None
+    params = {"results_dir": str(runs[0]) if len(runs) == 1 else [str(r) for r in runs],
+              "link_suffix": ".html", "index_link": "index.html"}
+    if reference:
+        params["reference_dir"] = str(reference)
+    params |= parameters or {}
+    infos = describe_notebooks(notebooks_dir)
+    outcomes = []
+    for i, info in enumerate(infos, 1):
+        o = run_notebook(info, out, params)
+        outcomes.append(o)
+        if progress:
+            progress(f"[{i}/{len(infos)}] {info.name} {o.seconds:.1f} s" + (" FAILED" if o.error else ""))
+    write_index(out, outcomes, runs, reference)
     return outcomes

@@ -26,7 +26,7 @@ from workbench.paths import REPO_ROOT
 from workbench.results import MACHINE_FILE, write_results_csv
 
 # Scripts run once per (n, cache, strategy); SINGLE ones once per round (their own axes).
-GRID_BENCHMARKS = ("daemon_startup", "driver_startup", "apis", "parse", "tracing_overhead")
+GRID_BENCHMARKS = ("daemon_startup", "driver_startup", "apis", "parse", "tracing_overhead", "scenarios")
 SINGLE_BENCHMARKS = ("replay_fidelity",)
 DEFAULT_EMULATORS = (1, 2, 4, 8, 12, 16, 20, 24, 30)
 
@@ -39,14 +39,17 @@ class Mode:
     caches: dict[str, tuple[str, ...]] = field(default_factory=dict)  # per benchmark, else both
 
 
+# scenarios sets up its own cache states (empty, stale, warm): run once per (n, strategy).
+_SCENARIO_CACHES = {"scenarios": ("cold",)}
 # --loops 1: one timed operation per value (startups take 0.02 to 4 s; pyperf's calibration
 # would otherwise run the untimed setup hundreds of times). quick runs in-process: no worker
 # spawns, and 4 values, the fewest with which Mann-Whitney can reach p < 0.05.
 MODES = {
     "quick": Mode("quick", ("--in-process", "-p", "1", "-n", "4", "-w", "0", "--loops", "1"),
-                  caches={"tracing_overhead": ("warm",)}),
-    "default": Mode("default", ("-p", "2", "-n", "3", "-w", "1", "--loops", "1")),
-    "rigorous": Mode("rigorous", ("-p", "4", "-n", "5", "-w", "1", "--loops", "1"), rounds=2),
+                  caches={"tracing_overhead": ("warm",)} | _SCENARIO_CACHES),
+    "default": Mode("default", ("-p", "2", "-n", "3", "-w", "1", "--loops", "1"), caches=_SCENARIO_CACHES),
+    "rigorous": Mode("rigorous", ("-p", "4", "-n", "5", "-w", "1", "--loops", "1"), rounds=2,
+                     caches=_SCENARIO_CACHES),
 }
 
 
@@ -166,6 +169,24 @@ def _check_or_write_machine(out: Path, settings: dict) -> None:
     os.replace(tmp, path)
 
 
+def _finished(path: Path) -> bool:
+    """A result file counts only if it is a whole pyperf JSON document; a truncated or corrupt one
+    is set aside as NAME.bad (kept for inspection) and its job re-run (issue 12)."""
+    if not path.exists():
+        return False
+    try:
+        doc = json.loads(path.read_bytes())
+        if isinstance(doc, dict) and isinstance(doc.get("benchmarks"), list):
+            return True
+        why = "not a pyperf result"
+    except (OSError, ValueError) as e:
+        why = str(e)
+    print(f"workbench: {path}: unreadable result ({why}); re-running its job (old file kept as "
+          f"{path.name}.bad)", file=sys.stderr)
+    os.replace(path, path.with_name(path.name + ".bad"))
+    return False
+
+
 def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategies: Sequence[str] | None = None,
               latency: str = "recorded", mode: str = "quick",
               benchmarks: Sequence[str] = GRID_BENCHMARKS + SINGLE_BENCHMARKS,
@@ -188,7 +209,7 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
     for stale in out.glob(".*.tmp*"):  # an interrupted job's partial output
         stale.unlink()
     jobs = plan(emulators, strategies, m, benchmarks, caches)
-    todo = [j for j in jobs if not (out / j.filename).exists()]
+    todo = [j for j in jobs if not _finished(out / j.filename)]
     result = SweepResult([], [j for j in jobs if j not in todo], {})
     work = Path(tempfile.mkdtemp(prefix="vcs-"))  # short: probe sockets live below /tmp anyway
     try:

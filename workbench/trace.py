@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 _now = time.perf_counter_ns
-_thread_id = threading.get_ident
+# The OS thread id: small, and what Perfetto expects (its JSON importer drops ids over 2^32,
+# which threading.get_ident's pthread_t addresses are).
+_thread_id = threading.get_native_id
 
 
 @dataclass(frozen=True)
@@ -75,24 +77,37 @@ class _NoSpan:
 _NO_SPAN = _NoSpan()
 
 
+MAX_SPANS = 200_000  # issue 12: a long-running daemon must not grow without bound
+
+
 @dataclass
 class Tracer:
     enabled: bool = True
     _spans: list[tuple] = field(default_factory=list)
     counters: Counter = field(default_factory=Counter)
+    max_spans: int = MAX_SPANS  # when full, recording stops; "trace.dropped_spans" counts the rest
+    # (name, time_ns, value after the change) per count() while enabled: a counter's history,
+    # exported as a series of Chrome counter samples.
+    _samples: list[tuple] = field(default_factory=list)
 
     def span(self, name: str, **attrs: Any) -> _Span | _NoSpan:
         if not self.enabled:
+            return _NO_SPAN
+        if len(self._spans) >= self.max_spans:
+            self.counters["trace.dropped_spans"] += 1
             return _NO_SPAN
         return _Span(self._spans, name, attrs)
 
     def count(self, name: str, n: int = 1) -> None:
         # Counters stay on even when spans are off: they are what tests assert on.
         self.counters[name] += n
+        if self.enabled:
+            self._samples.append((name, _now(), self.counters[name]))
 
     def reset(self) -> None:
         self._spans.clear()
         self.counters.clear()
+        self._samples.clear()
 
     def records(self) -> list[SpanRecord]:
         """Spans in the order they closed, each with its nesting depth within its thread."""
@@ -129,9 +144,15 @@ class Tracer:
     def chrome_events(self) -> list[dict[str, Any]]:
         events = [{"name": r.name, "ph": "X", "ts": r.start_ns / 1000, "dur": r.duration_ns / 1000,
                    "pid": r.pid, "tid": r.tid, "args": _jsonable(r.attrs)} for r in self.records()]
+        pid = os.getpid()
+        # Each counter as the samples taken when it changed; one that changed only while tracing
+        # was off gets its value at export, the only time it is known.
+        events += [{"name": k, "ph": "C", "ts": t / 1000, "pid": pid, "args": {"value": v}}
+                   for k, t, v in self._samples]
+        sampled = {k for k, _, _ in self._samples}
         ts = _now() / 1000
-        events += [{"name": k, "ph": "C", "ts": ts, "pid": os.getpid(), "args": {"value": v}}
-                   for k, v in sorted(self.counters.items())]
+        events += [{"name": k, "ph": "C", "ts": ts, "pid": pid, "args": {"value": v}}
+                   for k, v in sorted(self.counters.items()) if k not in sampled]
         return events
 
     def write_chrome_trace(self, path: str | Path, extra_events: list[dict] | None = None) -> Path:

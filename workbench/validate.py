@@ -12,6 +12,7 @@ makes the run fail. libvirt is driven through virsh (workbench/virsh.py).
 """
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -164,15 +165,22 @@ def model_facts(install: Path, files: list[Path], corpus: Path, arches: list[str
     sequences: dict[str, list[str]] = {}
 
     def recording_probe(binary: str, **kw):
-        result = probe(binary, record=True, **kw)
-        for i, launch in enumerate(result.launches):
-            key = _probe_key(binary, i > 0)
-            sequences.setdefault(key, ["qmp_capabilities"] + [
-                virsh.command_key(e.execute, e.arguments) for e in launch.exchanges])
+        seen: list = []
+        result = probe(binary, on_exchange=seen.append, **kw)
+        i = 0
+        for n, ph in enumerate(result.phases):  # split the exchanges among the launches, in order
+            mine, i = seen[i:i + len(ph.commands)], i + len(ph.commands)
+            sequences.setdefault(_probe_key(binary, n > 0), ["qmp_capabilities"] + [
+                virsh.command_key(x.command, x.arguments) for x in mine])
         return result
 
     t0 = time.perf_counter()
-    drv = QemuDriver.startup(DriverOptions(str(install), "per-emulator", work / "model-cache"))
+    # libvirt has no emulator allow-list (the trust policy is the workbench's hardening): allow
+    # what the install and the corpus name, so the checks compare libvirt's own rules.
+    named = {m.decode() for f in files for m in re.findall(rb"<emulator>\s*([^<\s]+)", f.read_bytes())}
+    allowed = tuple(sorted(named | {str(p) for p in install.iterdir()}))
+    drv = QemuDriver.startup(DriverOptions(str(install), "per-emulator", work / "model-cache",
+                                           allowed_emulators=allowed))
     drv.cache.probe_fn = recording_probe
     caps = drv.capabilities(refresh=True)
     timings["model_capabilities_cold"] = time.perf_counter() - t0

@@ -132,8 +132,10 @@ def _made_once(install: Path, tag: str, fill: Callable[[Path], Any]) -> Path:
 def _startup(install: Path, strategy: str, cache_dir: Path, config_dir: Path | None = None):
     from workbench.qemu.driver import DriverOptions, QemuDriver
 
-    return QemuDriver.startup(DriverOptions(search_path=str(install), strategy=strategy, cache_dir=cache_dir,
-                                    config_dir=config_dir))
+    driver = QemuDriver.startup(DriverOptions(search_path=str(install), strategy=strategy,
+                                              cache_dir=cache_dir, config_dir=config_dir))
+    driver.stop()  # a background warm-up must not write into the dir once it is copied
+    return driver
 
 
 def warm_template(install: Path) -> Path:
@@ -201,6 +203,7 @@ class StartedDrivers:
         return driver
 
     def done(self, driver) -> None:
+        driver.stop()  # a background warm-up stops before its cache dir goes
         if self.bench.args.cache == "cold":
             shutil.rmtree(driver.options.cache_dir, ignore_errors=True)
 

@@ -25,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     speed = s.add_mutually_exclusive_group()
     speed.add_argument("--quick", action="store_true", help="fewer values per benchmark: minutes, not hours")
     speed.add_argument("--rigorous", action="store_true", help="more processes and values")
+    s.add_argument("--benchmarks", type=_benchmark_list, default=None,
+                   help="comma-separated benchmark scripts to run (default: all), e.g. scenarios")
     s.add_argument("-o", "--output", type=Path, required=True, help="run directory (resumed if it exists)")
     s.set_defaults(func=sweep)
 
@@ -48,11 +50,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=trace)
 
 
+def _benchmark_list(text: str) -> tuple[str, ...]:
+    from workbench.sweep import GRID_BENCHMARKS, SINGLE_BENCHMARKS
+
+    known = GRID_BENCHMARKS + SINGLE_BENCHMARKS
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    bad = [n for n in names if n not in known]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"unknown benchmarks {bad}; choose from {', '.join(known)}")
+    return names
+
+
 def sweep(args: argparse.Namespace) -> int:
-    from workbench.sweep import run_sweep
+    from workbench.sweep import GRID_BENCHMARKS, SINGLE_BENCHMARKS, run_sweep
 
     mode = "quick" if args.quick else "rigorous" if args.rigorous else "default"
-    res = run_sweep(args.output, args.emulators, args.strategies, args.latency, mode)
+    res = run_sweep(args.output, args.emulators, args.strategies, args.latency, mode,
+                    benchmarks=args.benchmarks or GRID_BENCHMARKS + SINGLE_BENCHMARKS)
     print(f"{len(res.ran)} runs made, {len(res.skipped)} kept from before, {len(res.failed)} failed; "
           f"results in {args.output}")
     for name, err in res.failed.items():
@@ -106,7 +120,10 @@ def trace(args: argparse.Namespace) -> int:
         tr.TRACER.reset()
         tr.TRACER.enabled = True
         driver = QemuDriver.startup(DriverOptions(str(inst.dest), args.strategy, Path(tmp) / "cache"))
-        format_domain_xml(parse_domain_xml(driver.parse_context, dom.xml, source=dom.name, validate=True))
+        try:
+            format_domain_xml(parse_domain_xml(driver.parse_context, dom.xml, source=dom.name, validate=True))
+        finally:
+            driver.stop()  # before the install goes: a background warm-up probes it
     meta = [{"name": "process_name", "ph": "M", "pid": p, "args": {"name": f"workbench ({args.strategy})"}}
             for p in {r.pid for r in tr.TRACER.records()}]
     path = tr.TRACER.write_chrome_trace(args.output, extra_events=meta)

@@ -10,31 +10,41 @@ from workbench.commands.args import strategy_names
 from workbench.errors import UsageError
 
 
+def _driver_args(s: argparse.ArgumentParser, strategy: bool = True) -> None:
+    """The flags every command that starts a driver takes."""
+    s.add_argument("--install", type=Path, required=True, help="directory holding the emulators")
+    if strategy:
+        s.add_argument("--strategy", choices=strategy_names(), default="per-emulator",
+                       help="capabilities strategy (default per-emulator)")
+    s.add_argument("--cache-dir", type=Path, help="capabilities cache directory (default: memory only)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    strategies = strategy_names()
     s = sub.add_parser("capabilities", help="print the full <capabilities> XML for an install",
                        description="Start a full-caps driver on an install and print virCaps as XML.")
-    s.add_argument("--install", type=Path, required=True, help="directory holding the emulators")
-    s.add_argument("--cache-dir", type=Path, help="capabilities cache directory (default: memory only)")
+    _driver_args(s, strategy=False)
     s.set_defaults(func=capabilities)
 
     s = sub.add_parser("parse", help="parse, post-parse and validate a domain XML; print the result",
                        description="Run one domain XML through the driver's parse path and print it formatted.")
     s.add_argument("file", type=Path, help="the domain XML file")
-    s.add_argument("--install", type=Path, required=True, help="directory holding the emulators")
-    s.add_argument("--strategy", choices=strategies, default="per-emulator", help="capabilities strategy (default per-emulator)")
-    s.add_argument("--cache-dir", type=Path, help="capabilities cache directory (default: memory only)")
+    _driver_args(s)
     s.add_argument("--trace", action="store_true", help="also print the spans of the parse to stderr")
     s.set_defaults(func=parse)
 
     s = sub.add_parser("daemon", help="serve the driver APIs as JSON-RPC 2.0 on a UNIX socket",
                        description="Start the driver and serve its APIs, one JSON-RPC 2.0 object per line.")
     s.add_argument("--socket", type=Path, required=True, help="UNIX socket path to listen on")
-    s.add_argument("--install", type=Path, required=True, help="directory holding the emulators")
-    s.add_argument("--strategy", choices=strategies, default="per-emulator", help="capabilities strategy (default per-emulator)")
-    s.add_argument("--cache-dir", type=Path, help="capabilities cache directory (default: memory only)")
+    _driver_args(s)
     s.add_argument("--config-dir", type=Path, help="persistent domain configs to load at startup")
     s.add_argument("--host-root", default="/", help="procfs/sysfs root for host probes (default /)")
+    s.add_argument("--socket-mode", type=_octal_mode, default=0o600,
+                   help="socket permissions, octal (default 0600: the daemon's user and root only)")
+    s.add_argument("--socket-group", help="group allowed to connect (set on the socket; use with --socket-mode 0660)")
+    s.add_argument("--allow-emulator", action="append", default=[], metavar="PATH",
+                   help="an emulator clients may name outside the install (repeatable)")
+    s.add_argument("--probe-workers", type=int, default=None,
+                   help="parallel/background probe pool size (default: $WORKBENCH_PROBE_WORKERS, else the cores)")
     s.set_defaults(func=daemon)
 
     s = sub.add_parser("call", help="call one daemon API: workbench call --socket S METHOD key=value ...",
@@ -69,7 +79,7 @@ def capabilities(args: argparse.Namespace) -> int:
 
 def parse(args: argparse.Namespace) -> int:
     from workbench import trace
-    from workbench.conf.domain import read_domain_file
+    from workbench.conf.domain_parse import read_domain_file
     from workbench.errors import ParseError, ValidateError
     from workbench.qemu.domain_parse import format_domain_xml, parse_domain_xml
     from workbench.qemu.driver import DriverOptions, QemuDriver
@@ -84,6 +94,7 @@ def parse(args: argparse.Namespace) -> int:
     except (ParseError, ValidateError) as e:
         raise type(e)(f"{args.file}: {e}") from None
     finally:
+        driver.stop()  # a background warm-up leaves no emulator behind
         if args.trace:
             for r in trace.TRACER.records():
                 attrs = " ".join(f"{k}={v}" for k, v in r.attrs.items())
@@ -91,13 +102,24 @@ def parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _octal_mode(text: str) -> int:
+    try:
+        mode = int(text, 8)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an octal mode: {text!r}") from None
+    if mode & ~0o777 or mode & 0o007:
+        raise argparse.ArgumentTypeError(f"mode {text} must be within 0770 (others never get access)")
+    return mode
+
+
 def daemon(args: argparse.Namespace) -> int:
-    from workbench.daemon import serve
+    from workbench.daemon import SocketAccess, serve
     from workbench.qemu.driver import DriverOptions
 
     opts = DriverOptions(_check_install(args.install), args.strategy, args.cache_dir, args.config_dir,
-                         host_root=args.host_root)
-    return serve(args.socket, opts)
+                         host_root=args.host_root, allowed_emulators=tuple(args.allow_emulator),
+                         probe_workers=args.probe_workers)
+    return serve(args.socket, opts, SocketAccess(args.socket_mode, args.socket_group))
 
 
 def _param(text: str) -> tuple[str, object]:

@@ -42,6 +42,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--timeout", type=float, default=10.0, help="time limit per probe step, seconds (default 10)")
     s.set_defaults(func=probe)
 
+    s = sub.add_parser("prebuild", help="write prebuilt capabilities beside an install's emulators",
+                       description="What a packager runs at build time: probe every qemu-system-* in DIR "
+                                   "(KVM taken as unusable) and write DIR/qemu-caps/<name>.xml, keyed by "
+                                   "the binary's sha256 and QEMU's version and package (strategy prebuilt).")
+    s.add_argument("dir", type=Path, help="directory holding the qemu-system-* binaries")
+    s.add_argument("--timeout", type=float, default=30.0, help="time limit per probe step, seconds (default 30)")
+    s.set_defaults(func=prebuild)
+
 
 def record(args: argparse.Namespace) -> int:
     from workbench.sim.recorder import find_real_binaries, record_all
@@ -116,3 +124,16 @@ def probe(args: argparse.Namespace) -> int:
     print(f"lookups {s['lookups']}: memory {s['memory']}, disk {s['disk']}, probed {s['probe']}, "
           f"invalid {s['invalid']}, discarded {s['discarded']}", file=sys.stderr)
     return status
+
+
+def prebuild(args: argparse.Namespace) -> int:
+    from workbench.qemu.prebuilt import build_prebuilt
+
+    if not args.dir.is_dir():
+        raise UsageError(f"{args.dir}: not a directory")
+    built = build_prebuilt(args.dir, args.timeout)
+    if not built:
+        raise UsageError(f"{args.dir}: no qemu-system-* executables to prebuild")
+    for b in built:
+        print(f"{b.binary}: {b.path}" if b.error is None else f"{b.binary}: FAILED {b.error}")
+    return 1 if any(b.error for b in built) else 0

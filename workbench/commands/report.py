@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from workbench.errors import UsageError
@@ -26,8 +27,11 @@ SWEEP_MODE = "quick"
 def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("report", help="run the notebooks with papermill on a results run; write HTML reports",
                        description="Run every notebook on a results run and write an HTML report.")
-    s.add_argument("--results", type=Path, default=None,
-                   help="results run directory (default: the committed reference run, data/results/reference)")
+    s.add_argument("--results", type=Path, action="append", default=None, metavar="RUN",
+                   help="results run directory; repeat it to show several runs side by side "
+                        "(default: the committed reference run, data/results/reference)")
+    s.add_argument("--reference", type=Path, default=None, metavar="RUN",
+                   help="a run drawn beside the others as the reference, and judged against")
     s.add_argument("-o", "--output", type=Path, default=Path("reports"), help="report directory (default reports/)")
     s.set_defaults(func=report)
 
@@ -47,14 +51,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=lab)
 
 
-def make_report(results: Path, output: Path, notebooks_dir: Path = NOTEBOOKS_DIR,
-                parameters: dict | None = None) -> int:
-    """Render the report; print where it is and every failing notebook. 1 if any failed."""
+def make_report(results: Path | list[Path], output: Path, notebooks_dir: Path = NOTEBOOKS_DIR,
+                parameters: dict | None = None, reference: Path | None = None) -> int:
+    """Render the report, printing one line per notebook; print where it is and every failing
+    notebook. 1 if any failed."""
     from workbench.report import render_report
 
-    if not results.is_dir():
-        raise UsageError(f"no results run directory {results}")
-    outcomes = render_report(results, output, notebooks_dir, parameters)
+    runs = [results] if isinstance(results, (str, Path)) else list(results)
+    for run in runs + ([reference] if reference else []):
+        if not Path(run).is_dir():
+            raise UsageError(f"no results run directory {run}")
+    outcomes = render_report(runs, output, notebooks_dir, parameters, reference,
+                             progress=lambda line: print(line, flush=True))
     for o in outcomes:
         if o.error:
             print(f"workbench: {o.error}; executed copy: {o.executed}", file=sys.stderr)
@@ -65,8 +73,12 @@ def make_report(results: Path, output: Path, notebooks_dir: Path = NOTEBOOKS_DIR
 
 
 def report(args: argparse.Namespace) -> int:
-    """Run every notebook on --results (default: the committed reference run) into -o."""
-    return make_report(args.results or REFERENCE_RUN, args.output)
+    """Run every notebook on --results (default: the committed reference run; several runs are
+    shown side by side) and --reference (drawn beside them, judged against) into -o."""
+    results = args.results or [REFERENCE_RUN]
+    if not isinstance(results, list):
+        results = [results]
+    return make_report(results, args.output, reference=getattr(args, "reference", None))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
     """
     from workbench.sweep import run_sweep
 
+    started = time.monotonic()
     emulators = QUICK_EMULATORS if args.quick else FULL_EMULATORS
     print(f"sweep: {len(emulators)} emulator counts {list(emulators)}, simulated emulators "
           f"(recorded latency), into {args.output}", flush=True)
@@ -88,7 +101,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"workbench: {name} failed:\n{err}", file=sys.stderr)
     print(f"sweep: {len(res.ran)} benchmarks run, {len(res.skipped)} kept from before, "
           f"{len(res.failed)} failed", flush=True)
+    from workbench.startup_traces import TRACES_DIR, TraceError, make_traces
+
+    try:  # the startup timeline of the report: a few seconds
+        traces = make_traces(Path(args.output) / TRACES_DIR)
+        print(f"traces: {', '.join(str(p) for p in traces)}", flush=True)
+    except TraceError as e:
+        print(f"workbench: {e}", file=sys.stderr)
+        res.failed["startup traces"] = str(e)
     status = make_report(args.output, args.reports)
+    took = int(time.monotonic() - started)
+    print(f"run: took {took // 60} min {took % 60} s (sweep and report)", flush=True)
     return 1 if res.failed else status
 
 

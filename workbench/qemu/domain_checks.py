@@ -9,7 +9,8 @@ it only decides what libvirt would refuse, with libvirt's own message.
 """
 from __future__ import annotations
 
-from workbench.conf.domain import DomainDef, PCIAddress, disk_bus
+from workbench.conf.domain import DomainDef, PCIAddress
+from workbench.conf.domain_postparse import disk_bus
 from workbench.errors import ParseError, ValidateError
 from workbench.qemu.capsdata import QemuCaps
 

@@ -7,10 +7,12 @@ is one trace span ("parse", "post-parse", "validate", "format"); no per-element 
 from __future__ import annotations
 
 from workbench import trace
-from workbench.conf.domain import (DomainDef, assign_controller_indexes, assign_pci_addresses,
-                                   clear_auto_ifnames, fill_seclabel_model, format_domain,
-                                   parse_domain)
 from workbench.conf.arch import LIBVIRT_ARCHES
+from workbench.conf.domain import DomainDef
+from workbench.conf.domain_format import format_domain
+from workbench.conf.domain_parse import parse_domain
+from workbench.conf.domain_postparse import (assign_controller_indexes, assign_pci_addresses,
+                                             clear_auto_ifnames, fill_seclabel_model)
 from workbench.errors import ParseError, ProbeError, ValidateError
 from workbench.qemu import domain_checks
 from workbench.qemu.context import ParseContext

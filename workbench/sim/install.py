@@ -117,10 +117,16 @@ def install(dest: Path, emulators: int | str = MAX_SIMULATED, latency: str = "re
 
 
 def _previous_targets(dest: Path) -> set[str]:
+    """The manifest's targets, only those the catalog knows (issue 12: the file is not trusted,
+    `"a/../../v.txt"` must never become a path we delete)."""
+    from workbench.sim.catalog import INSTALL_ORDER
     try:
-        return set(json.loads((dest / MANIFEST).read_text())["targets"])
+        targets = json.loads((dest / MANIFEST).read_text())["targets"]
     except (OSError, ValueError, KeyError, TypeError):
         return set()
+    if not isinstance(targets, list):
+        return set()
+    return {t for t in targets if isinstance(t, str) and t in INSTALL_ORDER and "/" not in t}
 
 
 def _write_atomic(path: Path, data: bytes, mode: int) -> None:

@@ -14,6 +14,8 @@ class FullCaps(Strategy):
     name = "full-caps"
     description = "build virCaps at startup by probing every emulator (before the series)"
     keeps_full_caps = True
+    staleness = ("virCaps is built once and reused by the parse path and get_version until a "
+                 "get_capabilities rebuilds it: an emulator changed meanwhile is not seen")
 
     def on_startup(self, driver) -> None:
         driver.capabilities(refresh=True)
