@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         root = backend.new_root()
         log = (args.log_dir or tmp) / "facts.log"
         log.parent.mkdir(parents=True, exist_ok=True)
+        log.unlink(missing_ok=True)  # libvirt appends to its log file
         facts = gather(install, root, log)
         shutil.rmtree(root, ignore_errors=True)
         install = install.resolve()
