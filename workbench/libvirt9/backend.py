@@ -57,6 +57,12 @@ def unavailable_reason() -> str | None:
             and not any(Path(p).glob("libvirt/connection-driver/libvirt_driver_qemu.so")
                         for p in ("/usr/lib", "/usr/lib64")):
         return "libvirt's QEMU driver (libvirt-daemon-driver-qemu) is not installed"
+    if os.geteuid() == 0:
+        import pwd
+        try:
+            pwd.getpwnam("libvirt-qemu")  # libvirt 9.0 resolves its built-in user before qemu.conf
+        except KeyError:
+            return "user libvirt-qemu missing (install libvirt-daemon-system, or useradd --system libvirt-qemu)"
     return None
 
 
