@@ -1,0 +1,119 @@
+"""Timed libvirt 9.0 operations, cold and warm, as rows shaped like workbench.results.Row.
+
+One value = one worker process (a fresh connection); what is timed is the step inside the
+worker (binding call only): `startup` is the connection open (driver initialisation), every
+other case is the API call on a connection just opened. Cold: a fresh empty root per value.
+Warm: one root whose capabilities cache a first, untimed run filled.
+"""
+from __future__ import annotations
+
+import platform
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from workbench.libvirt9 import backend
+
+SYSTEM = backend.SYSTEM
+CASES = ("startup", "get_capabilities", "get_domain_capabilities", "get_version", "define_xml")
+# The same benchmark/case names as the model's rows (bench/driver_startup.py, bench/apis.py).
+_BENCHMARK = {"startup": "driver_startup"}
+_STEP = {"get_capabilities": {"op": "capabilities"}, "get_version": {"op": "version"},
+         "get_domain_capabilities": {"op": "domcaps"}}
+SMALL_DOMAIN = ("<domain type='qemu'><name>lv9-bench</name><memory>65536</memory>"
+                "<os><type arch='{arch}'>hvm</type></os></domain>")
+
+
+@dataclass
+class Row:
+    benchmark: str
+    case: str
+    phase: str
+    strategy: str | None
+    n_emulators: int | None
+    cache: str | None
+    emulators: str  # "real" or "simulated" (replaying), as in the model's rows
+    domains: int | None
+    latency: str | None
+    run_index: int
+    value_index: int
+    time_s: float
+    source: str
+    name: str
+    file: str
+    system: str = SYSTEM
+
+
+def n_emulators(install: Path) -> int:
+    return sum(1 for p in Path(install).glob("qemu-system-*") if p.is_file())
+
+
+def steps_for(case: str, host_arch: str | None = None) -> list[dict]:
+    if case not in CASES:
+        raise ValueError(f"unknown case {case!r}; known: {', '.join(CASES)}")
+    if case == "startup":
+        return [{"op": "open"}]
+    if case == "define_xml":
+        arch = host_arch or platform.machine()
+        return [{"op": "open"}, {"op": "define", "readback": False,
+                                 "xml": SMALL_DOMAIN.format(arch=arch)}]
+    return [{"op": "open"}, _STEP[case]]
+
+
+class Roots:
+    """Root dirs for one (install, cache) series: a fresh one per value, or one warm one."""
+
+    def __init__(self, install: Path, cache: str) -> None:
+        if cache not in ("cold", "warm"):
+            raise ValueError(f"cache must be cold or warm, not {cache!r}")
+        self.install, self.cache = Path(install), cache
+        self._warm: Path | None = None
+
+    def get(self) -> Path:
+        if self.cache == "cold":
+            return backend.new_root()
+        if self._warm is None:
+            self._warm = backend.new_root()
+            backend.run_job(self.install, self._warm, [{"op": "open"}, {"op": "capabilities"}])
+        return self._warm
+
+    def done(self, root: Path) -> None:
+        if self.cache == "cold":
+            shutil.rmtree(root, ignore_errors=True)
+
+    def close(self) -> None:
+        if self._warm is not None:
+            shutil.rmtree(self._warm, ignore_errors=True)
+
+
+def time_once(install: Path, roots: Roots, case: str) -> float:
+    """One value: the timed step's own seconds. An API error is a failure, never a value."""
+    root = roots.get()
+    try:
+        recs = backend.run_job(install, root, steps_for(case))
+    finally:
+        roots.done(root)
+    last = recs[-1]
+    if len(recs) != len(steps_for(case)) or not all(r.ok for r in recs):
+        raise backend.LibvirtError(f"{case} on {install}: {[r.error for r in recs if not r.ok]}")
+    return last.time_s
+
+
+def measure(install: Path, case: str, cache: str, repeats: int, emulators: str,
+            progress: Callable[[float], None] | None = None) -> list[Row]:
+    roots = Roots(install, cache)
+    rows = []
+    try:
+        for i in range(repeats):
+            t = time_once(install, roots, case)
+            if progress:
+                progress(t)
+            rows.append(Row(benchmark=_BENCHMARK.get(case, "api"), case=case, phase="total",
+                            strategy=None, n_emulators=n_emulators(install), cache=cache,
+                            emulators=emulators, domains=0, latency=None, run_index=i,
+                            value_index=i, time_s=t, source="measured",
+                            name=f"libvirt9.{case}", file=""))
+    finally:
+        roots.close()
+    return rows
