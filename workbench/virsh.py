@@ -152,7 +152,7 @@ class ProbeLog:
 def command_key(execute: str, args: dict | None) -> str:
     """A command as a sequence item: its name plus the argument that tells calls apart."""
     a = args or {}
-    detail = a.get("typename") or a.get("type") or ""
+    detail = a.get("typename") or a.get("path") or a.get("type") or ""
     model = a.get("model")
     if isinstance(model, dict) and model.get("name"):
         detail = f"{detail}:{model['name']}" if detail else model["name"]

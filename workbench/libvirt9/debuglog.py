@@ -27,6 +27,8 @@ _LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})\+0000: (\d+): (\w+
                    r"(\w+):(\d+) : (.*)$")
 _NEW = re.compile(r"exec=(\S+), .*forceTCG=(\d)")
 _MON = re.compile(r"mon=(0x[0-9a-f]+)")
+from workbench.virsh import command_key  # one key for both libvirt paths (validate, measure)
+
 _ID = re.compile(r'"id":\s*"(libvirt-\d+)"')
 _SAVED = re.compile(r"Saved caps '([^']+)' for '([^']+)'")
 _ACCEL = re.compile(r"-machine none,accel=(\S+)")
@@ -44,12 +46,7 @@ class Command:
     @property
     def key(self) -> str:
         """The command as a sequence item: its name plus the argument that tells calls apart."""
-        a = self.args or {}
-        detail = a.get("typename") or a.get("path") or a.get("type") or ""
-        model = (a.get("model") or {}).get("name") if isinstance(a.get("model"), dict) else None
-        if model:
-            detail = f"{detail}:{model}" if detail else model
-        return f"{self.name}({detail})" if detail else self.name
+        return command_key(self.name, self.args)
 
 
 @dataclass
