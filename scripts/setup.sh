@@ -19,6 +19,11 @@ for arg in "$@"; do
     *) echo "setup.sh: unknown argument '$arg' (expected --test)" >&2; exit 2 ;;
   esac
 done
+# The real-libvirt measurements need the binding (libvirt-python builds against libvirt-dev):
+# added to the test extras only where pkg-config finds libvirt; elsewhere those tests skip.
+if [ "$extras" = "[test]" ] && command -v pkg-config >/dev/null && pkg-config --exists libvirt; then
+  extras="[test,libvirt]"
+fi
 
 PY="${PYTHON:-python3}"
 VENV="${WORKBENCH_VENV:-.venv}"
