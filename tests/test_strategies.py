@@ -47,6 +47,8 @@ class _FakeProbe:
                         kvm=False, tcg=True, flags=frozenset(), machines={}, cpu_models={},
                         host_cpu={}, gic=[], sev=None)
         caps.probe_launches = 1
+        from workbench.qemu import hostfacts  # the validity inputs a real probe records
+        caps.mod_dir_ctime, caps.self_ctime = hostfacts.module_dir_ctime(), hostfacts.self_ctime()
         return SimpleNamespace(caps=caps)
 
     def entered_event(self, binary: str) -> threading.Event:
