@@ -33,6 +33,7 @@ from IPython.display import Markdown
 
 from workbench import plots
 from workbench.report import describe_notebooks
+from workbench.stats import METHOD
 from workbench.results import compare, fidelity, load_run, machine_info, tracing_overhead
 
 run = plots.resolve(results_dir)
@@ -91,8 +92,8 @@ if not df.empty:
 
 # %% [markdown]
 # ## Regressions against the reference run
-# A benchmark regresses when its median is more than `threshold` times the reference's AND a
-# Mann-Whitney U test agrees (p < `alpha`): `workbench.results.compare`.
+# A benchmark regresses when its Benjamini-Hochberg-adjusted Mann-Whitney U p < `alpha` AND the
+# confidence interval of its Hodges-Lehmann ratio lies above `threshold`: `workbench.stats`.
 
 # %%
 ref = plots.resolve(reference_dir)
@@ -107,15 +108,16 @@ else:
     same_code = machine_info(ref).get("bench_code_sha256") == machine.get("bench_code_sha256")
     if not same_code:
         plots.note("The reference was made with other benchmark code: differences may come from it.")
-    cmp = compare(ref_df, df, threshold, alpha)
+    cmp = compare(ref_df, df, min_change=threshold - 1, alpha=alpha)
     plots.save_table(cmp, output_dir, "regressions", f"reference {ref} vs {run}; both measured")
     flagged = cmp[cmp["regression"]]
-    faster = cmp[(cmp["ratio"] < 1 / threshold) & cmp["significant"]]
+    faster = cmp[cmp["verdict"] == "improvement"]
     display(Markdown(f"{len(cmp)} benchmarks in both runs: **{len(flagged)} regression(s)** "
-                     f"(ratio > {threshold}, p < {alpha}); {len(faster)} significantly faster."))
+                     f"({METHOD}; BH-adjusted p < {alpha} and the ratio's CI beyond {threshold}); "
+                     f"{len(faster)} faster, {(cmp['verdict'] == 'underpowered').sum()} underpowered."))
     if len(flagged):
         cols = ["benchmark", "case", "phase", "strategy", "n_emulators", "cache", "median_a_s",
-                "median_b_s", "ratio", "p_value"]
+                "median_b_s", "ratio", "ci_low", "ci_high", "p_adj"]
         shown = flagged[cols].sort_values("ratio", ascending=False).reset_index(drop=True)
         if len(shown) > 20:
             display(Markdown(f"The 20 largest of {len(flagged)}; all are in `regressions.csv`."))

@@ -83,25 +83,32 @@ def test_twice_as_slow_is_flagged_even_across_latency_settings(tmp_path):
     assert flagged["ratio"].iloc[0] == pytest.approx(2.0)
 
 
-def test_slower_but_not_significant_is_not_flagged(tmp_path):
+def test_too_few_values_to_be_significant_is_underpowered(tmp_path):
     a = make_run(tmp_path / "a", values=(1.0, 1.0))
     b = make_run(tmp_path / "b", 2.0, values=(1.0, 1.0))
     row = results.compare(a, b).set_index("benchmark").loc["driver_startup"]
-    assert row["ratio"] == pytest.approx(2.0) and not row["significant"] and not row["regression"]
+    assert row["ratio"] == pytest.approx(2.0) and not row["regression"]
+    assert row["verdict"] == "underpowered" and row["min_p"] == pytest.approx(1 / 3)
 
 
-def test_significant_but_under_threshold_is_not_flagged(tmp_path):
+def test_significant_but_ci_inside_the_minimum_change_is_not_flagged(tmp_path):
     table = results.compare(make_run(tmp_path / "a"), make_run(tmp_path / "b", 1.08))
     row = table.set_index("benchmark").loc["driver_startup"]
-    assert row["significant"] and not row["regression"]
-    assert results.compare(make_run(tmp_path / "c"), make_run(tmp_path / "d", 1.08), threshold=1.05)[
+    assert row["p_adj"] < 0.05 and row["ci_low"] < 1.05 < row["ratio"]
+    assert row["verdict"] == "unchanged" and not row["regression"]
+    assert results.compare(make_run(tmp_path / "c"), make_run(tmp_path / "d", 1.08), min_change=0.03)[
         "regression"].any()
 
 
-def test_permutation_test_is_exact_for_small_samples():
-    assert results.permutation_p([1, 2, 3, 4], [5, 6, 7, 8]) == pytest.approx(2 / 70)
-    assert results.permutation_p([1, 2, 3, 4], [1, 2, 3, 4]) == 1.0
-    assert results.p_value([1.0, 1.0], [1.0, 1.0]) == 1.0
+def test_compare_orders_emulator_counts_as_numbers_and_names_its_columns(tmp_path):
+    d = tmp_path / "a"
+    d.mkdir()
+    write_suite(d / "s.json", {f"driver_startup[n={n}]": (startup_meta(n=n), [1.0, 1.1, 0.9])
+                               for n in (12, 2, 1, 30)})
+    table = results.compare(d, d)
+    assert list(table["n_emulators"]) == [1, 2, 12, 30]
+    assert {"ratio", "ci_low", "ci_high", "p", "p_adj", "verdict"} <= set(table.columns)
+    assert set(table["verdict"]) <= set(__import__("workbench.stats").stats.VERDICTS)
 
 
 def test_tracing_overhead_and_fidelity_summaries(tmp_path):

@@ -43,9 +43,12 @@ def sweep(args: argparse.Namespace) -> int:
 
 
 def compare(args: argparse.Namespace) -> int:
+    import json
+
     import pandas as pd
 
     from workbench.results import compare as do_compare, load_run, machine_info
+    from workbench.stats import METHOD
 
     for run in (args.run_a, args.run_b):
         if not run.is_dir():
@@ -54,21 +57,38 @@ def compare(args: argparse.Namespace) -> int:
     hb = machine_info(args.run_b).get("bench_code_sha256")
     if ha != hb:
         print("workbench: warning: the runs were made with different benchmark code", file=sys.stderr)
-    table = do_compare(load_run(args.run_a), load_run(args.run_b), args.threshold, args.alpha)
+    min_change = args.min_change if args.min_change is not None else args.threshold - 1
+    table = do_compare(load_run(args.run_a), load_run(args.run_b), min_change, args.alpha)
     if table.empty:
         return _fail("the runs have no benchmark in common", 2)
-    with pd.option_context("display.max_rows", None, "display.width", 200,
-                           "display.max_columns", None):
-        shown = table.copy()
-        for col in ("median_a_s", "median_b_s"):
-            shown[col] = shown[col].map(lambda v: f"{v:.4g}")
-        shown["ratio"] = shown["ratio"].map(lambda v: f"{v:.3f}")
-        shown["p_value"] = shown["p_value"].map(lambda v: f"{v:.3g}")
-        print(shown.to_string(index=False))
-    flagged = table[table["regression"]]
-    print(f"\n{len(flagged)} regression(s) flagged (ratio > {args.threshold} and p < {args.alpha}) "
-          f"out of {len(table)} benchmarks")
-    return 1 if len(flagged) else 0
+    n_tests = len(table)
+    counts = table["verdict"].value_counts()
+    footer = (f"{counts.get('regression', 0)} regression(s), {counts.get('improvement', 0)} "
+              f"improvement(s), {counts.get('underpowered', 0)} underpowered, out of {n_tests} tests; "
+              f"method: {METHOD}; alpha {args.alpha}, minimum relevant change {min_change:.0%}")
+    shown = table[table["verdict"].isin(["regression", "improvement"])] if args.only_changed else table
+    if args.sort == "ratio":
+        shown = shown.sort_values("ratio", ascending=False, kind="stable")
+    if args.format == "json":
+        print(json.dumps(json.loads(shown.to_json(orient="records"))))
+        print(footer, file=sys.stderr)
+    elif args.format == "csv":
+        sys.stdout.write(shown.to_csv(index=False))
+        print(footer, file=sys.stderr)
+    else:
+        with pd.option_context("display.max_rows", None, "display.width", 250,
+                               "display.max_columns", None):
+            t = shown.drop(columns=["regression", "min_p"]).copy()
+            for col in ("median_a_s", "median_b_s"):
+                t[col] = t[col].map(lambda v: f"{v:.4g}")
+            for col in ("ratio", "ci_low", "ci_high"):
+                t[col] = t[col].map(lambda v: f"{v:.3f}")
+            for col in ("p", "p_adj"):
+                t[col] = t[col].map(lambda v: f"{v:.3g}")
+            if not t.empty:
+                print(t.to_string(index=False))
+        print(f"\n{footer}")
+    return 1 if counts.get("regression", 0) else 0
 
 
 def trace(args: argparse.Namespace) -> int:

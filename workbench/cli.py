@@ -110,8 +110,17 @@ def build_parser() -> argparse.ArgumentParser:
     s = add("compare", help="compare two runs; exit 1 if a regression is flagged")
     s.add_argument("run_a", type=Path, help="baseline run directory")
     s.add_argument("run_b", type=Path, help="candidate run directory")
-    s.add_argument("--threshold", type=float, default=1.10, help="ratio that counts as slower (default 1.10)")
-    s.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    s.add_argument("--threshold", type=float, default=1.05,
+                   help="ratio the CI must lie beyond to count as a change (default 1.05; same as --min-change 0.05)")
+    s.add_argument("--min-change", type=float, default=None,
+                   help="minimum relevant change as a fraction (0.05 = 5%%); overrides --threshold")
+    s.add_argument("--alpha", type=float, default=0.05,
+                   help="false discovery rate (Benjamini-Hochberg) level (default 0.05)")
+    s.add_argument("--only-changed", action="store_true", help="show only regressions and improvements")
+    s.add_argument("--sort", choices=["name", "ratio"], default="name",
+                   help="row order: by benchmark parameters (numbers numerically) or by ratio, largest first")
+    s.add_argument("--format", choices=["table", "csv", "json"], default="table",
+                   help="table (with a footer) or csv/json on stdout (method and test count on stderr)")
 
     s = add("trace", help="write one driver startup plus one parse as a Chrome trace (Perfetto)")
     s.add_argument("--strategy", choices=strategies, default="full-caps")

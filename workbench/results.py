@@ -2,19 +2,17 @@
 
 pyperf's JSON files are the record. Every benchmark our scripts write carries its parameters as
 `wb_*` metadata, so a row is built from metadata alone (file names only matter for resuming).
-A regression is flagged only when the ratio of medians passes a threshold AND a significance
-test (Mann-Whitney U if scipy is installed, else an exact/sampled permutation test) agrees.
+The regression rule (Mann-Whitney U, Benjamini-Hochberg, Hodges-Lehmann ratio CI beyond a
+minimum relevant change) is workbench.stats; compare() applies it per benchmark.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
-import random
 import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 import pyperf
@@ -102,66 +100,46 @@ def machine_info(run_dir: Path) -> dict:
         return {}
 
 
-# -- significance ------------------------------------------------------------------------
-def permutation_p(a: Sequence[float], b: Sequence[float], rounds: int = 5000, seed: int = 0) -> float:
-    """Two-sided permutation test on the difference of means (exact when small)."""
-    from itertools import combinations
-
-    pooled = list(a) + list(b)
-    observed = abs(statistics.fmean(b) - statistics.fmean(a))
-    n = len(a)
-
-    def stat(idx_a: set[int]) -> float:
-        xa = [pooled[i] for i in idx_a]
-        xb = [pooled[i] for i in range(len(pooled)) if i not in idx_a]
-        return abs(statistics.fmean(xb) - statistics.fmean(xa))
-
-    if math.comb(len(pooled), n) <= rounds:
-        splits = [set(c) for c in combinations(range(len(pooled)), n)]
-    else:
-        rng = random.Random(seed)
-        splits = [set(rng.sample(range(len(pooled)), n)) for _ in range(rounds)]
-    hits = sum(stat(s) >= observed - 1e-15 for s in splits)
-    return hits / len(splits)
-
-
-def p_value(a: Sequence[float], b: Sequence[float]) -> float:
-    if len(a) < 2 or len(b) < 2:
-        return 1.0
-    if len(set(a) | set(b)) == 1:
-        return 1.0  # all equal: nothing to tell apart
-    try:
-        from scipy.stats import mannwhitneyu
-    except ImportError:
-        return permutation_p(a, b)
-    p = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
-    return 1.0 if math.isnan(p) else p
-
-
 # -- comparing two runs --------------------------------------------------------------------
+COMPARE_COLUMNS = KEY + ["n_a", "n_b", "median_a_s", "median_b_s", "ratio", "ci_low", "ci_high",
+                         "p", "p_adj", "min_p", "verdict", "regression"]
+
+
 def _frame(run: Path | pd.DataFrame) -> pd.DataFrame:
     return run if isinstance(run, pd.DataFrame) else load_run(Path(run))
 
 
-def compare(run_a: Path | pd.DataFrame, run_b: Path | pd.DataFrame, threshold: float = 1.10,
+def _sort_key(k: tuple) -> tuple:
+    # numbers as numbers (n = 1, 2, 12, ...), missing values first, everything else as text
+    return tuple((0, 0, "") if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+                 else (1, v, "") if isinstance(v, (int, float)) else (2, 0, str(v)) for v in k)
+
+
+def compare(run_a: Path | pd.DataFrame, run_b: Path | pd.DataFrame, min_change: float = 0.05,
             alpha: float = 0.05) -> pd.DataFrame:
-    """Per benchmark (KEY) in both runs: medians, ratio b/a, p-value, significant, regression."""
+    """Per benchmark (KEY) in both runs: medians, HL ratio b/a with CI, p, BH p, verdict.
+
+    The rule lives in workbench.stats (its METHOD names it); `regression` is verdict == regression.
+    """
+    from workbench import stats
+
     a, b = _frame(run_a), _frame(run_b)
-    ga = {k: g["time_s"].tolist() for k, g in a.groupby(KEY, dropna=False, sort=True)}
-    gb = {k: g["time_s"].tolist() for k, g in b.groupby(KEY, dropna=False, sort=True)}
+    ga = {k: g["time_s"].tolist() for k, g in a.groupby(KEY, dropna=False, sort=False)}
+    gb = {k: g["time_s"].tolist() for k, g in b.groupby(KEY, dropna=False, sort=False)}
+    keys = sorted(set(ga) & set(gb), key=_sort_key)
+    verdicts = stats.decide([(ga[k], gb[k]) for k in keys], alpha=alpha, min_change=min_change)
     out = []
-    for k in sorted(set(ga) & set(gb), key=str):
+    for k, v in zip(keys, verdicts):
         va, vb = ga[k], gb[k]
-        ma, mb = statistics.median(va), statistics.median(vb)
-        ratio = mb / ma if ma > 0 else math.inf
-        p = p_value(va, vb)
-        significant = p < alpha
         out.append(dict(zip(KEY, k)) | {
-            "n_a": len(va), "n_b": len(vb), "median_a_s": ma, "median_b_s": mb, "ratio": ratio,
-            "p_value": p, "significant": significant,
-            "regression": bool(ratio > threshold and significant)})
-    return pd.DataFrame(out, columns=KEY + ["n_a", "n_b", "median_a_s", "median_b_s", "ratio",
-                                             "p_value", "significant", "regression"])
+            "n_a": len(va), "n_b": len(vb), "median_a_s": statistics.median(va),
+            "median_b_s": statistics.median(vb), "ratio": v.effect.ratio, "ci_low": v.effect.ci_low,
+            "ci_high": v.effect.ci_high, "p": v.p, "p_adj": v.p_adj, "min_p": v.min_p,
+            "verdict": v.verdict, "regression": v.verdict == "regression"})
+    df = pd.DataFrame(out, columns=COMPARE_COLUMNS)
+    for col in ("n_emulators", "domains"):
+        df[col] = df[col].astype("Int64")
+    return df
 
 
 # -- summaries the reference README and notebooks use ---------------------------------------
