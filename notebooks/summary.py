@@ -34,7 +34,8 @@ from IPython.display import Markdown
 from workbench import plots
 from workbench.report import describe_notebooks
 from workbench.stats import METHOD
-from workbench.results import compare, fidelity, load_run, machine_info, tracing_overhead
+from workbench.results import compare, fidelity, load_run, tracing_overhead
+from workbench.rundir import read_run_info
 
 run = plots.resolve(results_dir)
 df, machine = plots.load(results_dir, emulators, strategies)
@@ -105,9 +106,9 @@ elif not ref.is_dir() or not any(ref.glob("*.json")):
     plots.note(f"No reference run at `{ref}`: regressions cannot be judged.")
 else:
     ref_df = load_run(ref)
-    same_code = machine_info(ref).get("bench_code_sha256") == machine.get("bench_code_sha256")
+    same_code = read_run_info(ref).code_sha256 == read_run_info(run).code_sha256
     if not same_code:
-        plots.note("The reference was made with other benchmark code: differences may come from it.")
+        plots.note("The reference was made with other workbench code: differences may come from it.")
     cmp = compare(ref_df, df, min_change=threshold - 1, alpha=alpha)
     plots.save_table(cmp, output_dir, "regressions", f"reference {ref} vs {run}; both measured")
     flagged = cmp[cmp["regression"]]

@@ -58,7 +58,7 @@ def test_sweep_resumes_skipping_finished_files_and_refuses_other_code(tmp_path):
 
     machine = json.loads((out / "machine.json").read_text())
     for key in ("cpu_model", "cores", "memory_gib", "kernel", "python", "qemu", "kvm_device",
-                "git_commit", "bench_code_sha256"):
+                "git_commit", "git_dirty", "code_sha256", "format_version"):
         assert key in machine
     assert machine["sweep"]["latency"] == "none"
 
@@ -70,7 +70,7 @@ def test_sweep_resumes_skipping_finished_files_and_refuses_other_code(tmp_path):
                 "value_index", "time_s", "source"):
         assert col in csv[0].split(",")
 
-    machine["bench_code_sha256"] = "0" * 64
+    machine["code_sha256"] = "0" * 64
     (out / "machine.json").write_text(json.dumps(machine))
     with pytest.raises(sweep.SweepMismatch):
         sweep.run_sweep(out, **kw)
@@ -102,7 +102,7 @@ def two_runs(tmp_path_factory):
 def test_compare_a_run_with_itself_flags_nothing(two_runs, capsys):
     a, _ = two_runs
     assert cli_main(["compare", str(a), str(a)]) == 0
-    assert "0 regression(s) flagged" in capsys.readouterr().out
+    assert "0 regression(s)" in capsys.readouterr().out
 
 
 def test_compare_flags_the_startups_that_probe_when_emulators_are_twice_as_slow(two_runs, capsys):
@@ -113,4 +113,4 @@ def test_compare_flags_the_startups_that_probe_when_emulators_are_twice_as_slow(
     assert {("driver_startup", "full-caps", 1), ("driver_startup", "full-caps", 2),
             ("daemon_startup", "full-caps", 1), ("daemon_startup", "full-caps", 2)} <= flagged
     assert cli_main(["compare", str(a), str(b)]) == 1
-    assert "regression(s) flagged" in capsys.readouterr().out
+    assert "regression(s)" in capsys.readouterr().out

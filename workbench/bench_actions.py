@@ -47,18 +47,29 @@ def compare(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from workbench.results import compare as do_compare, load_run, machine_info
+    from workbench.errors import ResultsError
+    from workbench.results import compare as do_compare, load_run
+    from workbench.rundir import read_run_info
     from workbench.stats import METHOD
 
     for run in (args.run_a, args.run_b):
         if not run.is_dir():
             return _fail(f"no run directory {run}", 2)
-    ha = machine_info(args.run_a).get("bench_code_sha256")
-    hb = machine_info(args.run_b).get("bench_code_sha256")
-    if ha != hb:
-        print("workbench: warning: the runs were made with different benchmark code", file=sys.stderr)
     min_change = args.min_change if args.min_change is not None else args.threshold - 1
-    table = do_compare(load_run(args.run_a), load_run(args.run_b), min_change, args.alpha)
+    if not (0 <= min_change < 10 and 0 < args.alpha < 1):
+        return _fail(f"need 0 <= min-change < 10 and 0 < alpha < 1, got {min_change}, {args.alpha}", 2)
+    try:
+        ia, ib = read_run_info(args.run_a), read_run_info(args.run_b)
+        table = do_compare(load_run(args.run_a), load_run(args.run_b), min_change, args.alpha)
+    except ResultsError as e:
+        return _fail(str(e), 2)
+    if ia.code_sha256 != ib.code_sha256:
+        print("workbench: warning: the runs were made with different workbench code "
+              f"(format {ia.format_version} vs {ib.format_version})", file=sys.stderr)
+    for name, info in (("A", ia), ("B", ib)):
+        if info.data.get("injected"):
+            print(f"workbench: note: run {name} has an injected slowdown: {info.data['injected']}",
+                  file=sys.stderr)
     if table.empty:
         return _fail("the runs have no benchmark in common", 2)
     n_tests = len(table)

@@ -53,8 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     strategies = list(STRATEGIES)
 
-    def add(name: str, help: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help, description=help)
+    def add(name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=description or help)
 
     s = add("record", help="record probe transcripts from the real qemu-system-* binaries")
     s.add_argument("--qemu-dir", type=Path, default=Path("/usr/bin"), help="where the real binaries are (default: /usr/bin)")
@@ -97,14 +97,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("method")
     s.add_argument("params", nargs="*", metavar="key=value")
 
-    s = add("sweep", help="run the pyperf benchmark grid over installs of 1..30 emulators")
+    s = add("sweep", help="run the pyperf benchmark grid over installs of 1..30 emulators",
+            description="Run the pyperf benchmark grid. Modes (values per benchmark, so that "
+                        "`workbench compare` can reach significance over ~1,100 benchmarks: it needs "
+                        ">= 9 a side): --quick 10 cold / 20 warm, in-process; default (neither flag) "
+                        "4 worker processes: 12 cold / 24 warm, roughly 2x quick's time; --rigorous "
+                        "8 processes x 2 rounds: 48 cold / 96 warm, several hours on the full grid.")
     s.add_argument("--emulators", default="1,2,4,8,12,16,20,24,30",
                    help="comma-separated emulator counts (default 1,2,4,8,12,16,20,24,30)")
     s.add_argument("--strategies", default="all", help=f"comma-separated, or all ({', '.join(strategies)})")
     s.add_argument("--latency", type=_latency, default="recorded", help="emulator latency mode (default recorded)")
     speed = s.add_mutually_exclusive_group()
-    speed.add_argument("--quick", action="store_true", help="fewer values per benchmark: minutes, not hours")
-    speed.add_argument("--rigorous", action="store_true", help="more processes and values")
+    speed.add_argument("--quick", action="store_true",
+                       help="pyperf in-process: 10 values per cold-cache benchmark, 20 per warm one "
+                            "(what `workbench run` uses; full grid roughly 20-25 min on 2 quiet cores)")
+    speed.add_argument("--rigorous", action="store_true",
+                       help="8 worker processes x 2 rounds: 48 values per cold benchmark, 96 per warm "
+                            "(several hours on the full grid)")
     s.add_argument("-o", "--output", type=Path, required=True, help="run directory (resumed if it exists)")
 
     s = add("compare", help="compare two runs; exit 1 if a regression is flagged")

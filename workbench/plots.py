@@ -15,7 +15,8 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 import pandas as pd
 
 from workbench.paths import REPO_ROOT
-from workbench.results import COLUMNS, load_run, machine_info
+from workbench.results import COLUMNS, load_run
+from workbench.rundir import read_run_info
 
 BASELINE = "full-caps"  # before the series: ratios are BASELINE / strategy (x times faster)
 RECORDED = "recorded on real QEMU 7.2 (Debian 12), data/transcripts"
@@ -61,7 +62,7 @@ def load(results_dir: str | Path, emulators: Sequence[int] = (),
         df = df[~grid | df["n_emulators"].isin(list(emulators))]
     if strategies:
         df = df[~grid | df["strategy"].isin(list(strategies))]
-    return df.reset_index(drop=True), machine_info(run)
+    return df.reset_index(drop=True), read_run_info(run).data
 
 
 def provenance(df: pd.DataFrame) -> str:

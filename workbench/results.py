@@ -7,9 +7,7 @@ minimum relevant change) is workbench.stats; compare() applies it per benchmark.
 """
 from __future__ import annotations
 
-import json
 import math
-import os
 import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,8 +15,11 @@ from pathlib import Path
 import pandas as pd
 import pyperf
 
-MACHINE_FILE = "machine.json"
-RESULTS_CSV = "results.csv"
+from workbench.errors import ResultsError
+from workbench.rundir import MACHINE_FILE, RESULTS_CSV, result_files  # noqa: F401 (re-exported)
+
+# Where a value comes from: a real QEMU binary, a replaying emulator, or a model (not a timing).
+SOURCES = ("measured-real", "measured-replay", "modelled")
 # Parameters that identify what was measured; `latency` is left out on purpose so that a run
 # made with --latency 2 is compared with a recorded-latency one.
 KEY = ["benchmark", "case", "phase", "strategy", "n_emulators", "cache", "emulators", "domains"]
@@ -44,9 +45,23 @@ class Row:
     file: str
 
 
+def source_of(md: dict) -> str:
+    """wb_source if the benchmark recorded one, else (legacy files) from wb_emulators."""
+    src = md.get("wb_source") or ("measured-real" if md.get("wb_emulators") == "real" else "measured-replay")
+    return src
+
+
+def load_suite(path: Path) -> pyperf.BenchmarkSuite:
+    """A pyperf result file; a truncated or invalid one is a ResultsError naming it."""
+    try:
+        return pyperf.BenchmarkSuite.load(str(path))
+    except Exception as e:  # pyperf raises ValueError, KeyError, TypeError, JSONDecodeError...
+        raise ResultsError(f"{path}: not a valid pyperf result file ({type(e).__name__}: {e})") from None
+
+
 def suite_rows(path: Path) -> list[Row]:
     """One Row per value (warmups left out) of every benchmark in one pyperf JSON file."""
-    suite = pyperf.BenchmarkSuite.load(str(path))
+    suite = load_suite(path)
     rows = []
     for bench in suite.get_benchmarks():
         md = bench.get_metadata()
@@ -65,14 +80,9 @@ def suite_rows(path: Path) -> list[Row]:
                     emulators=md.get("wb_emulators", "simulated"),
                     domains=None if domains is None else int(domains),
                     latency=md.get("wb_latency"), run_index=run_index, value_index=value_index,
-                    time_s=float(v), source="measured", name=bench.get_name(), file=Path(path).name))
+                    time_s=float(v), source=source_of(md), name=bench.get_name(), file=Path(path).name))
                 value_index += 1
     return rows
-
-
-def result_files(run_dir: Path) -> list[Path]:
-    return sorted(p for p in Path(run_dir).glob("*.json")
-                  if p.name != MACHINE_FILE and not p.name.startswith("."))
 
 
 def load_run(run_dir: Path) -> pd.DataFrame:
@@ -85,19 +95,10 @@ def load_run(run_dir: Path) -> pd.DataFrame:
 
 
 def write_results_csv(run_dir: Path) -> Path:
-    """results.csv beside the JSON files, written atomically (derived: safe to delete)."""
-    target = Path(run_dir) / RESULTS_CSV
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-    load_run(run_dir).to_csv(tmp, index=False)
-    os.replace(tmp, target)
-    return target
+    """results.csv beside the JSON files (derived: safe to delete)."""
+    from workbench import rundir
 
-
-def machine_info(run_dir: Path) -> dict:
-    try:
-        return json.loads((Path(run_dir) / MACHINE_FILE).read_text())
-    except (OSError, ValueError):
-        return {}
+    return rundir.write_results_csv(run_dir, load_run(run_dir))
 
 
 # -- comparing two runs --------------------------------------------------------------------

@@ -72,7 +72,7 @@ def main() -> None:
         return total
 
     try:
-        b.runner.bench_time_func("daemon_startup", time_func, metadata=b.meta("daemon_startup"))
+        b.add("daemon_startup", time_func, metadata=b.meta("daemon_startup"))
     finally:
         shutil.rmtree(sock_dir, ignore_errors=True)
 
