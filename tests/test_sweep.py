@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -37,6 +38,19 @@ def test_quick_runs_tracing_overhead_warm_only_and_rigorous_repeats_rounds():
     assert {j.round for j in rigorous} == {1, 2}
 
 
+def test_every_mode_gives_enough_values_to_reach_alpha_over_the_full_grid():
+    from workbench.stats import min_p
+
+    m = 1200  # benchmarks compared on the full grid (1,122 in the reference run), with margin
+    for mode in sweep.MODES.values():
+        for cache in ("cold", "warm"):
+            n = mode.values(cache)
+            assert min_p(n, n) <= 0.05 / m, (mode.name, cache, n)
+        job = sweep.Job("driver_startup", 1, "full-caps", 1, "warm")
+        argv = job.argv(mode, "none", Path("/i"), Path("/c"), Path("/o"))
+        assert argv[argv.index("-n") + 1] == str(mode.values_per_process("warm"))
+
+
 def test_sweep_resumes_skipping_finished_files_and_refuses_other_code(tmp_path):
     out = tmp_path / "run"
     kw = dict(emulators=[1], strategies=["per-emulator"], latency="none", mode="quick",
@@ -63,7 +77,9 @@ def test_sweep_resumes_skipping_finished_files_and_refuses_other_code(tmp_path):
     assert machine["sweep"]["latency"] == "none"
 
     df = results.load_run(out)
-    assert len(df) == 2 * 4  # two runs of 4 values (quick)
+    quick = sweep.MODES["quick"]
+    assert len(df) == quick.values("cold") + quick.values("warm") == 10 + 20
+    assert machine["sweep"]["values_per_benchmark"] == {"cold": 10, "warm": 20}
     csv = (out / results.RESULTS_CSV).read_text().splitlines()
     assert len(csv) == 1 + len(df)
     for col in ("benchmark", "strategy", "n_emulators", "cache", "latency", "emulators", "phase",
