@@ -23,6 +23,8 @@ def test_min_p_is_complete_separation():
 def test_mwu_matches_scipy_and_handles_ties():
     assert stats.mwu_p([1.0, 1.0], [1.0, 1.0]) == 1.0
     assert stats.mwu_p([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(2 / math.comb(10, 5))
+    # exact beyond 8 values too: complete separation reaches min_p
+    assert stats.mwu_p(list(range(10)), list(range(10, 20))) == pytest.approx(stats.min_p(10, 10))
 
 
 def test_bh_matches_the_textbook_example():
