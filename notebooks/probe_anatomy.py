@@ -18,7 +18,8 @@
 # conversations recorded on real QEMU 7.2 (`data/transcripts`), and how faithfully the
 # simulated emulators replay them.
 #
-# Recorded latency is QEMU's side only: request sent to reply bytes received.
+# Recorded latency is measured client-side by the prober: request written to the socket ->
+# reply line read, before JSON parsing. It includes QEMU's work and one socket round trip.
 
 # %% tags=["parameters"]
 results_dir = "data/results/reference"  # run directory (for replay fidelity); relative paths are relative to the repository
@@ -32,7 +33,7 @@ import pandas as pd
 from IPython.display import Markdown
 
 from workbench import plots
-from workbench.emulators.transcript import load
+from workbench.sim.transcript import load
 
 RECORDED = plots.RECORDED
 paths = sorted(plots.resolve(transcripts_dir).glob("*.json.gz"))

@@ -17,7 +17,7 @@
 # Startup time against the number of installed emulators, full caps (probe every emulator at
 # startup) against the per-emulator cache, on a cold and a warm cache.
 #
-# Two code paths: `driver_startup` is `QemuDriver(...).startup()` in process;
+# Two code paths: `driver_startup` is `QemuDriver.startup(...)` in process;
 # `daemon_startup` is `workbench daemon` from spawn to its first answered API call (the closest
 # to the cover letter's libvirtd startup).
 

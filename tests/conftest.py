@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from workbench import trace
-from workbench.emulators.install import install
+from workbench.sim.install import install
 
 REAL_QEMU_DIR = Path("/usr/bin")
 HAVE_REAL_QEMU = (REAL_QEMU_DIR / "qemu-system-x86_64").exists()

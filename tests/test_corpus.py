@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from workbench.conf import corpus
-from workbench.conf.domain import parse_domain_file
-from workbench.emulators.catalog import INSTALL_ORDER
+from workbench.sim import corpus
+from workbench.conf.domain_parse import parse_domain_file
+from workbench.sim.catalog import INSTALL_ORDER
 from workbench.paths import DOMAINS_DIR
 
 
@@ -26,7 +26,7 @@ def test_deterministic(tmp_path):
 def test_matches_committed(tmp_path):
     corpus.write_corpus(tmp_path)
     generated, committed = _tree(tmp_path), _tree(DOMAINS_DIR)
-    assert sorted(committed) == sorted(generated), "rerun `python -m workbench.conf.corpus`"
+    assert sorted(committed) == sorted(generated), "rerun `python -m workbench.sim.corpus`"
     stale = [k for k in generated if generated[k] != committed[k]]
     assert not stale, f"stale corpus files: {stale}"
 

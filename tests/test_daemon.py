@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import processes_mentioning
-from workbench.qemu.daemon import RpcError, call
+from workbench.daemon import RpcError, call
 
 XML = ('<domain type="qemu"><name>d1</name><memory>524288</memory><vcpu>1</vcpu>'
        '<os><type arch="x86_64">hvm</type></os></domain>')

@@ -6,11 +6,14 @@ from pathlib import Path
 import pytest
 
 from workbench import trace
-from workbench.conf import domain
-from workbench.conf.domain import (
-    Address, ControllerDef, DomainXMLError, PCIAddress, Raw, assign_controller_indexes,
-    assign_pci_addresses, clear_auto_ifnames, disk_bus, disk_index, fill_seclabel_model,
-    format_domain, generate_macs, parse_domain, parse_domain_file)
+from workbench.conf import domain, domain_parse
+from workbench.conf.domain import Address, ControllerDef, PCIAddress, Raw
+from workbench.conf.domain_format import format_domain
+from workbench.conf.domain_parse import parse_domain, parse_domain_file
+from workbench.conf.domain_postparse import (assign_controller_indexes, assign_pci_addresses,
+                                             clear_auto_ifnames, disk_bus, disk_index,
+                                             fill_seclabel_model, generate_macs)
+from workbench.errors import XMLError
 from workbench.paths import DOMAINS_DIR
 
 CORPUS = sorted(DOMAINS_DIR.glob("*.xml"))
@@ -45,7 +48,7 @@ def test_round_trip(path: Path):
 
 @pytest.mark.parametrize("path", BAD, ids=lambda p: p.name)
 def test_bad_files_are_refused_with_position(path: Path):
-    with pytest.raises(DomainXMLError) as info:
+    with pytest.raises(XMLError) as info:
         parse_domain_file(path)
     e = info.value
     assert e.source == str(path)
@@ -55,14 +58,14 @@ def test_bad_files_are_refused_with_position(path: Path):
 
 
 def test_semantic_error_points_at_the_element():
-    with pytest.raises(DomainXMLError) as info:
+    with pytest.raises(XMLError) as info:
         parse_domain_file(DOMAINS_DIR / "bad" / "bad-memory.xml")
     assert (info.value.line, info.value.column) == (3, 3)
     assert "lots" in info.value.message
 
 
 def test_syntax_error_position_comes_from_libxml2():
-    with pytest.raises(DomainXMLError) as info:
+    with pytest.raises(XMLError) as info:
         parse_domain("<domain type='qemu'>\n<name>x</name\n</domain>", source="f.xml")
     assert info.value.line == 3 and str(info.value).startswith("f.xml:3:")
 
@@ -76,8 +79,8 @@ def test_external_entity_reads_nothing_even_past_the_prescan(monkeypatch):
     _passwd_has_root()
     xxe = (DOMAINS_DIR / "bad" / "xxe-passwd.xml").read_bytes()
     # Without the byte prescan, the parser settings and the DTD check must still hold.
-    monkeypatch.setattr(domain, "_prescan", lambda data, source: None)
-    with pytest.raises(DomainXMLError) as info:
+    monkeypatch.setattr(domain_parse, "_prescan", lambda data, source: None)
+    with pytest.raises(XMLError) as info:
         parse_domain(xxe, source="xxe.xml")
     assert "root:" not in str(info.value)
 
@@ -86,7 +89,7 @@ def test_utf16_external_entity_is_refused():
     _passwd_has_root()
     text = (DOMAINS_DIR / "bad" / "xxe-passwd.xml").read_text()
     data = text.replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="UTF-16"?>')
-    with pytest.raises(DomainXMLError) as info:
+    with pytest.raises(XMLError) as info:
         parse_domain(data.encode("utf-16"), source="xxe16.xml")
     assert "root:" not in str(info.value)
 
@@ -97,7 +100,7 @@ def test_utf16_external_entity_is_refused():
     "<!DOCTYPE domain PUBLIC '-//x//y' 'http://example.invalid/d.dtd'><domain type='qemu'/>",
 ])
 def test_entities_and_dtds_are_refused(xml: str):
-    with pytest.raises(DomainXMLError) as info:
+    with pytest.raises(XMLError) as info:
         parse_domain(xml)
     assert info.value.line >= 1
 
@@ -115,20 +118,20 @@ def test_size_limit_is_checked_before_reading(tmp_path, monkeypatch):
     def must_not_run(*a, **k):
         raise AssertionError("the file was read or parsed")
 
-    monkeypatch.setattr(domain, "_parse_bytes", must_not_run)
-    monkeypatch.setattr(domain, "open", must_not_run, raising=False)
-    with pytest.raises(DomainXMLError) as info:
+    monkeypatch.setattr(domain_parse, "_parse_bytes", must_not_run)
+    monkeypatch.setattr(domain_parse, "open", must_not_run, raising=False)
+    with pytest.raises(XMLError) as info:
         parse_domain_file(big)
     assert str(domain.DEFAULT_MAX_BYTES) in str(info.value)
     assert str(100 * 1024 * 1024) in str(info.value)
-    with pytest.raises(DomainXMLError, match="limit of 1024"):
+    with pytest.raises(XMLError, match="limit of 1024"):
         parse_domain(b" " * 2048, max_bytes=1024)
 
 
 def test_size_limit_parameter_lets_larger_files_through(tmp_path):
     p = tmp_path / "d.xml"
     p.write_text(MINIMAL)
-    with pytest.raises(DomainXMLError):
+    with pytest.raises(XMLError):
         parse_domain_file(p, max_bytes=10)
     assert parse_domain_file(p, max_bytes=len(MINIMAL)).name == "t"
 
@@ -147,7 +150,7 @@ def test_size_limit_parameter_lets_larger_files_through(tmp_path):
     ("<domain type='qemu'><name>x</name></domain>", "os <type>"),
 ])
 def test_semantic_errors(xml: str, message: str):
-    with pytest.raises(DomainXMLError, match=message) as info:
+    with pytest.raises(XMLError, match=message) as info:
         parse_domain(xml)
     assert info.value.line == 1 and info.value.column >= 1
 
@@ -303,7 +306,7 @@ def test_assign_pci_addresses_skips_ccw_and_runs_out():
                                     for i in range(3))))
     assign_pci_addresses(many, first_slot=10)
     assert [k.address.slot for k in many.disks[:3]] == [10, 11, 12]
-    with pytest.raises(DomainXMLError, match="no free PCI slot"):
+    with pytest.raises(XMLError, match="no free PCI slot"):
         assign_pci_addresses(parse_domain(dom("".join(
             "<interface type='user'/>" for _ in range(32)))))
 
@@ -342,7 +345,7 @@ def test_fill_seclabel_model(seclabel: str, inactive: bool, model: str):
 ])
 def test_fill_seclabel_model_refuses(seclabels: str, inactive: bool):
     d = parse_domain(dom().replace("</devices>", "</devices>" + seclabels))
-    with pytest.raises(DomainXMLError, match="missing security model"):
+    with pytest.raises(XMLError, match="missing security model"):
         fill_seclabel_model(d, "selinux", inactive=inactive)
 
 

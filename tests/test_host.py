@@ -11,7 +11,8 @@ import pytest
 
 from workbench import trace
 from workbench.conf import host
-from workbench.conf.simhost import SHAPES, HostShape, make_host_tree
+from workbench.conf.host_xml import format_host
+from workbench.sim.simhost import SHAPES, HostShape, make_host_tree
 
 SUB_PROBES = ("host.arch", "host.cpu", "host.numa", "host.cache", "host.resctrl", "host.pages",
               "host.iommu", "host.power", "host.uuid", "host.secmodel")
@@ -68,7 +69,7 @@ def test_resctrl_details(trees: dict[str, Path]) -> None:
 def test_xml_elements(trees: dict[str, Path]) -> None:
     h = host.probe_host(trees["server-2s-64"], sec_models=[("dac", "0", {"kvm": "+0:+0",
                                                                            "qemu": "+0:+0"})])
-    el = h.to_xml_element()
+    el = format_host(h.parts())
     assert el.tag == "host"
     assert [c.tag for c in el] == ["uuid", "cpu", "power_management", "iommu",
                                    "migration_features", "topology", "cache",
@@ -97,7 +98,7 @@ def test_xml_elements(trees: dict[str, Path]) -> None:
 
 
 def test_default_secmodel_and_no_resctrl(trees: dict[str, Path]) -> None:
-    el = host.probe_host(trees["vm-2cpu"]).to_xml_element()
+    el = format_host(host.probe_host(trees["vm-2cpu"]).parts())
     assert el.find("memory_bandwidth") is None
     assert el.find("cache/bank/control") is None
     assert (el.findtext("secmodel/model"), el.findtext("secmodel/doi")) == ("none", "0")
@@ -117,7 +118,7 @@ def test_missing_files_degrade(tmp_path: Path) -> None:
     assert len(h.caches) == 1                                   # other CPUs still see the L3
     assert h.page_sizes_kib == (4,)
     assert h.uuid == str(uuid.UUID((root / "etc/machine-id").read_text().strip()))
-    cell = h.to_xml_element().find("topology/cells/cell")
+    cell = format_host(h.parts()).find("topology/cells/cell")
     assert cell.find("distances") is None and len(cell.findall("cpus/cpu")) == 16
 
 
@@ -127,7 +128,7 @@ def test_empty_root_degrades(tmp_path: Path) -> None:
     assert h.numa.fake and h.numa.cells[0].memory_kib == 0
     assert h.caches == () and h.resctrl is None and not h.iommu and h.power == frozenset()
     assert h.uuid == host.probe_uuid(tmp_path)                  # generated, then memoised
-    assert h.to_xml_element().find("cpu/topology") is not None
+    assert format_host(h.parts()).find("cpu/topology") is not None
 
 
 def test_garbage_files_degrade(tmp_path: Path) -> None:

@@ -8,10 +8,13 @@ import pytest
 from lxml import etree
 
 from workbench import trace
-from workbench.bench.host_api import Daemon, question_calls
+from workbench.bench.daemon_client import Daemon
+from workbench.bench.host_api import ask, host_daemon, question_calls
 from workbench.conf import host as H
-from workbench.conf.simhost import SHAPES, make_host_tree
-from workbench.qemu.daemon import RpcError
+from workbench.conf.host_xml import format_host
+from workbench.sim.simhost import SHAPES, make_host_tree
+from workbench.daemon import error_code
+from workbench.errors import InvalidArgument, RpcError
 from workbench.qemu.driver import DriverOptions, QemuDriver
 from workbench.qemu.host_api import PARTS, HostApi, host_api_table
 from workbench.paths import NOTEBOOKS_DIR, RESULTS_DIR
@@ -32,7 +35,7 @@ class Clock:
 
 @pytest.fixture
 def api(tree, tmp_path) -> HostApi:
-    drv = QemuDriver(DriverOptions(search_path=str(tmp_path), host_root=str(tree))).startup()
+    drv = QemuDriver.startup(DriverOptions(search_path=str(tmp_path), host_root=str(tree)))
     return HostApi(drv, memo=False, clock=Clock())
 
 
@@ -41,7 +44,7 @@ def children(xml: str) -> list[str]:
 
 
 def test_everything_is_libvirts_host(api: HostApi, tree: Path) -> None:
-    full = etree.tostring(H.probe_host(str(tree), api.driver.options.sec_models).to_xml_element(),
+    full = etree.tostring(format_host(H.probe_host(str(tree), api.driver.options.sec_models).parts()),
                           encoding="unicode")
     assert api.node_get_capabilities() == full
     assert api.node_get_capabilities(list(PARTS)) == full
@@ -129,25 +132,25 @@ def test_daemon_default_memo_and_ttl_config(api: HostApi) -> None:
     reads = trace.TRACER.counters["host.reads"]
     api.node_get_capabilities(["numa"])  # the daemon default is now on
     assert trace.TRACER.counters["host.reads"] == reads
-    with pytest.raises(RpcError) as e:
+    with pytest.raises(InvalidArgument) as e:
         api.node_host_memo(ttl_s={"cpus": 1})
     assert "'cpus'" in str(e.value)
 
 
 @pytest.mark.parametrize("flags", [["cpu", "bogus"], ["Cpu"], "cpu", []])
 def test_bad_flags_in_process(api: HostApi, flags) -> None:
-    with pytest.raises(RpcError) as e:
+    with pytest.raises(InvalidArgument) as e:
         api.node_get_capabilities(flags)
-    assert e.value.code == -32602
+    assert error_code(e.value) == -32602  # the daemon's mapping: invalid params
 
 
 @pytest.fixture(scope="module")
 def daemon(tree, tmp_path_factory):
-    from workbench.emulators.install import install
+    from workbench.sim.install import install
 
     d = tmp_path_factory.mktemp("dm")
     install(d / "inst", 3, latency="none")
-    dm = Daemon(d / "inst", str(tree), d / "cache").start()
+    dm = host_daemon(d / "inst", str(tree), d / "cache", "per-emulator").start()
     yield dm
     dm.stop()
 
@@ -162,7 +165,7 @@ def test_over_the_socket(daemon: Daemon) -> None:
     # every design answers every question without an error
     for design in ("get_capabilities", "node_caps", "node_caps_flags", "per_part"):
         for memo in (False, True):
-            daemon.ask(question_calls(design, "mix", memo))
+            ask(daemon, question_calls(design, "mix", memo))
 
 
 def test_memo_over_the_socket(daemon: Daemon) -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from workbench.emulators.catalog import INSTALL_ORDER, MAX_SIMULATED
-from workbench.emulators.install import MANIFEST, install, list_targets
-from workbench.emulators.transcript import load, transcript_filename
+from workbench.sim.catalog import INSTALL_ORDER, MAX_SIMULATED
+from workbench.sim.install import MANIFEST, install, list_targets
+from workbench.sim.transcript import load, transcript_filename
 from workbench.paths import TRANSCRIPTS_DIR
 
 

@@ -34,6 +34,11 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
                       "per_target.csv": ["target", "start to ready", "quit", "total_s", "provenance"],
                       "replay_fidelity.csv": ["target", "simulated", "real", "recorded", "ratio", "provenance"]},
     "summary": {"headline.csv": ["benchmark", "before_s", "after_s", "ratio", "provenance"]},
+    "next_steps": {"last_answer.png": [], "launches.png": [],
+                   "last_answer.csv": ["case", "strategy"] + QUARTILE_COLS[1:],
+                   "tradeoffs.csv": ["scenario", "strategy", "n_emulators", "last_answer_s", "startup_s",
+                                     "first_answer_s", "worst_call_s", "cpu_s", "launches",
+                                     "staleness_risk", "provenance"]},
 }
 
 
@@ -70,6 +75,11 @@ def test_notebook_writes_its_figures_and_tables(info, results_run, tmp_path):
     outcome = run_notebook(info, tmp_path, {"results_dir": str(results_run)})
     assert outcome.error is None, outcome.error
     out = tmp_path / info.name
+    if info.name == "next_steps" and not _has_scenarios(results_run):
+        # Interim: the committed reference predates the scenarios benchmark; the notebook must
+        # say so. The next reference run has them, and this branch then never runs.
+        assert "No <code>scenario</code> benchmark in this run" in outcome.html.read_text()
+        return
     written = {p.name for p in out.iterdir()}
     assert written, f"{info.name} wrote nothing into output_dir"
     for name, columns in EXPECTED.get(info.name, {}).items():
@@ -84,6 +94,10 @@ def test_notebook_writes_its_figures_and_tables(info, results_run, tmp_path):
         table = pd.read_csv(csv)
         assert "provenance" in table.columns and table["provenance"].notna().all(), csv.name
     assert not list(NOTEBOOKS_DIR.glob("*.ipynb")), "an .ipynb was written into notebooks/"
+
+
+def _has_scenarios(run: Path) -> bool:
+    return any(run.glob("scenarios--*.json"))
 
 
 def test_notebook_without_results_says_so(tmp_path):

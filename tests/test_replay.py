@@ -18,14 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from workbench.emulators import replay
-from workbench.emulators.catalog import INSTALL_ORDER, MAX_SIMULATED
-from workbench.emulators.install import install
-from workbench.emulators.transcript import (Exchange, Launch, Transcript, command_key, load,
+from workbench.sim import replay
+from workbench.sim.catalog import INSTALL_ORDER, MAX_SIMULATED
+from workbench.sim.install import install
+from workbench.sim.transcript import (Exchange, Launch, Transcript, command_key, load,
                                             transcript_filename)
 from workbench.paths import REPO_ROOT, TRANSCRIPTS_DIR
 from workbench.qemu import process
-from workbench.qemu.errors import LaunchRefused, ProbeError, ProbeTimeout
+from workbench.errors import LaunchRefused, ProbeError, ProbeTimeout
 from workbench.qemu.probe import probe
 
 REAL_X86 = Path("/usr/bin/qemu-system-x86_64")
@@ -82,12 +82,12 @@ def _wait_gone(pid: int, timeout_s: float) -> bool:
 # ---------------------------------------------------------------- command line
 
 def test_replay_imports_nothing_heavy() -> None:
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import workbench.emulators.replay; "
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import workbench.sim.replay; "
             "print(' '.join(sys.modules))")
     out = subprocess.run([sys.executable, "-IS", "-c", code, str(REPO_ROOT)], capture_output=True,
                          text=True, check=True, timeout=20).stdout.split()
     heavy = {"json", "socket", "re", "enum", "dataclasses", "pathlib", "asyncio", "qemu", "lxml",
-             "typing", "workbench.emulators.transcript"}
+             "typing", "workbench.sim.transcript"}
     assert not heavy & set(out)
 
 
@@ -341,7 +341,7 @@ def test_kvm_honesty_without_usable_kvm(short_tmp, probe_root) -> None:
     assert _recorded("x86_64").kvm_at_record
     fake = short_tmp / "qemu-system-x86_64"
     fake.write_text(f"#!{sys.executable} -IS\nimport sys\nsys.path.insert(0, {str(REPO_ROOT)!r})\n"
-                    "from workbench.emulators import replay\nreplay.KVM_DEVICE = '/nonexistent/kvm'\n"
+                    "from workbench.sim import replay\nreplay.KVM_DEVICE = '/nonexistent/kvm'\n"
                     f"sys.exit(replay.main(sys.argv, {str(TRANSCRIPTS_DIR / transcript_filename('x86_64'))!r}, 'none'))\n")
     fake.chmod(0o755)
     caps = probe(str(fake)).caps
@@ -425,3 +425,20 @@ def test_fakes_match_real_binaries(install30, probe_root) -> None:
                 mismatches.append(f"{target}/{accel}: CPU models differ")
     assert not mismatches, mismatches
     assert not list(probe_root.glob("qmp-*"))
+
+
+def test_replay_timing_model_arithmetic() -> None:
+    """The replay's subtraction model (replay.py docstring), checked as arithmetic, no clock."""
+    launch = {"ready_s": 0.030, "spawn_s": 0.004,
+              "exchanges": [{"latency_s": 0.0002}, {"latency_s": 0.0050}, {"latency_s": 0.0011}]}
+    assert replay.startup_delay(launch, 1.0) == pytest.approx(0.026)
+    assert replay.startup_delay(launch, 2.0) == pytest.approx(0.052)
+    assert replay.startup_delay({"ready_s": 0.003, "spawn_s": 0.004}, 1.0) == 0.0  # never negative
+    assert replay.startup_delay({"ready_s": 0.02}, 1.0) == pytest.approx(0.02)  # no spawn_s
+    floor = replay.round_trip_floor(launch)
+    assert floor == pytest.approx(0.0002)
+    # Replay's delay + one round trip (<= floor) gives back the recorded latency.
+    assert [replay.reply_delay(e, floor, 1.0) + floor for e in launch["exchanges"]] == \
+        pytest.approx([0.0002, 0.0050, 0.0011])
+    assert replay.reply_delay({"latency_s": 0.0050}, floor, 0.0) == 0.0
+    assert replay.round_trip_floor({"exchanges": []}) == 0.0

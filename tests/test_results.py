@@ -126,7 +126,7 @@ def test_tracing_overhead_and_fidelity_summaries(tmp_path):
 
 
 # -- provenance and the run directory ------------------------------------------------------------
-from workbench import rundir  # noqa: E402
+from workbench import aa, rundir  # noqa: E402
 from workbench.errors import ResultsError  # noqa: E402
 from workbench.paths import REPO_ROOT  # noqa: E402
 
@@ -196,7 +196,7 @@ def test_an_injected_slowdown_is_labelled_and_found(tmp_path):
     a.mkdir()
     write_suite(a / "s.json", {f"driver_startup[n={n}]": (startup_meta(n=n), values) for n in (1, 2, 4)})
     rundir.write_run_info(a, {"format_version": 1, "code_sha256": "a" * 64})
-    b = rundir.inject_slowdown(a, tmp_path / "b", "driver_startup[n=2]", 1.2)
+    b = aa.inject_slowdown(a, tmp_path / "b", "driver_startup[n=2]", 1.2)
     assert rundir.read_run_info(b).data["injected"]["factor"] == 1.2
     md = pyperf.BenchmarkSuite.load(str(b / "s.json")).get_benchmark("driver_startup[n=2]").get_metadata()
     assert "injected" in md["wb_injected"]
@@ -205,4 +205,4 @@ def test_an_injected_slowdown_is_labelled_and_found(tmp_path):
     assert results.compare(a, a)["verdict"].eq("unchanged").all()
     from workbench.errors import UsageError
     with pytest.raises(UsageError, match="found in no result file"):
-        rundir.inject_slowdown(a, tmp_path / "c", "nope", 1.2)
+        aa.inject_slowdown(a, tmp_path / "c", "nope", 1.2)

@@ -20,13 +20,15 @@ def test_plan_interleaves_strategies_and_takes_every_registered_one(monkeypatch)
     jobs = sweep.plan([1, 30], names, sweep.MODES["default"])
     grid = [j for j in jobs if j.n is not None]
     # strategies of one (n, cache, benchmark) run back to back, in registry order
-    for i in range(0, len(grid), 3):
-        group = grid[i:i + 3]
+    k = len(names)
+    for i in range(0, len(grid), k):
+        group = grid[i:i + k]
         assert [j.strategy for j in group] == names
         assert len({(j.n, j.cache, j.benchmark) for j in group}) == 1
     assert {j.benchmark for j in grid} == set(sweep.GRID_BENCHMARKS)
     assert [j.benchmark for j in jobs if j.n is None] == list(sweep.SINGLE_BENCHMARKS)
     assert len({j.filename for j in jobs}) == len(jobs)
+    assert {j.cache for j in grid if j.benchmark == "scenarios"} == {"cold"}  # its own cache states
     with pytest.raises(ValueError, match="unknown strategies"):
         sweep.resolve_strategies("full-caps,nope")
 
@@ -107,7 +109,8 @@ def test_a_failing_job_leaves_no_result_and_is_retried(tmp_path, monkeypatch):
 def two_runs(tmp_path_factory):
     """Small real runs: recorded latency, and every emulator delay doubled (--latency 2)."""
     root = tmp_path_factory.mktemp("runs")
-    kw = dict(emulators=[1, 2], mode="quick", benchmarks=["daemon_startup", "driver_startup"],
+    kw = dict(emulators=[1, 2], strategies=["full-caps", "per-emulator"], mode="quick",
+              benchmarks=["daemon_startup", "driver_startup"],
               caches=["cold"], progress=False)
     for name, latency in (("a", "recorded"), ("b", "2")):
         res = sweep.run_sweep(root / name, latency=latency, **kw)
@@ -129,4 +132,21 @@ def test_compare_flags_the_startups_that_probe_when_emulators_are_twice_as_slow(
     assert {("driver_startup", "full-caps", 1), ("driver_startup", "full-caps", 2),
             ("daemon_startup", "full-caps", 1), ("daemon_startup", "full-caps", 2)} <= flagged
     assert cli_main(["compare", str(a), str(b)]) == 1
-    assert "regression(s)" in capsys.readouterr().out
+    assert "regression(s) flagged" in capsys.readouterr().out
+
+
+def test_truncated_result_is_rerun_and_named(tmp_path, capsys):
+    """Issue 12: a truncated result file is not taken as finished."""
+    out = tmp_path / "run"
+    kw = dict(emulators=[1], strategies=["per-emulator"], latency="none", mode="quick",
+              benchmarks=["driver_startup"], progress=False)
+    sweep.run_sweep(out, **kw)
+    bad = out / "driver_startup--n01--cold--per-emulator--r1.json"
+    good = out / "driver_startup--n01--warm--per-emulator--r1.json"
+    good_bytes = good.read_bytes()
+    bad.write_bytes(bad.read_bytes()[:100])
+    again = sweep.run_sweep(out, **kw)
+    assert [j.filename for j in again.ran] == [bad.name] and not again.failed
+    assert str(bad) in capsys.readouterr().err
+    assert json.loads(bad.read_text())["benchmarks"] and good.read_bytes() == good_bytes
+    assert (out / (bad.name + ".bad")).exists()

@@ -23,7 +23,19 @@ class InvalidArgument(UsageError):
 
 
 class XMLError(UsageError):
-    """The XML itself is refused (syntax, limits, schema): names file:line:col."""
+    """A refused document: `FILE:LINE:COLUMN: message` (line/column 0 when the whole file is meant)."""
+
+    def __init__(self, source: str, line: int | None, column: int | None, message: str) -> None:
+        self.source = source
+        self.line = line
+        self.column = column
+        self.message = message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return f"{self.source}: {self.message}"
+        return f"{self.source}:{self.line}:{self.column or 0}: {self.message}"
 
 
 class ParseError(UsageError):
@@ -36,6 +48,14 @@ class ValidateError(UsageError):
 
 class NoSuchDomain(UsageError):
     """No domain with the given name."""
+
+
+class Unsupported(UsageError):
+    """The request asks for something the installed emulators do not offer (arch, machine, ...)."""
+
+
+class OperationFailed(UsageError):
+    """VIR_ERR_OPERATION_FAILED: e.g. a domain name or UUID already taken."""
 
 
 class CapsLookupError(WorkbenchError):
@@ -70,8 +90,9 @@ class DaemonFailed(WorkbenchError):
     """A daemon the workbench spawned did not come up, or did not stop when told to."""
 
 
-class RpcFailed(WorkbenchError):
-    """A daemon answered a call with a JSON-RPC error (client side)."""
+class RpcError(WorkbenchError):
+    """A JSON-RPC error: raised by the transport for a malformed request, and by the client for
+    an error response (carrying the daemon's code)."""
 
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)

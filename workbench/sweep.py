@@ -9,6 +9,7 @@ settings refuses to mix its results into the directory.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -19,11 +20,11 @@ from pathlib import Path
 from typing import Sequence
 
 from workbench import rundir
-from workbench.errors import UsageError
+from workbench.errors import ResultsError
 from workbench.results import write_results_csv
 
 # Scripts run once per (n, cache, strategy); SINGLE ones once per round (their own axes).
-GRID_BENCHMARKS = ("daemon_startup", "driver_startup", "apis", "parse", "tracing_overhead")
+GRID_BENCHMARKS = ("daemon_startup", "driver_startup", "apis", "parse", "tracing_overhead", "scenarios")
 SINGLE_BENCHMARKS = ("replay_fidelity",)
 DEFAULT_EMULATORS = (1, 2, 4, 8, 12, 16, 20, 24, 30)
 
@@ -49,6 +50,8 @@ class Mode:
         return (*self.pyperf_args, "-p", str(self.processes), "-n", str(self.values_per_process(cache)))
 
 
+# scenarios sets up its own cache states (empty, stale, warm): run once per (n, strategy).
+_SCENARIO_CACHES = {"scenarios": ("cold",)}
 # --loops 1: one timed operation per value (startups take 0.02 to 4 s; pyperf's calibration
 # would otherwise run the untimed setup hundreds of times). Values per benchmark: a lone change
 # among m tests ranks first under Benjamini-Hochberg, where it needs p <= alpha/m; with m ~ 1,100
@@ -58,10 +61,11 @@ class Mode:
 # quick runs in-process: no worker spawns.
 MODES = {
     "quick": Mode("quick", ("--in-process", "-w", "0", "--loops", "1"), processes=1,
-                  values_cold=10, values_warm=20, caches={"tracing_overhead": ("warm",)}),
-    "default": Mode("default", ("-w", "1", "--loops", "1"), processes=4, values_cold=3, values_warm=6),
+                  values_cold=10, values_warm=20, caches={"tracing_overhead": ("warm",)} | _SCENARIO_CACHES),
+    "default": Mode("default", ("-w", "1", "--loops", "1"), processes=4, values_cold=3, values_warm=6,
+                    caches=_SCENARIO_CACHES),
     "rigorous": Mode("rigorous", ("-w", "1", "--loops", "1"), processes=8, values_cold=3, values_warm=6,
-                     rounds=2),
+                     rounds=2, caches=_SCENARIO_CACHES),
 }
 
 
@@ -117,7 +121,7 @@ def plan(emulators: Sequence[int], strategies: Sequence[str], mode: Mode,
     return jobs
 
 
-class SweepMismatch(UsageError):
+class SweepMismatch(ResultsError):
     """The run directory holds results made with other benchmark code or settings."""
 
 
@@ -138,6 +142,24 @@ def _check_or_write_machine(out: Path, settings: dict) -> None:
                                 f"({out / rundir.MACHINE_FILE}); use a new output directory")
         info["sweep"]["created_at"] = old.sweep.get("created_at", settings["created_at"])
     rundir.write_run_info(out, info)
+
+
+def _finished(path: Path) -> bool:
+    """A result file counts only if it is a whole pyperf JSON document; a truncated or corrupt one
+    is set aside as NAME.bad (kept for inspection) and its job re-run (issue 12)."""
+    if not path.exists():
+        return False
+    try:
+        doc = json.loads(path.read_bytes())
+        if isinstance(doc, dict) and isinstance(doc.get("benchmarks"), list):
+            return True
+        why = "not a pyperf result"
+    except (OSError, ValueError) as e:
+        why = str(e)
+    print(f"workbench: {path}: unreadable result ({why}); re-running its job (old file kept as "
+          f"{path.name}.bad)", file=sys.stderr)
+    os.replace(path, path.with_name(path.name + ".bad"))
+    return False
 
 
 def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategies: Sequence[str] | None = None,
@@ -163,7 +185,7 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
     for stale in out.glob(".*.tmp*"):  # an interrupted job's partial output
         stale.unlink()
     jobs = plan(emulators, strategies, m, benchmarks, caches)
-    todo = [j for j in jobs if not (out / j.filename).exists()]
+    todo = [j for j in jobs if not _finished(out / j.filename)]
     result = SweepResult([], [j for j in jobs if j not in todo], {})
     work = Path(tempfile.mkdtemp(prefix="vcs-"))  # short: probe sockets live below /tmp anyway
     try:

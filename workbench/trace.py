@@ -75,14 +75,21 @@ class _NoSpan:
 _NO_SPAN = _NoSpan()
 
 
+MAX_SPANS = 200_000  # issue 12: a long-running daemon must not grow without bound
+
+
 @dataclass
 class Tracer:
     enabled: bool = True
     _spans: list[tuple] = field(default_factory=list)
     counters: Counter = field(default_factory=Counter)
+    max_spans: int = MAX_SPANS  # when full, recording stops; "trace.dropped_spans" counts the rest
 
     def span(self, name: str, **attrs: Any) -> _Span | _NoSpan:
         if not self.enabled:
+            return _NO_SPAN
+        if len(self._spans) >= self.max_spans:
+            self.counters["trace.dropped_spans"] += 1
             return _NO_SPAN
         return _Span(self._spans, name, attrs)
 

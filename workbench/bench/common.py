@@ -21,7 +21,8 @@ from typing import Any, Callable, Iterator, TypeVar
 import pyperf
 
 from workbench import trace
-from workbench.emulators.catalog import MAX_SIMULATED
+from workbench.commands.args import emulator_count, latency
+from workbench.sim.catalog import MAX_SIMULATED
 from workbench.paths import DOMAINS_DIR
 
 T = TypeVar("T")
@@ -48,13 +49,6 @@ def _pass_flags(cmd: list[str], args: argparse.Namespace) -> None:
         cmd.extend([opt, str(getattr(args, dest))])
 
 
-def _latency(text: str) -> str:
-    from workbench.emulators.replay import parse_latency
-
-    parse_latency(text)  # ValueError -> argparse usage error
-    return text
-
-
 @dataclass
 class Bench:
     """One benchmark script: its Runner with our flags parsed, and helpers bound to them."""
@@ -70,9 +64,8 @@ class Bench:
                                     add_cmdline_args=_pass_flags)
         p = self.runner.argparser
         p.add_argument("--strategy", choices=list(STRATEGIES), default="per-emulator")
-        p.add_argument("--emulators", type=int, choices=range(1, MAX_SIMULATED + 1), default=1,
-                       metavar=f"1..{MAX_SIMULATED}")
-        p.add_argument("--latency", type=_latency, default="recorded")
+        p.add_argument("--emulators", type=emulator_count, default=1, metavar=f"1..{MAX_SIMULATED}")
+        p.add_argument("--latency", type=latency, default="recorded")
         p.add_argument("--cache", choices=("cold", "warm"), default="cold")
         p.add_argument("--install-root", type=Path, default=None,
                        help="installs live in ROOT/n<N>-<latency>, made there if missing and then "
@@ -120,7 +113,7 @@ class Bench:
 
 def ensure_install(root: Path, n: int, latency: str) -> Path:
     """The read-only install for (n, latency), written once (atomically) and then reused."""
-    from workbench.emulators.install import MANIFEST, install
+    from workbench.sim.install import MANIFEST, install
 
     dest = Path(root).absolute() / f"n{n}-{latency}"
     if (dest / MANIFEST).is_file():
@@ -139,7 +132,7 @@ def _made_once(install: Path, tag: str, fill: Callable[[Path], Any]) -> Path:
     """A dir beside `install`, filled once by fill(dir) (atomically), then only copied from.
 
     Named after the install's own write time: a reinstalled dir never meets a stale one."""
-    from workbench.emulators.install import MANIFEST
+    from workbench.sim.install import MANIFEST
 
     dest = install.with_name(f"{install.name}.{tag}-{(install / MANIFEST).stat().st_ctime_ns}")
     if dest.is_dir():
@@ -156,8 +149,10 @@ def _made_once(install: Path, tag: str, fill: Callable[[Path], Any]) -> Path:
 def _startup(install: Path, strategy: str, cache_dir: Path, config_dir: Path | None = None):
     from workbench.qemu.driver import DriverOptions, QemuDriver
 
-    return QemuDriver(DriverOptions(search_path=str(install), strategy=strategy, cache_dir=cache_dir,
-                                    config_dir=config_dir)).startup()
+    driver = QemuDriver.startup(DriverOptions(search_path=str(install), strategy=strategy,
+                                              cache_dir=cache_dir, config_dir=config_dir))
+    driver.stop()  # a background warm-up must not write into the dir once it is copied
+    return driver
 
 
 def warm_template(install: Path) -> Path:
@@ -220,11 +215,12 @@ class StartedDrivers:
                                             lambda d: _startup(self.install, b.args.strategy, d))
             d = b.tmpdir("c-")
             shutil.copytree(self._snapshot, d, dirs_exist_ok=True)
-        driver = QemuDriver(b.options(self.install, d, self.config_dir)).startup()
+        driver = QemuDriver.startup(b.options(self.install, d, self.config_dir))
         trace.TRACER.reset()  # what follows sees only its own spans
         return driver
 
     def done(self, driver) -> None:
+        driver.stop()  # a background warm-up stops before its cache dir goes
         if self.bench.args.cache == "cold":
             shutil.rmtree(driver.options.cache_dir, ignore_errors=True)
 

@@ -20,19 +20,15 @@ Also, in-process: every host sub-probe's cost per host, from its trace span ("ho
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from workbench.bench.common import Bench, measure, measure_span, warm_template
+from workbench.bench.daemon_client import Daemon
 from workbench.qemu.host_api import PARTS
 
 REAL = "real"   # the real host, root "/"
@@ -78,7 +74,7 @@ def questions_per_value(question: str) -> int:
 # -- hosts and daemons ----------------------------------------------------------------------------
 def host_root(name: str, hosts_dir: Path) -> str:
     """"/" for the real host; else the shape's simulated tree, written once (atomically)."""
-    from workbench.conf.simhost import SHAPES, make_host_tree
+    from workbench.sim.simhost import SHAPES, make_host_tree
 
     if name == REAL:
         return "/"
@@ -94,63 +90,13 @@ def host_root(name: str, hosts_dir: Path) -> str:
     return str(dest)
 
 
-class DaemonFailed(RuntimeError):
-    pass
+def host_daemon(install: Path, root: str, cache_dir: Path, strategy: str) -> Daemon:
+    return Daemon(install, cache_dir, strategy, host_root=root)
 
 
-@dataclass
-class Daemon:
-    """A `workbench daemon` process and one client connection to it (JSON-RPC, one per line)."""
-    install: Path
-    root: str
-    cache_dir: Path
-    strategy: str = "per-emulator"
-    proc: subprocess.Popen | None = None
-    _sock_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="vch-", dir="/tmp")))
-    _conn: Any = None
-    _id: int = 0
-
-    def start(self) -> "Daemon":
-        sock = self._sock_dir / "d.sock"   # a UNIX socket path must fit in 107 bytes
-        cmd = [sys.executable, "-m", "workbench.cli", "daemon", "--socket", str(sock), "--install",
-               str(self.install), "--strategy", self.strategy, "--cache-dir", str(self.cache_dir),
-               "--host-root", self.root]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        line = self.proc.stdout.readline()   # blocks until ready: no polling, no sleeps
-        if line.strip() != b"ready":
-            self.proc.kill()
-            raise DaemonFailed(f"daemon did not say ready: {line!r} {self.proc.stderr.read()[-2000:]!r}")
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(str(sock))
-        self._conn = s.makefile("rwb")
-        return self
-
-    def call(self, method: str, params: dict[str, Any]) -> Any:
-        from workbench.qemu.daemon import RpcError
-
-        self._id += 1
-        self._conn.write(json.dumps({"jsonrpc": "2.0", "id": self._id, "method": method,
-                                     "params": params}).encode() + b"\n")
-        self._conn.flush()
-        resp = json.loads(self._conn.readline())
-        if "error" in resp:
-            raise RpcError(resp["error"]["code"], resp["error"]["message"])
-        return resp["result"]
-
-    def ask(self, calls: list[Call]) -> None:
-        for c in calls:
-            self.call(c.method, c.params)
-
-    def stop(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=60)
-        if self.proc is not None:
-            self.proc.stdout.close()
-            self.proc.stderr.close()
-        shutil.rmtree(self._sock_dir, ignore_errors=True)
+def ask(daemon: Daemon, calls: list[Call]) -> None:
+    for c in calls:
+        daemon.call(c.method, c.params)
 
 
 # -- benchmarks -----------------------------------------------------------------------------------
@@ -165,7 +111,7 @@ def main() -> None:
         if h not in daemons:
             cache = b.tmpdir("w-")
             shutil.copytree(warm_template(install), cache, dirs_exist_ok=True)
-            d = daemons[h] = Daemon(install, roots[h], cache, b.args.strategy).start()
+            d = daemons[h] = host_daemon(install, roots[h], cache, b.args.strategy).start()
             d.call("node_host_memo", {"ttl_s": {p: None for p in PARTS}})   # memo hits only
             d.call("get_capabilities", {})   # fills the in-memory caps cache from disk
         return daemons[h]
@@ -173,13 +119,13 @@ def main() -> None:
     def timed(h: str, calls: list[Call]) -> Callable[[int], float]:
         def time_func(loops: int) -> float:
             d = warm_daemon(h)
-            d.ask(calls)   # primes the memo (memo on); untimed
-            return measure(loops, lambda: d, lambda d: d.ask(calls))
+            ask(d, calls)   # primes the memo (memo on); untimed
+            return measure(loops, lambda: d, lambda d: ask(d, calls))
         return time_func
 
     def cold(h: str) -> Callable[[int], float]:
         def setup() -> Daemon:
-            return Daemon(install, roots[h], b.tmpdir("c-"), b.args.strategy).start()
+            return host_daemon(install, roots[h], b.tmpdir("c-"), b.args.strategy).start()
 
         def cleanup(d: Daemon) -> None:
             d.stop()

@@ -22,7 +22,7 @@ STEADY_INNER = 20  # parses per steady-state value (pyperf divides by inner_loop
 def parse_and_format(driver, xml: bytes, source: str) -> None:
     from workbench.qemu.domain_parse import format_domain_xml, parse_domain_xml
 
-    format_domain_xml(parse_domain_xml(driver, xml, source=source, validate=True))
+    format_domain_xml(parse_domain_xml(driver.parse_context, xml, source=source, validate=True))
 
 
 @dataclass

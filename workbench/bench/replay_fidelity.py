@@ -11,7 +11,7 @@ from pathlib import Path
 
 from workbench import trace
 from workbench.bench.common import Bench, ensure_install, measure
-from workbench.emulators.catalog import INSTALL_ORDER, MAX_SIMULATED
+from workbench.sim.catalog import INSTALL_ORDER, MAX_SIMULATED
 
 REAL_DIR = Path("/usr/bin")
 

@@ -1,7 +1,7 @@
 """Host sub-probes of libvirt's virCapsHost, read from a procfs/sysfs tree under a root directory.
 
 Each sub-probe is its own traced function taking `root` ("/" for the real host, or a tree made by
-`workbench.conf.simhost`) and returning a dataclass. Like libvirt, a missing or unreadable file
+`workbench.sim.simhost`) and returning a dataclass. Like libvirt, a missing or unreadable file
 gives an empty or absent part, never an exception; only a root that is not a directory raises.
 No subprocesses and no D-Bus: these run on every capabilities build.
 """
@@ -14,14 +14,12 @@ import uuid as _uuid
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from lxml import etree
 
 from workbench import trace
 
 SecModelSpec = tuple[str, str, dict[str, str]]  # (model, doi, {virt type: base label})
 DEFAULT_SEC_MODELS: tuple[SecModelSpec, ...] = (("none", "0", {}),)
 _CACHE_TYPES = {"Unified": "both", "Data": "data", "Instruction": "code"}  # sysfs -> libvirt
-_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 _VENDORS = {"GenuineIntel": "Intel", "AuthenticAMD": "AMD"}
 
 
@@ -140,35 +138,28 @@ class HostCaps:
     live_migrate: bool = True       # virCapabilitiesNew(arch, true, true)
     migrate_transports: tuple[str, ...] = ("tcp", "rdma")   # hard-coded in libvirt
 
-    def to_xml_element(self) -> etree._Element:
-        """libvirt's `<host>` element, in virCapabilitiesFormatHostXML's order."""
-        E, S = etree.Element, etree.SubElement
-        host = E("host")
-        S(host, "uuid").text = self.uuid
-        host.append(_cpu_xml(self.cpu, self.numa, self.page_sizes_kib))
-        pm = S(host, "power_management")
-        for name in ("suspend_mem", "suspend_disk", "suspend_hybrid"):
-            if name in self.power:
-                S(pm, name)
-        S(host, "iommu", support="yes" if self.iommu else "no")
-        mig = S(host, "migration_features")
-        if self.live_migrate:
-            S(mig, "live")
-        uris = S(mig, "uri_transports")
-        for t in self.migrate_transports:
-            S(uris, "uri_transport").text = t
-        host.append(_numa_xml(self.numa))
-        if self.caches:
-            host.append(_cache_xml(self.caches, self.resctrl))
-        if self.resctrl and self.resctrl.membw:
-            host.append(_membw_xml(self.caches, self.resctrl))
-        for sm in self.sec_models:
-            el = S(host, "secmodel")
-            S(el, "model").text = sm.model
-            S(el, "doi").text = sm.doi
-            for virt, label in sm.labels.items():
-                S(el, "baselabel", type=virt).text = label
-        return host
+    def parts(self) -> "HostParts":
+        """Every part, for the whole `<host>` (conf.host_xml.format_host)."""
+        return HostParts(
+            uuid=self.uuid, cpu=(self.cpu, self.numa), page_sizes_kib=self.page_sizes_kib,
+            power=self.power, iommu=self.iommu,
+            migration=(self.live_migrate, self.migrate_transports), numa=self.numa,
+            caches=self.caches, resctrl=self.resctrl, sec_models=self.sec_models)
+
+
+@dataclass
+class HostParts:
+    """The parts of `<host>` to format; None leaves a part out (the fine-grained host APIs)."""
+    uuid: str | None = None
+    cpu: tuple[HostCPU, HostNUMA] | None = None   # the NUMA gives <topology> its node count
+    page_sizes_kib: tuple[int, ...] | None = None
+    power: frozenset[str] | None = None
+    iommu: bool | None = None
+    migration: tuple[bool, tuple[str, ...]] | None = None   # (live, URI transports)
+    numa: HostNUMA | None = None
+    caches: tuple[CacheBank, ...] | None = None
+    resctrl: ResctrlInfo | None = None
+    sec_models: tuple[SecModel, ...] | None = None
 
 
 # ---- file helpers: every failure is "absent" -----------------------------------------------------
@@ -517,117 +508,3 @@ def probe_host(root: str | os.PathLike = "/",
                         resctrl=probe_resctrl(root), page_sizes_kib=probe_pages(root),
                         iommu=probe_iommu(root), power=probe_power(root),
                         sec_models=probe_secmodels(sec_models))
-
-
-# ---- XML -------------------------------------------------------------------------------------------
-
-def _pretty(n: int, unit: str = "B") -> tuple[str, str]:
-    """virFormatIntPretty: the largest unit that divides the value exactly."""
-    i = _UNITS.index(unit)
-    while n and n % 1024 == 0 and i + 1 < len(_UNITS):
-        n, i = n // 1024, i + 1
-    return str(n), _UNITS[i]
-
-
-def _xml_topology(cpu: HostCPU, numa: HostNUMA) -> dict[str, str]:
-    """libvirt's node-info view: sockets per NUMA node, cores per socket within a node; when the
-    product does not match the CPU count it falls back to 1 socket, N cores, 1 thread."""
-    t, ncpus = cpu.topology, len(cpu.topology.online)
-    nodes = max(len(numa.cells), 1)
-    sockets = max(t.sockets // nodes, 1)
-    cores = ncpus // (nodes * sockets * t.dies * t.threads) if ncpus else 0
-    if not ncpus or nodes * sockets * t.dies * cores * t.threads != ncpus:
-        sockets, cores, threads, dies = 1, max(ncpus, 1), 1, 1
-    else:
-        threads, dies = t.threads, t.dies
-    return {"sockets": str(sockets), "dies": str(dies), "cores": str(cores), "threads": str(threads)}
-
-
-def _cpu_xml(cpu: HostCPU, numa: HostNUMA, page_sizes: Sequence[int]) -> etree._Element:
-    S = etree.SubElement
-    el = etree.Element("cpu")
-    S(el, "arch").text = cpu.arch
-    if cpu.model:
-        S(el, "model").text = cpu.model
-    if cpu.vendor:
-        S(el, "vendor").text = cpu.vendor
-    if cpu.microcode is not None:
-        S(el, "microcode", version=str(cpu.microcode))
-    if None not in (cpu.family, cpu.model_id, cpu.stepping):
-        S(el, "signature", family=str(cpu.family), model=str(cpu.model_id),
-          stepping=str(cpu.stepping))
-    S(el, "topology", _xml_topology(cpu, numa))
-    for f in cpu.features:
-        S(el, "feature", name=f)
-    for size in page_sizes:
-        S(el, "pages", unit="KiB", size=str(size))
-    return el
-
-
-def _numa_xml(numa: HostNUMA) -> etree._Element:
-    S = etree.SubElement
-    topo = etree.Element("topology")
-    cells = S(topo, "cells", num=str(len(numa.cells)))
-    for c in numa.cells:
-        cell = S(cells, "cell", id=str(c.id))
-        S(cell, "memory", unit="KiB").text = str(c.memory_kib)
-        for p in c.pages:
-            S(cell, "pages", unit="KiB", size=str(p.size_kib)).text = str(p.count)
-        if c.distances:
-            dist = S(cell, "distances")
-            for node, value in c.distances:
-                S(dist, "sibling", id=str(node), value=str(value))
-        cpus = S(cell, "cpus", num=str(len(c.cpus)))
-        for p in c.cpus:
-            S(cpus, "cpu", id=str(p.id), socket_id=str(p.socket_id), die_id=str(p.die_id),
-              core_id=str(p.core_id), siblings=format_cpulist(p.siblings))
-    return topo
-
-
-def _cache_xml(banks: Sequence[CacheBank], rc: ResctrlInfo | None) -> etree._Element:
-    S = etree.SubElement
-    cache = etree.Element("cache")
-    for b in banks:
-        size, unit = _pretty(b.size)
-        bank = S(cache, "bank", id=str(b.id), level=str(b.level), type=b.type, size=size,
-                 unit=unit, cpus=format_cpulist(b.cpus))
-        for ctl in (rc.caches if rc and b.level == 3 else ()):
-            bits = bin(int(ctl.cbm_mask or "0", 16)).count("1")
-            if not bits:
-                continue
-            gran, gunit = _pretty(b.size // bits)
-            attrs = {"granularity": gran, "unit": gunit,
-                     "type": {"L3": "both", "L3CODE": "code", "L3DATA": "data"}[ctl.kind],
-                     "maxAllocs": str(ctl.num_closids)}
-            if ctl.min_cbm_bits > 1:   # min is printed in granularity's unit
-                factor = 1024 ** _UNITS.index(gunit)
-                attrs["min"] = str(b.size // bits * ctl.min_cbm_bits // factor)
-            S(bank, "control", attrs)
-    if rc and rc.monitor and any(f.startswith("llc_") for f in rc.monitor.features):
-        attrs = {"level": "3"}
-        if rc.monitor.max_threshold_occupancy is not None:
-            attrs["reuseThreshold"] = str(rc.monitor.max_threshold_occupancy)
-        attrs["maxMonitors"] = str(rc.monitor.num_rmids)
-        mon = S(cache, "monitor", attrs)
-        for f in rc.monitor.features:
-            if f.startswith("llc_"):
-                S(mon, "feature", name=f)
-    return cache
-
-
-def _membw_xml(banks: Sequence[CacheBank], rc: ResctrlInfo) -> etree._Element:
-    """One memory-bandwidth node per L3 bank, as libvirt derives them."""
-    S = etree.SubElement
-    assert rc.membw is not None
-    el = etree.Element("memory_bandwidth")
-    for b in banks:
-        if b.level == 3:
-            node = S(el, "node", id=str(b.id), cpus=format_cpulist(b.cpus))
-            S(node, "control", granularity=str(rc.membw.bandwidth_gran),
-              min=str(rc.membw.min_bandwidth), maxAllocs=str(rc.membw.num_closids))
-    if rc.monitor and any(f.startswith("mbm_") for f in rc.monitor.features):
-        mon = S(el, "monitor", maxMonitors=str(rc.monitor.num_rmids))
-        for f in rc.monitor.features:
-            if f.startswith("mbm_"):
-                S(mon, "feature", name=f)
-    return el

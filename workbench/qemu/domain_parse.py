@@ -6,18 +6,15 @@ is one trace span ("parse", "post-parse", "validate", "format"); no per-element 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from workbench import trace
-from workbench.conf.domain import (DomainDef, assign_controller_indexes, assign_pci_addresses,
-                                   clear_auto_ifnames, fill_seclabel_model, format_domain,
-                                   parse_domain)
-from workbench.emulators.catalog import LIBVIRT_ARCHES
-from workbench.qemu.errors import ProbeError
-from workbench.qemu.strategies.base import ParseError, ValidateError
-
-if TYPE_CHECKING:
-    from workbench.qemu.driver import QemuDriver
+from workbench.conf.arch import LIBVIRT_ARCHES
+from workbench.conf.domain import DomainDef
+from workbench.conf.domain_format import format_domain
+from workbench.conf.domain_parse import parse_domain
+from workbench.conf.domain_postparse import (assign_controller_indexes, assign_pci_addresses,
+                                             clear_auto_ifnames, fill_seclabel_model)
+from workbench.errors import ParseError, ProbeError, ValidateError
+from workbench.qemu.context import ParseContext
 
 _KNOWN_ARCHES = frozenset(LIBVIRT_ARCHES)
 # Arches an emulator serves besides its own (virQEMUCapsIsArchSupported).
@@ -26,37 +23,37 @@ _PCI_ARCHES = {"x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "riscv
                "mips", "mipsel", "mips64", "mips64el", "alpha", "sparc64"}
 
 
-def parse_domain_xml(driver: "QemuDriver", xml: bytes | str, *, source: str = "<string>",
+def parse_domain_xml(ctx: ParseContext, xml: bytes | str, *, source: str = "<string>",
                      validate: bool = True, allow_post_parse_fail: bool = False) -> DomainDef:
     """Parse and post-parse (and validate, unless told not to) one domain definition."""
-    strategy = driver.strategy
+    strategy = ctx.strategy
     with trace.span("parse", source=source):
         d = parse_domain(xml, source=source)                        # steps 1-2
         if d.os.arch and d.os.arch not in _KNOWN_ARCHES:            # virArchFromString
             raise ParseError(f"Unknown architecture {d.os.arch}")
-        strategy.os_defaults(driver, d, validate)                   # step 3
-        fill_seclabel_model(d, strategy.sec_model(driver))          # step 4
+        strategy.os_defaults(ctx, d, validate)                   # step 3
+        fill_seclabel_model(d, strategy.sec_model(ctx))          # step 4
         clear_auto_ifnames(d, net_prefix=None)                      # step 5 (QEMU: no prefix)
     with trace.span("post-parse", source=source):
-        post_parse(driver, d, allow_post_parse_fail)
+        post_parse(ctx, d, allow_post_parse_fail)
     if validate:
         with trace.span("validate", source=source):
-            validate_domain(driver, d)
+            validate_domain(ctx, d)
     return d
 
 
-def post_parse(driver: "QemuDriver", d: DomainDef, allow_fail: bool) -> None:
+def post_parse(ctx: ParseContext, d: DomainDef, allow_fail: bool) -> None:
     if not d.emulator:                                              # step 6
-        d.emulator = driver.strategy.default_emulator(driver, d)
+        d.emulator = ctx.strategy.default_emulator(ctx, d)
     try:
-        caps = driver.cache.lookup(d.emulator)                      # step 7: data-alloc
+        caps = ctx.lookup(d.emulator)                               # step 7: data-alloc
     except ProbeError as e:
         if allow_fail:  # startup: keep the domain, redo post-parse at start (postParseFailed)
             d.post_parse_failed = True
             return
         raise ParseError(str(e)) from None
     assign_controller_indexes(d)                                    # step 8
-    machine = d.os.machine or driver.strategy.default_machine(driver, d, caps)  # step 9
+    machine = d.os.machine or ctx.strategy.default_machine(ctx, d, caps)  # step 9
     if not machine:
         raise ParseError("missing machine type")
     d.os.machine = caps.canonical_machine(d.virt_type, machine) or machine
@@ -64,9 +61,9 @@ def post_parse(driver: "QemuDriver", d: DomainDef, allow_fail: bool) -> None:
         assign_pci_addresses(d)
 
 
-def validate_domain(driver: "QemuDriver", d: DomainDef) -> None:
+def validate_domain(ctx: ParseContext, d: DomainDef) -> None:
     """Step 12-13: check the domain against its own emulator's capabilities."""
-    caps = driver.cache.lookup(d.emulator)
+    caps = ctx.lookup(d.emulator)
     if d.os.type != "hvm":
         raise ValidateError(f"Emulator '{d.emulator}' does not support os type '{d.os.type}'")
     if d.os.arch != caps.arch and d.os.arch not in _ALSO_SERVES.get(caps.arch, ()):
@@ -80,7 +77,7 @@ def validate_domain(driver: "QemuDriver", d: DomainDef) -> None:
         if cpu.model not in caps.cpu_model_names(d.virt_type):
             raise ValidateError(f"CPU model '{cpu.model}' is not supported by '{d.emulator}'")
     for _ in range(device_count(d)):                                # step 13: one lookup each
-        driver.cache.lookup(d.emulator)
+        ctx.lookup(d.emulator)
 
 
 def device_count(d: DomainDef) -> int:

@@ -8,6 +8,8 @@ with the cache lookups and probes it caused.
 from __future__ import annotations
 
 import os
+import stat
+import sys
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,20 +17,20 @@ from pathlib import Path
 from typing import Iterator
 
 from workbench import trace
-from workbench.conf.capabilities import Capabilities, build_capabilities
-from workbench.conf.domain import DomainDef, DomainXMLError
+from workbench.conf.domain import DomainDef
+from workbench.conf.domain_parse import read_domain_file
+from workbench.errors import NoSuchDomain, OperationFailed, UsageError, ParseError, Unsupported, WorkbenchError
 from workbench.qemu.cache import QemuCapsCache
+from workbench.qemu.capabilities import Capabilities, build_capabilities
+from workbench.qemu.context import ParseContext
 from workbench.qemu.domain_parse import format_domain_xml, parse_domain_xml
 from workbench.qemu.domcaps import domain_capabilities_xml
 from workbench.qemu.search import default_emulator
-from workbench.qemu.strategies import ParseError, Strategy, ValidateError, get_strategy
+from workbench.qemu.strategies import Strategy, get_strategy
+from workbench.qemu.trust import EmulatorPolicy
 
 # As a root daemon with no SELinux/AppArmor: "none" stacked over "dac" (model, doi, base labels).
 DEFAULT_SEC_MODELS = (("none", "0", {}), ("dac", "0", {"kvm": "+0:+0", "qemu": "+0:+0"}))
-
-
-class DriverError(Exception):
-    """An API refused the request; the message says why."""
 
 
 @dataclass
@@ -40,52 +42,91 @@ class DriverOptions:
     host_root: str = "/"              # procfs/sysfs root for the host sub-probes
     sec_models: tuple[tuple[str, str, dict[str, str]], ...] = DEFAULT_SEC_MODELS
     probe_timeout_s: float = 10.0
+    allowed_emulators: tuple[str, ...] = ()  # executable besides the search path (--allow-emulator)
+    probe_workers: int | None = None  # parallel/background pool size; None: $WORKBENCH_PROBE_WORKERS or cores
 
 
 @dataclass
 class QemuDriver:
+    """A started driver: build one with `QemuDriver.startup(options)`."""
     options: DriverOptions
-    strategy: Strategy = field(init=False)
+    strategy: Strategy
+    host_arch: str
+    cache: QemuCapsCache
+    def_sec_model: str
+    parse_context: ParseContext = field(init=False)
     domains: dict[str, DomainDef] = field(default_factory=dict)
     load_errors: dict[str, str] = field(default_factory=dict)
     _caps: Capabilities | None = None
     _domcaps: dict[tuple, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.strategy = get_strategy(self.options.strategy)
+        self.policy = EmulatorPolicy(self.options.search_path, tuple(self.options.allowed_emulators))
+        self.parse_context = ParseContext(
+            strategy=self.strategy, lookup=self.lookup, host_arch=self.host_arch,
+            search_path=self.options.search_path, def_sec_model=self.def_sec_model,
+            capabilities=self.capabilities if self.strategy.keeps_full_caps else None)
+
+    def lookup(self, emulator: str):
+        """The lookup behind every API and parse: only emulators the policy allows run, looked up
+        as the strategy does (background: bumped to the front of its queue)."""
+        return self.strategy.lookup_one(self, self.policy.check(emulator))
 
     @property
     def search_path(self) -> str:
         return self.options.search_path
 
-    # -- startup ---------------------------------------------------------------------
-    def startup(self) -> "QemuDriver":
-        o = self.options
-        with trace.span("driver.startup", strategy=self.strategy.name):
+    # -- startup (qemuStateInitialize) --------------------------------------------------
+    @classmethod
+    def startup(cls, options: DriverOptions) -> "QemuDriver":
+        o = options
+        strategy = get_strategy(o.strategy)
+        with trace.span("driver.startup", strategy=strategy.name):
             for d in (o.cache_dir, o.config_dir):
                 if d is not None:
-                    Path(d).mkdir(parents=True, exist_ok=True)
-            self.host_arch = _host_arch(o.host_root)
-            self.cache = QemuCapsCache(o.cache_dir, host_arch=self.host_arch,
-                                       probe_timeout_s=o.probe_timeout_s)
-            self.def_sec_model = o.sec_models[0][0]
+                    try:
+                        Path(d).mkdir(parents=True, exist_ok=True)
+                    except OSError as e:
+                        raise UsageError(f"{d}: {e.strerror or e}") from None
+            host_arch = _host_arch(o.host_root)
+            driver = cls(options=o, strategy=strategy, host_arch=host_arch,
+                         cache=QemuCapsCache(o.cache_dir, host_arch=host_arch,
+                                             probe_timeout_s=o.probe_timeout_s,
+                                             **strategy.cache_options(o)),
+                         def_sec_model=o.sec_models[0][0])
             with trace.span("driver.strategy_startup"):
-                self.strategy.on_startup(self)
+                strategy.on_startup(driver)
             with trace.span("driver.load_configs"):
-                self._load_configs()
-        return self
+                driver._load_configs()
+        return driver
 
     def _load_configs(self) -> None:
         if self.options.config_dir is None:
             return
         for path in sorted(Path(self.options.config_dir).glob("*.xml")):
+            if path.name.startswith("."):  # our own temp files (.tmp-*.xml): never domains
+                continue
             try:
-                d = parse_domain_xml(self, path.read_bytes(), source=str(path), validate=False,
-                                     allow_post_parse_fail=True)
-            except (DomainXMLError, ParseError, OSError) as e:
+                if not stat.S_ISREG(path.lstat().st_mode):  # a FIFO would hang the read
+                    raise ParseError("not a regular file")
+                d = parse_domain_xml(self.parse_context, read_domain_file(path), source=str(path),
+                                     validate=False, allow_post_parse_fail=True)
+                self._check_unique(d)
+            except (WorkbenchError, OSError) as e:
                 self.load_errors[str(path)] = str(e)  # libvirt logs it and skips the config
+                print(f"workbench: warning: skipped config {path}: {e}", file=sys.stderr)
                 continue
             self.domains[d.name] = d
+
+    def _check_unique(self, d: DomainDef) -> None:
+        """virDomainObjListAddLocked: a name or UUID already taken by another domain is refused."""
+        if d.uuid is not None:
+            for other in self.domains.values():
+                if other.uuid == d.uuid and other.name != d.name:
+                    raise OperationFailed(f"domain '{other.name}' is already defined with uuid {d.uuid}")
+        same = self.domains.get(d.name)
+        if same is not None and d.uuid is not None and same.uuid is not None and same.uuid != d.uuid:
+            raise OperationFailed(f"domain '{d.name}' already exists with uuid {same.uuid}")
 
     # -- the capabilities object (still built by some APIs after the series) -----------
     def capabilities(self, refresh: bool = False) -> Capabilities:
@@ -94,9 +135,14 @@ class QemuDriver:
             from workbench.conf.host import probe_host  # only the APIs that need the host load it
             o = self.options
             self._caps = build_capabilities(
-                self.cache, lambda: probe_host(o.host_root, sec_models=o.sec_models), self.search_path)
+                self.cache, lambda: probe_host(o.host_root, sec_models=o.sec_models), self.search_path,
+                self.strategy.lookup_many(self))
             self._domcaps.clear()
         return self._caps
+
+    def stop(self) -> None:
+        """Stop the strategy's work (a background warm-up): no emulator is left running."""
+        self.strategy.on_stop(self)
 
     # -- APIs ------------------------------------------------------------------------
     @contextmanager
@@ -109,9 +155,19 @@ class QemuDriver:
                 sp.set(lookups=self.cache.stats["lookups"] - before["lookups"],
                        probes=self.cache.stats["probe"] - before["probe"])
 
-    def get_capabilities(self) -> str:
+    def get_capabilities(self, flags: list[str] | None = None) -> str:
+        """flags: host part names (host_api.PARTS) and/or "guests"; None: everything. Only
+        per-emulator-fixed builds just what is asked; the others answer the whole document."""
+        parts = None
+        if flags is not None:
+            from workbench.qemu.host_api import parse_flags
+            if isinstance(flags, (list, tuple)) and "guests" in flags:
+                host = [f for f in flags if f != "guests"]
+                parts = (parse_flags(host) if host else ()) + ("guests",)
+            else:
+                parts = parse_flags(flags)  # raises InvalidArgument naming a bad flag
         with self._api("get_capabilities"):
-            return self.capabilities(refresh=True).to_xml()
+            return self.strategy.capabilities_xml(self, parts)
 
     def get_domain_capabilities(self, emulator: str | None = None, arch: str | None = None,
                                 machine: str | None = None, virttype: str | None = None) -> str:
@@ -119,14 +175,14 @@ class QemuDriver:
             arch = arch or self.host_arch
             emulator = emulator or default_emulator(arch, self.host_arch, self.search_path)
             if emulator is None:
-                raise DriverError(f"No emulator found for arch '{arch}'")
-            caps = self._lookup(emulator)
+                raise Unsupported(f"No emulator found for arch '{arch}'")
+            caps = self.lookup(emulator)
             virttype = virttype or ("kvm" if caps.kvm else "qemu")
             if not caps.supports_virt_type(virttype):
-                raise DriverError(f"Emulator '{emulator}' does not support virt type '{virttype}'")
+                raise Unsupported(f"Emulator '{emulator}' does not support virt type '{virttype}'")
             m = caps.machine(virttype, machine) if machine else caps.preferred_machine(virttype)
             if m is None:
-                raise DriverError(f"Emulator '{emulator}' does not support machine type '{machine}'")
+                raise Unsupported(f"Emulator '{emulator}' does not support machine type '{machine}'")
             key = (id(caps), emulator, arch, m.name, virttype)  # memoised per qemuCaps object
             if key not in self._domcaps:
                 self._domcaps[key] = domain_capabilities_xml(caps, emulator, arch, m, virttype)
@@ -135,23 +191,16 @@ class QemuDriver:
     def get_version(self) -> int:
         """Still builds full caps in libvirt 6.x-9.x, just to find the host-arch emulator."""
         with self._api("get_version"):
-            caps = self.capabilities()
-            for g in caps.guests:
-                if g.arch == self.host_arch:
-                    return self._lookup(g.emulator).version
-            return 0
+            return self.strategy.get_version(self)
 
     def node_get_security_model(self) -> dict[str, str]:
         with self._api("node_get_security_model"):
-            m = self.capabilities().host.sec_models[0]
-            return {"model": m.model, "doi": m.doi}
+            return self.strategy.security_model(self)
 
     def define_xml(self, xml: str) -> str:
         with self._api("define_xml"):
-            try:
-                d = parse_domain_xml(self, xml, source="define_xml", validate=True)
-            except (DomainXMLError, ParseError, ValidateError) as e:
-                raise DriverError(str(e)) from None
+            d = parse_domain_xml(self.parse_context, xml, source="define_xml", validate=True)
+            self._check_unique(d)
             self._save_config(d)
             self.domains[d.name] = d
             return d.name
@@ -176,23 +225,20 @@ class QemuDriver:
         try:
             return self.domains[name]
         except KeyError:
-            raise DriverError(f"Domain not found: no domain with matching name '{name}'") from None
-
-    def _lookup(self, emulator: str):
-        from workbench.qemu.errors import ProbeError
-        try:
-            return self.cache.lookup(emulator)
-        except ProbeError as e:
-            raise DriverError(str(e)) from None
+            raise NoSuchDomain(f"Domain not found: no domain with matching name '{name}'") from None
 
     def _save_config(self, d: DomainDef) -> None:
         if self.options.config_dir is None:
             return
         target = Path(self.options.config_dir) / f"{d.name}.xml"
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".xml", dir=target.parent)
-        with os.fdopen(fd, "w") as f:
-            f.write(format_domain_xml(d))
-        os.replace(tmp, target)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(format_domain_xml(d))
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)  # a failed define leaves nothing behind
+            raise
 
 
 def _host_arch(host_root: str) -> str:

@@ -35,7 +35,8 @@ from lxml import etree
 
 from workbench import trace
 from workbench.conf import host as H
-from workbench.qemu.daemon import INVALID_PARAMS, RpcError
+from workbench.conf.host_xml import format_host
+from workbench.errors import InvalidArgument
 
 # In <host> order (virCapabilitiesFormatHostXML); node_get_capabilities with all of them
 # equals the whole <host>.
@@ -48,18 +49,18 @@ MEMO_ENV = "WORKBENCH_HOST_MEMO"
 
 
 def parse_flags(flags: Iterable[str] | None) -> tuple[str, ...]:
-    """Flag names -> the parts to probe, in PARTS order. Raises RpcError naming bad flags."""
+    """Flag names -> the parts to probe, in PARTS order. Raises InvalidArgument naming bad flags."""
     if flags is None:
         return PARTS
     if isinstance(flags, str) or not isinstance(flags, (list, tuple)):
-        raise RpcError(INVALID_PARAMS, f"Invalid params: flags must be a list of part names "
-                                       f"({', '.join(PARTS)}), got {flags!r}")
+        raise InvalidArgument(f"Invalid params: flags must be a list of part names "
+                              f"({', '.join(PARTS)}), got {flags!r}")
     bad = [f for f in flags if f not in PARTS]
     if bad:
-        raise RpcError(INVALID_PARAMS, f"Invalid params: unknown flag {', '.join(map(repr, bad))}"
-                                       f" (known: {', '.join(PARTS)})")
+        raise InvalidArgument(f"Invalid params: unknown flag {', '.join(map(repr, bad))}"
+                              f" (known: {', '.join(PARTS)})")
     if not flags:
-        raise RpcError(INVALID_PARAMS, "Invalid params: flags is empty (omit it for everything)")
+        raise InvalidArgument("Invalid params: flags is empty (omit it for everything)")
     want = set(flags) | {n for f in flags for n in NEEDS.get(f, ())}
     return tuple(p for p in PARTS if p in want)
 
@@ -123,46 +124,18 @@ class HostApi:
     # -- formatting ---------------------------------------------------------------------------
     def host_xml(self, parts: tuple[str, ...], memo: bool | None) -> str:
         """A <host> holding only `parts`, each element as in libvirt's full <host>."""
-        S = etree.SubElement
         d = {p: self.get(p, memo) for p in parts}
         with trace.span("host_api.format", parts=len(parts)):
-            host = etree.Element("host")
-            if "uuid" in d:
-                S(host, "uuid").text = d["uuid"]
+            cpu = None
             if "cpu" in d:
-                cpu, nodes = d["cpu"]
-                numa = d.get("numa") or H.HostNUMA(tuple(H.NumaCell(i, 0, ()) for i in range(nodes)))
-                host.append(H._cpu_xml(cpu, numa, d.get("pages", ())))
-            elif "pages" in d:
-                el = S(host, "cpu")
-                for size in d["pages"]:
-                    S(el, "pages", unit="KiB", size=str(size))
-            if "power" in d:
-                pm = S(host, "power_management")
-                for name in ("suspend_mem", "suspend_disk", "suspend_hybrid"):
-                    if name in d["power"]:
-                        S(pm, name)
-            if "iommu" in d:
-                S(host, "iommu", support="yes" if d["iommu"] else "no")
-            if "migration" in d:
-                mig = S(host, "migration_features")
-                S(mig, "live")
-                uris = S(mig, "uri_transports")
-                for t in ("tcp", "rdma"):
-                    S(uris, "uri_transport").text = t
-            if "numa" in d:
-                host.append(H._numa_xml(d["numa"]))
-            rc = d.get("resctrl")
-            if d.get("caches"):
-                host.append(H._cache_xml(d["caches"], rc))
-                if rc and rc.membw:
-                    host.append(H._membw_xml(d["caches"], rc))
-            for sm in d.get("secmodel", ()):
-                el = S(host, "secmodel")
-                S(el, "model").text = sm.model
-                S(el, "doi").text = sm.doi
-                for virt, label in sm.labels.items():
-                    S(el, "baselabel", type=virt).text = label
+                host_cpu, nodes = d["cpu"]
+                cpu = (host_cpu, d.get("numa") or
+                       H.HostNUMA(tuple(H.NumaCell(i, 0, ()) for i in range(nodes))))
+            host = format_host(H.HostParts(
+                uuid=d.get("uuid"), cpu=cpu, page_sizes_kib=d.get("pages"), power=d.get("power"),
+                iommu=d.get("iommu"), migration=(True, ("tcp", "rdma")) if "migration" in d else None,
+                numa=d.get("numa"), caches=d.get("caches"), resctrl=d.get("resctrl"),
+                sec_models=d.get("secmodel")))
             return etree.tostring(host, encoding="unicode")
 
     # -- the APIs -----------------------------------------------------------------------------

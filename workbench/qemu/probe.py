@@ -7,19 +7,20 @@ the emulator is always SIGKILLed and reaped, its private directory removed, as l
 from __future__ import annotations
 
 import asyncio
+import json
 import os
-import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
 
 from workbench import trace
-from workbench.emulators.catalog import arch_from_qemu
-from workbench.emulators.transcript import Launch
+from workbench.conf.arch import arch_from_qemu
 from workbench.qemu import process
 from workbench.qemu.capsdata import SELF_VERSION, CpuModel, Machine, QemuCaps
-from workbench.qemu.errors import ProbeError
+from workbench.errors import ProbeError
 from workbench.qemu.hostfacts import kernel_version, microcode_version
-from workbench.qmp import QMPSession, Reply
+from workbench.qemu.phases import CommandTiming, LaunchPhases
+from workbench.qemu.replycheck import check_reply
+from workbench.qmp import QmpExchange, QMPSession, Reply
 
 
 # Commands whose presence libvirt records as a flag (a subset of virQEMUCapsCommands).
@@ -99,15 +100,33 @@ PREFERRED_MACHINE = {
 DEFAULT_TIMEOUTS = {"launch": 10.0, "command": 10.0}
 
 
+# Answers the probe may be handed instead of asking (schema-reuse): called once with the
+# emulator's (version, package) after query-version; returns {reply_key: reply}.
+KnownReplies = Callable[[int, str], Mapping[str, "Reply"]]
+
+
+def reply_key(cmd: str, args: dict | None = None) -> str:
+    return cmd if not args else f"{cmd} {json.dumps(args, sort_keys=True)}"
+
+
 @dataclass
 class ProbeResult:
     caps: QemuCaps
-    launches: list[Launch]  # filled only when recording
+    phases: list[LaunchPhases]  # one per launch, in order
+    replies: dict[str, Reply] = field(default_factory=dict)  # launch 1's, by reply_key
+    reused: int = 0          # commands answered from known_replies, not asked
 
 
 def probe(binary: str, *, kvm_usable: bool | None = None, command_timeout_s: float = 10.0,
-          launch_timeout_s: float = 10.0, record: bool = False) -> ProbeResult:
-    """Probe one binary as libvirt does; raises ProbeError naming the binary and the step."""
+          launch_timeout_s: float = 10.0, quit: bool = False,
+          on_exchange: Callable[[QmpExchange], None] | None = None,
+          known_replies: KnownReplies | None = None) -> ProbeResult:
+    """Probe one binary as libvirt does; raises ProbeError naming the binary and the step.
+
+    `quit`: end each launch with `quit` and time the exit (the recorder does; libvirt, and so
+    the prober by default, SIGKILLs). `on_exchange` sees every command and its reply.
+    `known_replies`: answers to skip asking for, once query-version says which build this is.
+    """
     try:
         st = os.stat(binary)
     except OSError as e:
@@ -117,66 +136,81 @@ def probe(binary: str, *, kvm_usable: bool | None = None, command_timeout_s: flo
     with trace.span("probe", binary=binary) as sp:
         trace.count("probe")
         l1 = _launch_and_talk(binary, "kvm:tcg", _main_sequence, launch_timeout_s,
-                              command_timeout_s, record)
+                              command_timeout_s, quit, on_exchange, context={"_known_fn": known_replies})
         replies: dict[str, Any] = l1.replies
         kvm = replies["kvm"] and (kvm_usable is None or kvm_usable)
         launches = [l1]
         if kvm:  # libvirt starts a second, TCG-only, QEMU for the TCG view
             launches.append(_launch_and_talk(binary, "tcg", _tcg_sequence, launch_timeout_s,
-                                             command_timeout_s, record, context=replies))
+                                             command_timeout_s, quit, on_exchange, context=replies))
         caps = _build_caps(binary, st.st_ctime_ns, kvm, [ln.replies for ln in launches])
         caps.probe_launches = len(launches)
-        sp.set(arch=caps.arch, launches=len(launches), commands=sum(ln.n_commands for ln in launches))
-    return ProbeResult(caps, [ln.transcript for ln in launches if ln.transcript is not None])
+        sp.set(arch=caps.arch, launches=len(launches), commands=sum(ln.n_commands for ln in launches),
+               reused=replies.get("_reused", 0))
+    return ProbeResult(caps, [ln.phases for ln in launches], replies.get("_replies", {}),
+                       replies.get("_reused", 0))
 
 
 @dataclass
 class _LaunchOutcome:
     replies: dict[str, Any]
     n_commands: int
-    transcript: Launch | None
+    phases: LaunchPhases
 
 
 def _launch_and_talk(binary: str, accel: str, sequence, launch_timeout_s: float,
-                     command_timeout_s: float, record: bool,
+                     command_timeout_s: float, quit: bool,
+                     on_exchange: Callable[[QmpExchange], None] | None,
                      context: dict[str, Any] | None = None) -> _LaunchOutcome:
     with trace.span("probe.launch", binary=binary, accel=accel):
         trace.count("probe.launches")
         with trace.span("probe.spawn", binary=binary, accel=accel):
             proc = process.launch(binary, accel, launch_timeout_s)
         try:
-            session = QMPSession(binary, command_timeout_s, record=record)
-            replies, greeting_s, quit_s = asyncio.run(
-                _talk(session, proc, sequence, context or {}, record))
+            session = QMPSession(binary, command_timeout_s, on_exchange=on_exchange)
+            phases = LaunchPhases(accel, proc.t0_ns, proc.spawned_ns, proc.daemonized_ns)
+            replies = asyncio.run(_talk(session, proc, sequence, context or {}, quit, phases))
         finally:
             process.cleanup(proc.tmpdir, proc.pid)
-    transcript = None
-    if record:
-        transcript = Launch(accel, proc.ready_s, proc.ready_s + greeting_s, session.greeting,
-                            session.exchanges or [], quit_s, proc.spawn_s)
-    return _LaunchOutcome(replies, replies["_n"], transcript)
+    phases.connected_ns, phases.greeting_ns = session.connected_ns, session.greeting_ns
+    phases.greeting = session.greeting
+    phases.commands = [CommandTiming(*t) for t in session.timings]
+    return _LaunchOutcome(replies, replies["_n"], phases)
 
 
 async def _talk(session: QMPSession, proc: process.EmulatorProcess, sequence,
-                context: dict[str, Any], record: bool) -> tuple[dict[str, Any], float, float | None]:
-    t0 = time.perf_counter()
+                context: dict[str, Any], quit: bool, phases: LaunchPhases) -> dict[str, Any]:
     await session.connect(proc.socket)
-    greeting_s = time.perf_counter() - t0
     replies: dict[str, Any] = {"_n": 0}
-    quit_s = None
     try:
         await sequence(session, replies, context)
-        if record:  # the recorder measures quit -> exit; the prober SIGKILLs like libvirt
-            await session.quit()
-            quit_s = process.wait_exit(proc, session.timeout_s)
+        if quit:  # the recorder measures quit -> exit; the prober SIGKILLs like libvirt
+            phases.quit_sent_ns = await session.quit()
+            process.wait_exit(proc, session.timeout_s)
+            phases.exited_ns = proc.exited_ns
     finally:
         await session.close()
-    return replies, greeting_s, quit_s
+    return replies
 
 
 async def _ask(session: QMPSession, replies: dict[str, Any], cmd: str, args: dict | None = None) -> Reply:
+    key = reply_key(cmd, args)
+    known = replies.get("_known")
+    if known and key in known:  # schema-reuse: this build's answer is already known
+        replies["_reused"] = replies.get("_reused", 0) + 1
+        trace.count("probe.reused")
+        return known[key]
     replies["_n"] += 1
-    return await session.execute(cmd, args)
+    try:
+        reply = await session.execute(cmd, args)
+    except (ProbeError, asyncio.CancelledError):
+        raise
+    except Exception as e:  # issue 12: an emulator dying or overflowing mid-reply is its fault
+        raise ProbeError(session.binary, cmd, f"{type(e).__name__}: {e}") from None
+    if reply.ok:
+        check_reply(session.binary, cmd, reply.ret)  # issue 12: typed before any use
+    replies.setdefault("_replies", {})[key] = reply
+    return reply
 
 
 def _require(reply: Reply, session: QMPSession, cmd: str) -> Any:
@@ -200,6 +234,8 @@ async def _main_sequence(s: QMPSession, r: dict[str, Any], _ctx: dict[str, Any])
     except (KeyError, TypeError):
         raise ProbeError(s.binary, "query-version", "malformed reply: no qemu major/minor/micro") from None
     r["package"] = str(v.get("package", ""))
+    if _ctx.get("_known_fn") is not None:
+        r["_known"] = _ctx["_known_fn"](r["version"], r["package"])
     t = _expect(s, "query-target", _require(await _ask(s, r, "query-target"), s, "query-target"), dict)
     if "arch" not in t:
         raise ProbeError(s.binary, "query-target", "malformed reply: no arch")

@@ -2,7 +2,11 @@
 
 libvirt runs `<binary> -S -no-user-config -nodefaults -nographic -machine none,accel=A
 -qmp unix:SOCK,server=on,wait=off -pidfile PID -daemonize` in a private temporary directory and
-waits for the parent to exit: by then the socket exists, so nothing polls for it. The daemonized
+waits for the parent to exit: by then the socket exists, so nothing polls for it. Here the
+parent's exit is awaited on a pidfd with a selector (a bounded blocking wait, woken by the kernel
+at the exit), never with `Popen.wait(timeout=...)`, which CPython implements as a sleep loop
+(1, 2, 4, ... 50 ms) that quantised every recorded start time. All phases use one clock,
+`time.perf_counter_ns`. The daemonized
 QEMU is reparented; we make this process a child subreaper so it is reparented to us and can be
 reaped at once (measured.md: waiting for an orphan costs ~1.6 s per probe on this container).
 """
@@ -11,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import os
 import select
+import selectors
 import shutil
 import signal
 import subprocess
@@ -19,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.qemu.errors import LaunchRefused, ProbeError, ProbeTimeout
+from workbench.errors import LaunchRefused, ProbeError, ProbeTimeout
 
 _PR_SET_CHILD_SUBREAPER = 36
 _subreaper_set = False
@@ -54,8 +59,18 @@ class EmulatorProcess:
     accel: str
     tmpdir: Path
     pid: int
-    ready_s: float  # before fork -> daemonized parent exited (socket ready)
-    spawn_s: float  # before fork -> exec done (what Popen itself costs)
+    t0_ns: int  # perf_counter_ns just before fork: the origin of every phase of this launch
+    spawned_ns: int  # fork + exec returned (Popen's own cost, the prober's side)
+    daemonized_ns: int  # the daemonizing parent exited: socket listening, pidfile written
+    exited_ns: int | None = None  # set by wait_exit: the emulator exited after `quit`
+
+    @property
+    def ready_s(self) -> float:
+        return (self.daemonized_ns - self.t0_ns) / 1e9
+
+    @property
+    def spawn_s(self) -> float:
+        return (self.spawned_ns - self.t0_ns) / 1e9
 
     @property
     def socket(self) -> str:
@@ -69,30 +84,46 @@ def launch(binary: str, accel: str, timeout_s: float) -> EmulatorProcess:
     errlog = tmpdir / "stderr"
     try:
         with open(errlog, "wb") as err:
-            t0 = time.perf_counter()
+            t0 = time.perf_counter_ns()
             try:
                 parent = subprocess.Popen(probe_argv(binary, tmpdir, accel), stdin=subprocess.DEVNULL,
                                           stdout=subprocess.DEVNULL, stderr=err, close_fds=True,
-                                          env=_probe_env())
+                                          env=_probe_env(), start_new_session=True)  # issue 12: own group
             except OSError as e:
                 raise ProbeError(binary, "launch", f"cannot execute: {e.strerror}") from None
-            spawned = time.perf_counter() - t0
-        try:
-            status = parent.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
+            spawned = time.perf_counter_ns()
+        if not _wait_exit_blocking(parent.pid, timeout_s):
+            _killpg(parent.pid)  # issue 12: the whole group, children included
             parent.kill()
-            parent.wait()
+            parent.wait()  # untimed: a blocking waitpid on a SIGKILLed child
             raise ProbeTimeout(binary, "launch", f"did not daemonize within {timeout_s:g} s") from None
-        ready = time.perf_counter() - t0
+        daemonized = time.perf_counter_ns()
+        status = parent.wait()  # already exited: reaps at once, no timeout, no sleep
         if status != 0:
-            raise LaunchRefused(binary, status, errlog.read_text(errors="replace")[-2000:], ready)
+            raise LaunchRefused(binary, status, errlog.read_text(errors="replace")[-2000:],
+                                (daemonized - t0) / 1e9)
         pid = _read_pid(binary, tmpdir)
         if not Path(tmpdir / "qmp.monitor").exists():
             raise ProbeError(binary, "launch", "daemonized but created no QMP socket")
-        return EmulatorProcess(binary, accel, tmpdir, pid, ready, spawned)
+        return EmulatorProcess(binary, accel, tmpdir, pid, t0, spawned, daemonized)
     except BaseException:
         cleanup(tmpdir, None)
         raise
+
+
+def _wait_exit_blocking(pid: int, timeout_s: float) -> bool:
+    """Block until `pid` (our child, not yet reaped) exits, or the time limit passes.
+
+    A pidfd becomes readable when the process exits; the selector sleeps in the kernel until
+    then, so the wake-up is at the exit, not at a polling checkpoint.
+    """
+    fd = os.pidfd_open(pid)
+    try:
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            return bool(sel.select(timeout_s))
+    finally:
+        os.close(fd)
 
 
 def _probe_env() -> dict[str, str]:
@@ -131,6 +162,25 @@ def _is_child(pid: int) -> bool:
     return int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid()
 
 
+def _session_of(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[3])  # state ppid pgrp session
+
+
+def _reap_intermediate(pid: int | None) -> None:
+    # QEMU's -daemonize forks twice (fork, setsid, fork): the middle process leads the session
+    # and exits at once; as subreaper we inherit it and must reap it, or it stays a zombie.
+    sid = _session_of(pid) if pid is not None else None
+    if sid is not None and sid != pid and _is_child(sid):
+        try:
+            os.waitpid(sid, 0)  # already exited or exiting: returns at once
+        except ChildProcessError:
+            pass
+
+
 def _processes_using(tmpdir: Path) -> list[int]:
     marker = str(tmpdir).encode()
     pids = []
@@ -138,6 +188,28 @@ def _processes_using(tmpdir: Path) -> list[int]:
         if entry.name.isdigit() and marker in _cmdline(int(entry.name)):
             pids.append(int(entry.name))
     return pids
+
+
+def _group_members(pgid: int) -> list[int]:
+    out = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and int(entry.name) != pgid:
+            try:
+                fields = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:
+                out.append(int(entry.name))
+    return out
+
+
+def _killpg(pid: int) -> None:
+    """SIGKILL the process group `pid` leads (never ours)."""
+    try:
+        if os.getpgid(pid) == pid and pid != os.getpgrp():
+            os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _kill_and_reap(pid: int) -> None:
@@ -155,19 +227,29 @@ def cleanup(tmpdir: Path, pid: int | None) -> None:
     """SIGKILL the emulator (as libvirt does), reap it, sweep strays, remove the directory."""
     # A dying emulator has no cmdline any more, but while it is our (unreaped) child its pid
     # cannot be reused: kill and reap it either way.
+    _reap_intermediate(pid)
     if pid is not None and (_is_ours(pid, tmpdir) or _is_child(pid)):
+        helpers = _group_members(pid)
+        _killpg(pid)  # issue 12: its forked helpers too (it leads its own session after -daemonize)
         _kill_and_reap(pid)
+        for h in helpers:  # reparented to us (subreaper) when the leader died: reap them
+            try:
+                os.waitpid(h, 0)
+            except ChildProcessError:
+                pass
     for stray in _processes_using(tmpdir):
         _kill_and_reap(stray)
     shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def wait_exit(proc: EmulatorProcess, timeout_s: float) -> float:
-    """After `quit`: wait for the emulator to exit on its own; returns seconds taken."""
-    t0 = time.perf_counter()
+    """After `quit`: wait for the emulator to exit on its own; returns seconds taken and sets
+    `proc.exited_ns`."""
+    t0 = time.perf_counter_ns()
     try:
         fd = os.pidfd_open(proc.pid)
     except ProcessLookupError:
+        proc.exited_ns = t0
         return 0.0
     try:
         ready, _, _ = select.select([fd], [], [], timeout_s)
@@ -175,7 +257,8 @@ def wait_exit(proc: EmulatorProcess, timeout_s: float) -> float:
         os.close(fd)
     if not ready:
         raise ProbeError(proc.binary, "quit", f"did not exit within {timeout_s:g} s of quit")
-    took = time.perf_counter() - t0
+    proc.exited_ns = time.perf_counter_ns()
+    took = (proc.exited_ns - t0) / 1e9
     try:
         os.waitpid(proc.pid, 0)
     except ChildProcessError:

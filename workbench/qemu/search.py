@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from workbench.emulators.catalog import binary_name_for_arch, native_arches
+from workbench.conf.arch import binary_name_for_arch, native_arches
 
 RHEL_KVM = "/usr/libexec/qemu-kvm"
 

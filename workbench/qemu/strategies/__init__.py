@@ -4,7 +4,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from workbench.qemu.strategies.base import ParseError, Strategy, ValidateError
+from workbench.errors import UsageError
+from workbench.qemu.strategies.base import Strategy
 
 
 def _discover() -> dict[str, type[Strategy]]:
@@ -30,7 +31,7 @@ def get_strategy(name: str) -> Strategy:
     try:
         return STRATEGIES[name]()
     except KeyError:
-        raise ValueError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}") from None
+        raise UsageError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}") from None
 
 
-__all__ = ["STRATEGIES", "get_strategy", "ParseError", "Strategy", "ValidateError"]
+__all__ = ["STRATEGIES", "get_strategy", "Strategy"]

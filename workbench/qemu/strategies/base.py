@@ -3,44 +3,83 @@
 Everything else in the driver and the parse path is shared. A new strategy (parallel probing,
 background warm-up, a prebuilt cache) is one new module in this package defining a subclass
 with a `name`; it then shows up in the CLI, the benchmarks and the notebooks.
+
+The parse-path hooks take the frozen ParseContext, never the driver; the driver-side hooks
+(startup, stop, how many emulators are looked up at once, and the APIs libvirt answers from
+virCaps) see the driver. Their defaults are what libvirt does today, so full-caps and
+per-emulator inherit them unchanged.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
+    from workbench.qemu.capabilities import LookupMany
     from workbench.conf.domain import DomainDef
     from workbench.qemu.capsdata import QemuCaps
+    from workbench.qemu.context import ParseContext
     from workbench.qemu.driver import QemuDriver
-
-
-class ParseError(Exception):
-    """A parse-path step refused the domain (parse or post-parse)."""
-
-
-class ValidateError(Exception):
-    """The chosen emulator does not support what the domain asks for."""
 
 
 class Strategy:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    keeps_full_caps: ClassVar[bool] = False  # the parse context then carries virCaps
+    # What can answer stale, beyond the cache's own checks (ctime, KVM, kernel, microcode):
+    # an assessment for the trade-offs table, not a measurement.
+    staleness: ClassVar[str] = "none beyond the caps cache's own validity checks"
+    uses_package_files: ClassVar[bool] = False  # reads what `workbench prebuild` ships
+
+    def cache_options(self, options: Any) -> dict[str, Any]:
+        """Extra QemuCapsCache fields for this strategy (probe hooks)."""
+        return {}
 
     def on_startup(self, driver: "QemuDriver") -> None:
         """Extra driver-startup work (full caps: build virCaps by probing every emulator)."""
 
-    def sec_model(self, driver: "QemuDriver") -> str:
+    def on_stop(self, driver: "QemuDriver") -> None:
+        """Stop whatever the strategy started (threads, emulators in flight) before returning."""
+
+    def lookup_one(self, driver: "QemuDriver", binary: str) -> "QemuCaps":
+        """A lookup for one emulator (the parse path, domain capabilities)."""
+        return driver.cache.lookup(binary)
+
+    def lookup_many(self, driver: "QemuDriver") -> "LookupMany | None":
+        """How the arch walk looks up its binaries: None = one after the other (libvirt)."""
+        return None
+
+    # -- the APIs that libvirt answers from virCaps ------------------------------------------
+    def get_version(self, driver: "QemuDriver") -> int:
+        """libvirt 6.x-12.x: build (or reuse) full virCaps, just to find the host-arch guest."""
+        caps = driver.capabilities()
+        for g in caps.guests:
+            if g.arch == driver.host_arch:
+                return driver.cache.lookup(g.emulator).version
+        return 0
+
+    def security_model(self, driver: "QemuDriver") -> dict[str, str]:
+        """libvirt reads the host's first <secmodel> out of virCaps."""
+        m = driver.capabilities().host.sec_models[0]
+        return {"model": m.model, "doi": m.doi}
+
+    def capabilities_xml(self, driver: "QemuDriver", parts: tuple[str, ...] | None) -> str:
+        """virConnectGetCapabilities: rebuilds everything. libvirt's API takes no flags, so
+        `parts` (a part list asked of per-emulator-fixed) is ignored: the answer is the whole
+        document, a superset of what was asked."""
+        return driver.capabilities(refresh=True).to_xml()
+
+    def sec_model(self, ctx: "ParseContext") -> str:
         """Default model for a <seclabel> without one (parse step 4)."""
         raise NotImplementedError
 
-    def os_defaults(self, driver: "QemuDriver", d: "DomainDef", validate: bool) -> None:
+    def os_defaults(self, ctx: "ParseContext", d: "DomainDef", validate: bool) -> None:
         """Parse step 3: fill <os arch> (and, before the series, the machine)."""
         raise NotImplementedError
 
-    def default_emulator(self, driver: "QemuDriver", d: "DomainDef") -> str:
+    def default_emulator(self, ctx: "ParseContext", d: "DomainDef") -> str:
         """Post-parse step 6: the emulator when the XML names none."""
         raise NotImplementedError
 
-    def default_machine(self, driver: "QemuDriver", d: "DomainDef", caps: "QemuCaps") -> str | None:
+    def default_machine(self, ctx: "ParseContext", d: "DomainDef", caps: "QemuCaps") -> str | None:
         """Post-parse step 9: the machine when the XML (and step 3) left it empty."""
         raise NotImplementedError

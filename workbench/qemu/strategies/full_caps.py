@@ -6,23 +6,26 @@ the arch and machine from the default emulator *for that arch*, whatever <emulat
 """
 from __future__ import annotations
 
-from workbench.conf.capabilities import CapsLookupError
-from workbench.qemu.strategies.base import ParseError, Strategy
+from workbench.errors import CapsLookupError, ParseError
+from workbench.qemu.strategies.base import Strategy
 
 
 class FullCaps(Strategy):
     name = "full-caps"
     description = "build virCaps at startup by probing every emulator (before the series)"
+    keeps_full_caps = True
+    staleness = ("virCaps is built once and reused by the parse path and get_version until a "
+                 "get_capabilities rebuilds it: an emulator changed meanwhile is not seen")
 
     def on_startup(self, driver) -> None:
         driver.capabilities(refresh=True)
 
-    def sec_model(self, driver) -> str:
-        return driver.capabilities().host.sec_models[0].model
+    def sec_model(self, ctx) -> str:
+        return ctx.capabilities().host.sec_models[0].model
 
-    def os_defaults(self, driver, d, validate: bool) -> None:
+    def os_defaults(self, ctx, d, validate: bool) -> None:
         try:
-            guest, machine = driver.capabilities().domain_data_lookup(
+            guest, machine = ctx.capabilities().domain_data_lookup(
                 d.os.type, d.os.arch, d.virt_type, None, d.os.machine)
         except CapsLookupError as e:
             if validate:
@@ -31,12 +34,12 @@ class FullCaps(Strategy):
         d.os.arch = d.os.arch or guest.arch
         d.os.machine = d.os.machine or machine
 
-    def default_emulator(self, driver, d) -> str:
+    def default_emulator(self, ctx, d) -> str:
         try:
-            guest, _ = driver.capabilities().domain_data_lookup(d.os.type, d.os.arch, d.virt_type)
+            guest, _ = ctx.capabilities().domain_data_lookup(d.os.type, d.os.arch, d.virt_type)
         except CapsLookupError as e:
             raise ParseError(str(e)) from None
         return guest.emulator
 
-    def default_machine(self, driver, d, caps) -> str | None:
+    def default_machine(self, ctx, d, caps) -> str | None:
         return None  # step 3 filled it from virCaps; libvirt 5.6 errored "missing machine type"

@@ -1,6 +1,6 @@
 """The domain XML corpus: three domains per QEMU target, the series cases and a set of bad files.
 
-Run `python -m workbench.conf.corpus [DEST]` to (re)write data/domains. The output depends only
+Run `python -m workbench.sim.corpus [DEST]` to (re)write data/domains. The output depends only
 on the arguments (UUIDs and MACs are derived from names), so it is committed and a test checks
 that the committed files match.
 """
@@ -12,7 +12,8 @@ import uuid
 from pathlib import Path
 from typing import Iterable
 
-from workbench.emulators import catalog
+from workbench.conf.arch import arch_from_qemu
+from workbench.sim.catalog import INSTALL_ORDER
 from workbench.paths import DOMAINS_DIR
 
 _NS = uuid.UUID("5b0b6c8e-6f0a-4c55-9a57-3b6f1f7d2a10")  # fixed, so UUIDs are reproducible
@@ -28,7 +29,7 @@ _CPU_MODEL = {"x86_64": "qemu64", "i686": "qemu32"}
 
 
 def libvirt_arch(target: str) -> str:
-    return "x86_64" if target == "x86_64-microvm" else catalog.arch_from_qemu(target)
+    return "x86_64" if target == "x86_64-microvm" else arch_from_qemu(target)
 
 
 def _uuid(name: str) -> str:
@@ -335,7 +336,7 @@ BAD: dict[str, str] = {
 }
 
 
-def corpus(targets: Iterable[str] = catalog.INSTALL_ORDER) -> dict[str, str]:
+def corpus(targets: Iterable[str] = INSTALL_ORDER) -> dict[str, str]:
     """Relative path -> file content, for everything write_corpus writes."""
     files: dict[str, str] = {}
     for t in targets:
@@ -348,7 +349,7 @@ def corpus(targets: Iterable[str] = catalog.INSTALL_ORDER) -> dict[str, str]:
 
 
 def write_corpus(dest: Path = DOMAINS_DIR,
-                 targets: Iterable[str] = catalog.INSTALL_ORDER) -> list[Path]:
+                 targets: Iterable[str] = INSTALL_ORDER) -> list[Path]:
     dest = Path(dest)
     written = []
     for rel, text in corpus(targets).items():

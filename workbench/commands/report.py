@@ -1,4 +1,4 @@
-"""What `workbench report`, `run` and `lab` do; cli.py only parses. Each returns the exit status."""
+"""Report commands: report (notebooks -> HTML), run (the main job: sweep + report), lab (JupyterLab)."""
 from __future__ import annotations
 
 import argparse
@@ -10,6 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from workbench.errors import UsageError
 from workbench.paths import NOTEBOOKS_DIR, RESULTS_DIR
 
 REFERENCE_RUN = RESULTS_DIR / "reference"
@@ -22,9 +23,28 @@ FULL_EMULATORS = (1, 2, 4, 8, 12, 16, 20, 24, 30)
 SWEEP_MODE = "quick"
 
 
-def _fail(message: str, status: int = 1) -> int:
-    print(f"workbench: {message}", file=sys.stderr)
-    return status
+def register(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("report", help="run the notebooks with papermill on a results run; write HTML reports",
+                       description="Run every notebook on a results run and write an HTML report.")
+    s.add_argument("--results", type=Path, default=None,
+                   help="results run directory (default: the committed reference run, data/results/reference)")
+    s.add_argument("-o", "--output", type=Path, default=Path("reports"), help="report directory (default reports/)")
+    s.set_defaults(func=report)
+
+    s = sub.add_parser("run", help="the main job: simulated installs, the benchmark sweep (1..30 emulators, "
+                                   "quick mode, roughly 15-20 min; resumes an existing -o) and the report; "
+                                   "prints the path of index.html",
+                       description=run.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("--quick", action="store_true", help="sweep 1, 8 and 30 emulators only (a few minutes)")
+    s.add_argument("-o", "--output", type=Path, default=Path("runs/latest"), help="run directory (default runs/latest)")
+    s.add_argument("--reports", type=Path, default=Path("reports"), help="report directory (default reports/)")
+    s.set_defaults(func=run)
+
+    s = sub.add_parser("lab", help="open JupyterLab on notebooks/ (.py notebooks open as notebooks via jupytext)",
+                       description=lab.__doc__)
+    s.add_argument("--port", type=int, default=8888, help="port to serve JupyterLab on (default 8888)")
+    s.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    s.set_defaults(func=lab)
 
 
 def make_report(results: Path, output: Path, notebooks_dir: Path = NOTEBOOKS_DIR,
@@ -33,7 +53,7 @@ def make_report(results: Path, output: Path, notebooks_dir: Path = NOTEBOOKS_DIR
     from workbench.report import render_report
 
     if not results.is_dir():
-        return _fail(f"no results run directory {results}", 2)
+        raise UsageError(f"no results run directory {results}")
     outcomes = render_report(results, output, notebooks_dir, parameters)
     for o in outcomes:
         if o.error:
@@ -58,15 +78,12 @@ def run(args: argparse.Namespace) -> int:
     benchmark, 20 per warm one, in-process pyperf); `workbench sweep --rigorous` is the slow, careful one.
     An existing -o made with the same code is resumed: only missing benchmarks run.
     """
-    from workbench.sweep import SweepMismatch, run_sweep
+    from workbench.sweep import run_sweep
 
     emulators = QUICK_EMULATORS if args.quick else FULL_EMULATORS
     print(f"sweep: {len(emulators)} emulator counts {list(emulators)}, simulated emulators "
           f"(recorded latency), into {args.output}", flush=True)
-    try:
-        res = run_sweep(args.output, emulators, None, "recorded", SWEEP_MODE)
-    except SweepMismatch as e:
-        return _fail(f"{e}; or remove it", 2)
+    res = run_sweep(args.output, emulators, None, "recorded", SWEEP_MODE)
     for name, err in res.failed.items():
         print(f"workbench: {name} failed:\n{err}", file=sys.stderr)
     print(f"sweep: {len(res.ran)} benchmarks run, {len(res.skipped)} kept from before, "

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from workbench.emulators.catalog import target_of
-from workbench.emulators.transcript import Transcript, transcript_filename
-from workbench.qemu.errors import LaunchRefused, ProbeError
+from workbench.conf.arch import target_of
+from workbench.errors import LaunchRefused, ProbeError
+from workbench.qemu.phases import LaunchPhases
+from workbench.sim.transcript import Exchange, Launch, Transcript, transcript_filename
 from workbench.qemu.probe import probe
+from workbench.qmp import QmpExchange
 
 
 @dataclass
@@ -31,9 +33,10 @@ def record_one(binary: Path, out_dir: Path, timeout_s: float = 20.0) -> Path:
                                   timeout=timeout_s).stdout
     recorded_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     target = target_of(binary.name)
+    seen: list[QmpExchange] = []
     try:
-        result = probe(str(binary), record=True, command_timeout_s=timeout_s,
-                       launch_timeout_s=timeout_s)
+        result = probe(str(binary), quit=True, command_timeout_s=timeout_s,
+                       launch_timeout_s=timeout_s, on_exchange=seen.append)
     except LaunchRefused as e:
         # QEMU refused the probe command line: record that, so the replay refuses it too.
         failure = {"status": e.status, "stderr": e.stderr, "after_s": round(e.after_s, 7)}
@@ -45,11 +48,23 @@ def record_one(binary: Path, out_dir: Path, timeout_s: float = 20.0) -> Path:
         minor, micro = divmod(rest, 1_000)
         tr = Transcript(target, str(binary),
                         {"major": major, "minor": minor, "micro": micro, "package": caps.package},
-                        version_text, recorded_at, caps.kvm, result.launches)
+                        version_text, recorded_at, caps.kvm, launches_from(result.phases, seen))
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / transcript_filename(tr.target)
     tr.save(path)
     return path
+
+
+def launches_from(phases: list[LaunchPhases], seen: list[QmpExchange]) -> list[Launch]:
+    """Split the exchanges the monitor reported, in order, among the launches that made them."""
+    launches, i = [], 0
+    for ph in phases:
+        mine = seen[i:i + len(ph.commands)]
+        i += len(ph.commands)
+        exchanges = [Exchange(x.command, x.arguments, x.latency_s, x.reply.ret, x.reply.error)
+                     for x in mine]
+        launches.append(Launch.from_phases(ph, exchanges))
+    return launches
 
 
 def _version_from_text(text: str) -> dict:

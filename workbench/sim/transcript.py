@@ -3,19 +3,30 @@
 Stored as gzip-compressed JSON, one file per binary: `data/transcripts/qemu-system-<target>.json.gz`.
 Standard library only: the replaying emulator imports this, and it must start as fast as QEMU.
 
-    {"format": 1, "target": "x86_64", "binary": "/usr/bin/qemu-system-x86_64",
+    {"format": 2, "target": "x86_64", "binary": "/usr/bin/qemu-system-x86_64",
      "version": {"major": 7, "minor": 2, "micro": 22, "package": "..."},
      "version_text": "<what -version printed>", "recorded_at": "ISO-8601", "kvm_at_record": true,
      "launches": [                      # one per probe process (KVM probe, then TCG-only probe)
        {"accel": "kvm:tcg", "ready_s": 0.021,   # before fork -> daemonized parent exited (socket ready)
         "spawn_s": 0.003,                       # before fork -> exec done (the prober's own cost)
-        "greeting_s": 0.022,                    # exec -> QMP greeting received
+        "connected_s": 0.0215,                  # before fork -> QMP socket connected (format 2)
+        "greeting_s": 0.022,                    # before fork -> QMP greeting line read
         "greeting": {...},
         "exchanges": [{"execute": "query-version", "arguments": null,
                        "return": {...}  or  "error": {"class": ..., "desc": ...},
-                       "latency_s": 0.0004}],  # request sent -> reply bytes received
-        "quit_s": 0.004}],                       # quit sent -> process exited
+                       "latency_s": 0.0004}],  # see "Recorded latency" below
+        "quit_s": 0.004}],                       # quit written -> process exited
      "launch_failure": null}   # or {"status", "stderr", "after_s"} when QEMU refused to start
+
+Recorded latency (`latency_s`) is measured client-side by the prober: from the request written
+to the socket to the reply line read from it, before the client parses the JSON. It includes
+QEMU's work on the command and one socket round trip (both directions, kernel and event-loop
+wake-ups); it excludes the client's parsing. Every instant of a launch is on one clock
+(`time.perf_counter_ns`).
+
+Format 1 (before the non-polling launch path): ready_s and greeting_s were taken after a
+`Popen.wait(timeout)` sleep loop and so sit on its 1, 2, 4, ... 50 ms checkpoints; greeting_s
+also included the qmp_capabilities exchange; there is no connected_s. Format 1 still loads.
 """
 from __future__ import annotations
 
@@ -25,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FORMAT = 1
+FORMAT = 2
+READABLE_FORMATS = (1, 2)
 
 
 def command_key(execute: str, arguments: dict | None) -> str:
@@ -64,9 +76,18 @@ class Launch:
     exchanges: list[Exchange] = field(default_factory=list)
     quit_s: float | None = None
     spawn_s: float = 0.0
+    connected_s: float | None = None  # None in format 1
+
+    @classmethod
+    def from_phases(cls, ph: Any, exchanges: list[Exchange]) -> "Launch":
+        """From a `workbench.qemu.phases.LaunchPhases` (duck-typed: this module must stay
+        standard-library only, the replaying emulator imports it)."""
+        return cls(ph.accel, ph.daemonize_s, ph.seconds(ph.greeting_ns), ph.greeting, exchanges,
+                   ph.quit_s, ph.spawn_s, ph.seconds(ph.connected_ns))
 
     def to_json(self) -> dict:
         return {"accel": self.accel, "ready_s": round(self.ready_s, 7), "spawn_s": round(self.spawn_s, 7),
+                "connected_s": None if self.connected_s is None else round(self.connected_s, 7),
                 "greeting_s": round(self.greeting_s, 7), "greeting": self.greeting,
                 "exchanges": [e.to_json() for e in self.exchanges],
                 "quit_s": None if self.quit_s is None else round(self.quit_s, 7)}
@@ -75,7 +96,8 @@ class Launch:
     def from_json(cls, d: dict) -> "Launch":
         return cls(d["accel"], float(d["ready_s"]), float(d["greeting_s"]), d["greeting"],
                    [Exchange.from_json(e) for e in d["exchanges"]], d.get("quit_s"),
-                   float(d.get("spawn_s") or 0.0))
+                   float(d.get("spawn_s") or 0.0),
+                   None if d.get("connected_s") is None else float(d["connected_s"]))
 
 
 @dataclass
@@ -100,7 +122,7 @@ class Transcript:
 
     @classmethod
     def from_json(cls, d: dict) -> "Transcript":
-        if d.get("format") != FORMAT:
+        if d.get("format") not in READABLE_FORMATS:
             raise ValueError(f"unsupported transcript format {d.get('format')!r}")
         return cls(d["target"], d["binary"], d["version"], d["version_text"], d["recorded_at"],
                    bool(d["kvm_at_record"]), [Launch.from_json(x) for x in d["launches"]],

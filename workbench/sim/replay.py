@@ -1,18 +1,30 @@
 """A stand-in for one `qemu-system-<target>` binary that replays a recorded QMP conversation.
 
-Each fake executable written by `workbench.emulators.install` calls `main()` with its transcript
+Each fake executable written by `workbench.sim.install` calls `main()` with its transcript
 embedded. It accepts libvirt's probe command line (`-S -no-user-config -nodefaults -nographic
 -machine none,accel=A -qmp unix:SOCK,server=on,wait=off -pidfile PID -daemonize`), daemonizes like
 QEMU (fork, setsid, socket bound and pidfile written before the parent exits 0) and serves QMP:
 the recorded greeting, capabilities negotiation, then each command's recorded reply, matched by
 (execute, arguments) and taken in recorded order when a command repeats.
 
-Timing (`latency`): "recorded" reproduces the recorded exec->ready, per-command and quit->exit
-times; "none" adds no delay; a float scales every recorded delay. The sleeps stand in for QEMU's
-own work inside the emulator process; the prober itself never sleeps. Two corrections keep the
-prober's view equal to the recording: the start instant comes from /proc/self/stat (see
-_started_at), and each recorded latency is QEMU's side only (request sent -> reply bytes
-received, measured before the recording client parsed the reply), so it is slept as it is.
+Timing (`latency`): "recorded" reproduces the recorded start-up, per-command and quit->exit
+times; "none" adds no delay; a float scales every recorded delay. The delays stand in for QEMU's
+own work inside the emulator process and are spent spinning on a CPU, as QEMU's are (see
+_work_until); the prober itself never sleeps (tests/test_probe_nosleep.py).
+
+The model of what is subtracted (pure arithmetic in `startup_delay` and `reply_delay`, tested in
+tests/test_replay.py without any clock):
+- Start-up. The recording measured `ready_s` = prober's fork -> daemonizing parent exited, which
+  includes `spawn_s` (fork + exec, the prober's and kernel's work that the replay's own exec
+  repeats). The replay's start instant is its exec (from /proc/self/stat, see _started_at), so
+  it releases its parent at exec + factor * max(0, ready_s - spawn_s). The replay's own Python
+  start-up falls inside that interval (it must not exceed it: see "Startup cost" below).
+- Per command. A recorded latency (`latency_s`) is client-side: request written -> reply line
+  read by the recording prober, before JSON parsing. It holds QEMU's work plus one socket round
+  trip. The replay's exchange adds its own round trip, so it subtracts `floor`, the smallest
+  recorded latency of the launch (an upper bound on a round trip), and answers at
+  arrival + factor * max(0, latency_s - floor). The reply is built before that instant.
+- quit: answered at once, exit at arrival + factor * quit_s.
 
 KVM honesty: a transcript recorded where KVM worked says query-kvm {"enabled": true, ...}. If
 /dev/kvm cannot be opened read-write here and now (missing, or not R_OK|W_OK for this user), the
@@ -38,8 +50,10 @@ import time
 import zlib
 
 GARBAGE = b"\x00\xffnot json\r\n"
+# Issue 12 fault modes (handled in the "fault injection" part at the end of this file).
+FAULTS = ("oversize-at:", "wrongtype-at:", "fork-at:", "die-mid-reply-at:", "reply-at:")
 MISBEHAVIOURS = ("crash-at:", "hang-at:", "garbage-at:", "hang-at-start", "exit-at-start",
-                 "greeting-garbage")
+                 "greeting-garbage") + FAULTS
 
 
 class _ScanContext:
@@ -217,10 +231,13 @@ def _kvm_usable() -> bool:
     return os.access(KVM_DEVICE, os.R_OK | os.W_OK)
 
 
-def _sleep_until(deadline: float) -> None:
-    left = deadline - time.monotonic()
-    if left > 0:
-        time.sleep(left)
+def _work_until(deadline: float) -> None:
+    """Stand in for QEMU's own work until `deadline` by spinning, not sleeping: a real probe is
+    CPU-bound (TCG set-up, schema generation: its QEMU processes use ~0.8 s of CPU per second of
+    wall time here), so replays must compete for cores as QEMU does, or a parallel prober would
+    see speed-ups beyond the core count that real binaries never give."""
+    while time.monotonic() < deadline:
+        pass
 
 
 def _forever() -> None:
@@ -274,7 +291,7 @@ def main(argv: list[str], transcript: bytes | str | os.PathLike, latency: str = 
         return _fail(None, "boom")
     failure = tr.get("launch_failure")
     if failure:
-        _sleep_until(t_exec + factor * float(failure.get("after_s") or 0.0))
+        _work_until(t_exec + factor * float(failure.get("after_s") or 0.0))
         sys.stderr.write(failure.get("stderr", ""))
         sys.stderr.flush()
         return int(failure.get("status", 1))
@@ -293,8 +310,7 @@ def main(argv: list[str], transcript: bytes | str | os.PathLike, latency: str = 
     if opts.daemonize:
         # ready_s counts from before the prober's fork; spawn_s (fork+exec, also the prober's)
         # has already passed when t_exec is taken.
-        ready = float(launches[selected]["ready_s"]) - float(launches[selected].get("spawn_s") or 0.0)
-        return _daemonize(prog, sock, server, opts, t_exec + factor * max(0.0, ready))
+        return _daemonize(prog, sock, server, opts, t_exec + startup_delay(launches[selected], factor))
     if opts.pidfile and not _write_pidfile(prog, opts.pidfile):
         return 1
     server.serve(sock)
@@ -350,7 +366,7 @@ def _daemonize(prog: str, sock: _socket.socket, server: "_Server", opts: Options
         ok = os.read(r, 1) == b"\0"
         os.close(r)
         if ok:
-            _sleep_until(ready_at)
+            _work_until(ready_at)
         os._exit(0 if ok else 1)
     os.close(r)
     os.setsid()
@@ -412,6 +428,21 @@ class _Splitter:
         return out
 
 
+def startup_delay(launch: dict, factor: float) -> float:
+    """Seconds from the replay's exec to its parent's exit (see the model above)."""
+    return factor * max(0.0, float(launch["ready_s"]) - float(launch.get("spawn_s") or 0.0))
+
+
+def round_trip_floor(launch: dict) -> float:
+    """The smallest recorded latency of a launch: an upper bound on one socket round trip."""
+    return min((float(ex.get("latency_s") or 0.0) for ex in launch["exchanges"]), default=0.0)
+
+
+def reply_delay(exchange: dict, floor: float, factor: float) -> float:
+    """Seconds from a request's arrival to its reply (see the model above)."""
+    return factor * max(0.0, float(exchange.get("latency_s") or 0.0) - floor)
+
+
 class _Server:
     """Serves one QMP client at a time; a reply leaves `latency_s` (scaled) after its request."""
 
@@ -421,7 +452,7 @@ class _Server:
         self.launch = launch
         # A recorded latency holds one socket round trip besides QEMU's work, and so does this
         # replay's own exchange: leave out the smallest recorded latency, an upper bound on it.
-        self.floor = min((float(ex.get("latency_s") or 0.0) for ex in launch["exchanges"]), default=0.0)
+        self.floor = round_trip_floor(launch)
         self.replies = replies
         self.factor = factor
         self.misbehave = misbehave
@@ -456,7 +487,7 @@ class _Server:
                 self._handle(msg, arrived)
 
     def _send(self, text: str, not_before: float = 0.0) -> None:
-        _sleep_until(not_before)
+        _work_until(not_before)
         assert self.conn is not None
         self.conn.sendall(text.encode() + b"\r\n")
 
@@ -472,6 +503,8 @@ class _Server:
         if not isinstance(cmd, str):
             return self._send(_error("GenericError", "QMP input lacks member 'execute'", rid))
         args = req.get("arguments")
+        if self.misbehave and self.misbehave.startswith(FAULTS) and _fault_at(self, cmd, rid):
+            return None
         if self._misbehave_at(cmd):
             return None
         if cmd == "qmp_capabilities":
@@ -488,7 +521,7 @@ class _Server:
             now = time.time()
             self._send(dumps({"timestamp": {"seconds": int(now), "microseconds": int(now % 1 * 1e6)},
                               "event": "SHUTDOWN", "data": {"guest": False, "reason": "host-qmp-quit"}}))
-            _sleep_until(arrived + self.factor * float(self.launch.get("quit_s") or 0.0))
+            _work_until(arrived + self.factor * float(self.launch.get("quit_s") or 0.0))
             os._exit(0)
         ex = self.replies.take(command_key(cmd, args if isinstance(args, dict) else None))
         if ex is None:
@@ -502,7 +535,7 @@ class _Server:
                 ret = {"enabled": False, "present": False}
             text = '{"return": ' + dumps(ret) + rid + "}"
         # The reply is built first; only the rest of the recorded latency is slept.
-        self._send(text, arrived + self.factor * max(0.0, float(ex.get("latency_s") or 0.0) - self.floor))
+        self._send(text, arrived + reply_delay(ex, self.floor, self.factor))
 
     def _misbehave_at(self, cmd: str) -> bool:
         """Act out a misbehaviour aimed at `cmd`; True when the command counts as answered."""
@@ -518,6 +551,12 @@ class _Server:
             self.conn.sendall(GARBAGE)
             return True
         return False
+
+
+def _fault_at(server: "_Server", cmd: str, rid: str) -> bool:
+    # Imported on use: fault injection is for tests and must not slow every replay's start.
+    from workbench.sim.replay_faults import fault_at
+    return fault_at(server, cmd, rid, lambda: server.replies.take(command_key(cmd, None)), dumps)
 
 
 def _error(cls: str, desc: str, rid: str = "") -> str:

@@ -1,7 +1,7 @@
 """Install simulated `qemu-system-*` binaries: one self-contained replaying script per target.
 
 Each file embeds its transcript (base64 of the .json.gz bytes) and calls
-`workbench.emulators.replay.main`, so replacing or touching one file changes that binary alone
+`workbench.sim.replay.main`, so replacing or touching one file changes that binary alone
 (its ctime is what a capabilities cache keys on). The shebang runs this interpreter with `-IS`
 (isolated, no site: fastest startup; Linux passes at most one shebang argument), so the script
 puts the repository root on sys.path itself.
@@ -16,20 +16,20 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.emulators import replay
-from workbench.emulators.catalog import INSTALL_ORDER, MAX_SIMULATED
-from workbench.emulators.transcript import transcript_filename
+from workbench.sim import replay
+from workbench.sim.catalog import INSTALL_ORDER, MAX_SIMULATED
+from workbench.sim.transcript import transcript_filename
 from workbench.paths import TRANSCRIPTS_DIR
 
 MANIFEST = "install.json"
 _REPO_ROOT = Path(replay.__file__).resolve().parents[2]  # parent of the `workbench` package
 
 _SCRIPT = """#!{python} -IS
-# qemu-system-{target}: replays a recorded QEMU. Written by workbench.emulators.install.
+# qemu-system-{target}: replays a recorded QEMU. Written by workbench.sim.install.
 import sys
 sys.path.insert(0, {root!r})
 from binascii import a2b_base64
-from workbench.emulators.replay import main
+from workbench.sim.replay import main
 TRANSCRIPT = {data!r}
 sys.exit(main(sys.argv, a2b_base64(TRANSCRIPT), {latency!r}, {misbehave!r}))
 """
@@ -117,10 +117,16 @@ def install(dest: Path, emulators: int | str = MAX_SIMULATED, latency: str = "re
 
 
 def _previous_targets(dest: Path) -> set[str]:
+    """The manifest's targets, only those the catalog knows (issue 12: the file is not trusted,
+    `"a/../../v.txt"` must never become a path we delete)."""
+    from workbench.sim.catalog import INSTALL_ORDER
     try:
-        return set(json.loads((dest / MANIFEST).read_text())["targets"])
+        targets = json.loads((dest / MANIFEST).read_text())["targets"]
     except (OSError, ValueError, KeyError, TypeError):
         return set()
+    if not isinstance(targets, list):
+        return set()
+    return {t for t in targets if isinstance(t, str) and t in INSTALL_ORDER and "/" not in t}
 
 
 def _write_atomic(path: Path, data: bytes, mode: int) -> None:

@@ -7,14 +7,15 @@ targets outside libvirt's naming (hppa, or1k, avr, ...) are never found by the w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable, Mapping
 
 from lxml import etree
 
 from workbench import trace
-from workbench.emulators.catalog import LIBVIRT_ARCHES, WORDSIZE
+from workbench.conf.arch import LIBVIRT_ARCHES, WORDSIZE
+from workbench.conf.host_xml import format_host
 from workbench.qemu.cache import QemuCapsCache
-from workbench.qemu.errors import ProbeError
+from workbench.errors import CapsLookupError, ProbeError
 from workbench.qemu.search import default_emulator
 
 
@@ -33,10 +34,6 @@ class Guest:
     machines: list[GuestMachine]
     domain_types: list[str]  # "qemu" (TCG) and/or "kvm"
     features: list[tuple[str, bool, bool]]  # (name, default on, toggle)
-
-
-class CapsLookupError(Exception):
-    pass
 
 
 @dataclass
@@ -69,7 +66,7 @@ class Capabilities:
     def to_xml(self) -> str:
         root = etree.Element("capabilities")
         if self.host is not None:
-            root.append(self.host.to_xml_element())
+            root.append(format_host(self.host.parts()))
         for g in self.guests:
             ge = etree.SubElement(root, "guest")
             etree.SubElement(ge, "os_type").text = "hvm"
@@ -102,8 +99,7 @@ def _features(arch: str) -> list[tuple[str, bool, bool]]:
     return feats
 
 
-def _guest(arch: str, binary: str, cache: QemuCapsCache) -> Guest:
-    caps = cache.lookup(binary)
+def _guest(arch: str, binary: str, caps) -> Guest:
     machines: list[GuestMachine] = []
     for m in caps.machines_for("kvm" if caps.kvm else "qemu"):
         if m.alias:
@@ -113,17 +109,32 @@ def _guest(arch: str, binary: str, cache: QemuCapsCache) -> Guest:
     return Guest(arch, WORDSIZE.get(arch, 64), binary, machines, types, _features(arch))
 
 
-def build_guests(cache: QemuCapsCache, host_arch: str, search_path: str | None
-                 ) -> tuple[list[Guest], dict[str, str]]:
-    """The walk over libvirt's arch names: PATH search, then a cache lookup per binary found."""
+# Looks up many binaries at once: each one's caps, or the ProbeError its probe raised.
+LookupMany = Callable[[Iterable[str]], Mapping[str, object]]
+
+
+def walk_binaries(host_arch: str, search_path: str | None) -> list[tuple[str, str]]:
+    """(arch, binary) for each of libvirt's arch names whose emulator the PATH search finds."""
+    found = ((arch, default_emulator(arch, host_arch, search_path)) for arch in LIBVIRT_ARCHES)
+    return [(arch, b) for arch, b in found if b is not None]
+
+
+def build_guests(cache: QemuCapsCache, host_arch: str, search_path: str | None,
+                 lookup_many: LookupMany | None = None) -> tuple[list[Guest], dict[str, str]]:
+    """The walk over libvirt's arch names: PATH search, then a cache lookup per binary found.
+
+    With `lookup_many` (a strategy's pool or warmer) the binaries are looked up all at once
+    first; without, one after the other in arch order, as libvirt does."""
     guests, errors = [], {}
     with trace.span("caps.guests") as sp:
-        for arch in LIBVIRT_ARCHES:
-            binary = default_emulator(arch, host_arch, search_path)
-            if binary is None:
-                continue
+        pairs = walk_binaries(host_arch, search_path)
+        looked = lookup_many([b for _, b in pairs]) if lookup_many is not None else None
+        for arch, binary in pairs:
             try:
-                guests.append(_guest(arch, binary, cache))
+                caps = looked[binary] if looked is not None else cache.lookup(binary)
+                if isinstance(caps, ProbeError):
+                    raise caps
+                guests.append(_guest(arch, binary, caps))
             except ProbeError as e:  # swallowed: the arch is left out, as in libvirt
                 errors[arch] = str(e)
         sp.set(guests=len(guests), errors=len(errors))
@@ -131,9 +142,10 @@ def build_guests(cache: QemuCapsCache, host_arch: str, search_path: str | None
 
 
 def build_capabilities(cache: QemuCapsCache, probe_host: Callable[[], object],
-                       search_path: str | None) -> Capabilities:
+                       search_path: str | None, lookup_many: LookupMany | None = None
+                       ) -> Capabilities:
     """virQEMUCapsInit: the host sub-probes, then the guest walk through the cache."""
     with trace.span("caps.build"):
         host = probe_host()
-        guests, errors = build_guests(cache, cache.host_arch, search_path)
+        guests, errors = build_guests(cache, cache.host_arch, search_path, lookup_many)
         return Capabilities(host, cache.host_arch, guests, errors)

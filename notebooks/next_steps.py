@@ -1,0 +1,182 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # What libvirt could do next (issue 13)
+#
+# Strategies libvirt never shipped, measured beside the two it did, in three scenarios a
+# daemon meets: a **cold container** (a KubeVirt pod's daemon: empty cache, then get_version,
+# domain capabilities for the host arch and one define), a **package upgrade** (every cache
+# entry invalidated by a new QEMU ctime, then the same client) and a **steady host** (warm
+# cache). Every time is **measured** by `python -m workbench.bench.scenarios` (pyperf, daemon
+# spawn to the client's last answer, over its socket) on replaying emulators; launches, startup,
+# first answer, worst call and the daemon's CPU seconds come from one untimed counting run per
+# (scenario, strategy, n) and are **counted** by the daemon, not estimated. The staleness column
+# is each strategy's own **assessment** (its `staleness` text), not a measurement.
+# Rows of real libvirt 9.0 (a `system` column in the run) are shown beside them when present.
+
+# %% tags=["parameters"]
+results_dir = ""  # empty: the committed reference run; relative: to the repository
+output_dir = "reports/next_steps"  # figures (PNG) and tables (CSV) are written here
+emulators = []  # emulator counts to show (empty: every count in the run)
+strategies = []  # strategies to show (empty: every strategy in the run)
+baseline = "per-emulator"  # today's libvirt: speed-ups are baseline / strategy
+target_speedup = 10.0  # issue 13's bar for the best new strategy, cold container, largest n
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+import pyperf
+from IPython.display import Markdown
+
+from workbench import plots
+from workbench.paths import RESULTS_DIR
+from workbench.qemu.strategies import STRATEGIES
+from workbench.results import result_files
+
+SCENARIOS = ["cold_container", "package_upgrade", "steady_host"]
+COUNTED = ["launches", "probes", "ready_s", "first_answer_s", "worst_call_s", "daemon_cpu_s"]
+run = plots.resolve(results_dir) if results_dir else RESULTS_DIR / "reference"
+df, machine = plots.load(run, emulators, strategies)
+sc = df[df["benchmark"] == "scenario"].copy()
+if sc.empty:
+    plots.note("No `scenario` benchmark in this run: run "
+               "`workbench sweep --benchmarks scenarios -o DIR` and pass it as `results_dir`.")
+
+# %%
+# The counted metadata of each (file, benchmark), joined to the tidy rows; real libvirt rows
+# (a `system` column other than the workbench's) are labelled by their system.
+meta = {}
+for f in result_files(run):
+    for b in pyperf.BenchmarkSuite.load(str(f)).get_benchmarks():
+        md = b.get_metadata()
+        meta[(f.name, b.get_name())] = {k: md.get(f"wb_{k}") for k in COUNTED}
+counted = pd.DataFrame.from_dict(meta, orient="index")
+counted.index = pd.MultiIndex.from_tuples(counted.index, names=["file", "name"])
+if not sc.empty:
+    sc = sc.join(counted, on=["file", "name"])
+    system = sc["system"] if "system" in sc.columns else pd.Series(None, index=sc.index, dtype=object)
+    own = system.isna() | system.isin(["workbench", ""])
+    sc["label"] = sc["strategy"].where(own, system.astype(str) + " (" + sc["strategy"].astype(str) + ")")
+labels = [s for s in STRATEGIES if s in set(sc.get("label", []))] + \
+    sorted(set(sc.get("label", [])) - set(STRATEGIES))
+source = plots.provenance(sc) if not sc.empty else "no data"
+print(f"{len(sc)} values; strategies: {', '.join(labels)}; emulator counts: "
+      f"{sorted(sc['n_emulators'].dropna().unique().tolist()) if not sc.empty else []}")
+
+# %% [markdown]
+# ## Time to the client's last answer, 1 to 30 emulators (measured; median and quartiles)
+
+# %%
+if not sc.empty:
+    q = plots.quartiles(sc, ["case", "label", "n_emulators"])
+    colors = plots.strategy_colors(labels)
+    fig, axes = plt.subplots(1, len(SCENARIOS), figsize=(5.2 * len(SCENARIOS), 4.2), squeeze=False)
+    for ax, name in zip(axes[0], SCENARIOS):
+        for lab in labels:
+            g = q[(q["case"] == name) & (q["label"] == lab)]
+            if not g.empty:
+                plots.band(ax, g, "n_emulators", lab, colors[lab])
+        ax.set_title(name.replace("_", " "))
+        plots.style_axes(ax, "spawn to last answer (s, log)", log=True)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle("Scenarios: time to the client's last answer per strategy")
+    plots.save_figure(fig, output_dir, "last_answer", source)
+    plots.save_table(q.rename(columns={"label": "strategy"}), output_dir, "last_answer", source)
+
+# %% [markdown]
+# ## Emulator launches per scenario (counted by the daemon at the client's last answer)
+
+# %%
+if not sc.empty:
+    launches = (sc.groupby(["case", "label", "n_emulators"])["launches"].first()
+                .unstack("label").reindex(columns=labels))
+    fig, axes = plt.subplots(1, len(SCENARIOS), figsize=(5.2 * len(SCENARIOS), 4.0), squeeze=False)
+    for ax, name in zip(axes[0], SCENARIOS):
+        if name in launches.index.get_level_values(0):
+            t = launches.loc[name]
+            for lab in labels:
+                if lab in t and t[lab].notna().any():
+                    ax.plot(t.index.astype(float), t[lab], "o-", ms=4, color=colors[lab], label=lab)
+        ax.set_title(name.replace("_", " "))
+        plots.style_axes(ax, "emulator processes launched (count)", log=False)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle("Emulator launches until the client's last answer (counted)")
+    plots.save_figure(fig, output_dir, "launches", source)
+    display(plots.save_table(launches.reset_index().rename(columns={"case": "scenario"}),
+                             output_dir, "launches", source))
+
+# %% [markdown]
+# ## The trade-offs, at the largest emulator count measured
+# Time to last answer is the median of the timed values; startup (spawn to `ready`), first
+# answer, worst single call, the daemon's CPU seconds (its own process; the emulators' CPU is
+# not in it) and launches come from the counting run (one sample each).
+
+# %%
+trade = pd.DataFrame()
+if not sc.empty:
+    n_max = int(sc["n_emulators"].max())
+    at = sc[sc["n_emulators"] == n_max]
+    g = at.groupby(["case", "label"])
+    trade = pd.DataFrame({"last_answer_s": g["time_s"].median(), "startup_s": g["ready_s"].first(),
+                          "first_answer_s": g["first_answer_s"].first(),
+                          "worst_call_s": g["worst_call_s"].first(), "cpu_s": g["daemon_cpu_s"].first(),
+                          "launches": g["launches"].first()}).reset_index()
+    base = trade[trade["label"] == baseline].set_index("case")["last_answer_s"]
+    trade["speedup_vs_" + baseline] = trade["case"].map(base) / trade["last_answer_s"]
+    trade["staleness_risk"] = trade["label"].map(
+        lambda s: STRATEGIES[s].staleness if s in STRATEGIES else "real libvirt: as per-emulator")
+    trade.insert(0, "n_emulators", n_max)
+    trade["order"] = trade["label"].map({s: i for i, s in enumerate(labels)})
+    trade = trade.sort_values(["case", "order"]).drop(columns="order").rename(
+        columns={"case": "scenario", "label": "strategy"})
+    with pd.option_context("display.max_colwidth", 60, "display.width", 200):
+        display(plots.save_table(trade, output_dir, "tradeoffs", source).round(3))
+
+# %% [markdown]
+# ## Conclusions (computed from the table above)
+
+# %%
+lines = []
+fmt = plots.fmt_time
+if not trade.empty:
+    sp = "speedup_vs_" + baseline
+    newer = [s for s in labels if s in STRATEGIES and s not in ("full-caps", "per-emulator")]
+    for name in SCENARIOS:
+        t = trade[(trade["scenario"] == name)].set_index("strategy")
+        if t.empty or baseline not in t.index:
+            continue
+        cand = t.loc[[s for s in newer if s in t.index]]
+        if cand.empty:
+            continue
+        best = cand["last_answer_s"].idxmin()
+        b = t.loc[best]
+        lines.append(f"- **{name.replace('_', ' ')}** at {n_max} emulators: fastest new strategy "
+                     f"**{best}**, {fmt(b['last_answer_s'])} to the last answer against "
+                     f"{fmt(t.loc[baseline, 'last_answer_s'])} for {baseline} (**{b[sp]:.1f}x**), "
+                     f"{int(b['launches'])} emulator launches against {int(t.loc[baseline, 'launches'])}.")
+        slower = [s for s in cand.index if cand.loc[s, sp] < 1 / 1.1]
+        if slower:
+            lines.append(f"  - slower than {baseline} here (by more than 10 %): {', '.join(slower)}.")
+        if name == "cold_container":
+            ok = b[sp] >= target_speedup
+            lines.append(f"  - issue 13's bar ({target_speedup:g}x for the best new strategy): "
+                         f"**{'met' if ok else 'not met'}**.")
+    cpu = trade.groupby("strategy")["cpu_s"].sum()
+    if len(cpu):
+        lines.append(f"- Daemon CPU over the three scenarios: least **{cpu.idxmin()}** "
+                     f"({cpu.min():.2f} s), most **{cpu.idxmax()}** ({cpu.max():.2f} s).")
+    worst = trade.loc[trade["worst_call_s"].idxmax()]
+    lines.append(f"- Worst single call: {fmt(worst['worst_call_s'])} ({worst['strategy']}, "
+                 f"{worst['scenario'].replace('_', ' ')}).")
+display(Markdown("\n".join(lines) if lines else "No scenario data: no conclusions."))

@@ -1,0 +1,159 @@
+"""Scenarios (issue 13): a daemon spawned, then one client's calls, timed to its last answer.
+
+The client is KubeVirt's: get_version, get_domain_capabilities for the host arch (what
+`virsh domcapabilities` asks with no arguments), then one define_xml. Each value spawns
+`workbench daemon` on its own state dir, waits for `ready`, makes the calls, and stops the
+clock at the last answer; then (untimed) asks the daemon's `stats` and stops it with SIGTERM.
+
+  cold_container   an empty state dir: a virt-launcher pod's daemon.
+  package_upgrade  a state dir filled by the same client beforehand (caps cache, and the reply
+                   store of schema-reuse), then every binary touched (a new ctime, the same
+                   bytes: how a reinstall, or an upgrade as the cache sees it, invalidates every
+                   entry). A real upgrade also changes the bytes: schema-reuse's store would
+                   then miss; prebuilt files shipped with the new package would still match.
+                   Runs on a private copy of the install, so shared installs keep their ctimes.
+  steady_host      a cache holding every emulator (what full-caps' startup probes), untouched.
+
+prebuilt and fixed-shipped run on an install whose `qemu-caps/` was built once (`workbench prebuild`, untimed:
+the packager's step). Emulator launches are counted by the daemon (cache stat `launches`, each
+probe adding the emulator processes it started) in one untimed counting run per scenario
+before the timed values, and recorded as metadata with its per-call latencies and the daemon's
+own CPU seconds (the emulators' CPU is not included): wb_launches, wb_ready_s,
+wb_first_answer_s, wb_worst_call_s, wb_last_answer_s, wb_daemon_cpu_s, wb_probes.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.bench.common import Bench, pick, warm_template, x86_64_domains
+from workbench.bench.daemon_client import Daemon
+
+SCENARIOS = ("cold_container", "package_upgrade", "steady_host")
+CACHE_STATE = {"cold_container": "cold", "package_upgrade": "stale", "steady_host": "warm"}
+
+
+@dataclass
+class Outcome:
+    ready_s: float
+    calls_s: list[float]          # each call's own latency, in order
+    last_s: float                 # spawn -> last answer
+    stats: dict = field(default_factory=dict)
+    cpu_s: float = 0.0
+
+
+def _cpu_s(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_client(install: Path, strategy: str, state: Path, define_xml: str) -> Outcome:
+    """Spawn a daemon on `state`, ask what a KubeVirt pod asks, stop it; time each step."""
+    calls = (("get_version", {}), ("get_domain_capabilities", {}), ("define_xml", {"xml": define_xml}))
+    d = Daemon(install, state / "cache", strategy, config_dir=state / "etc")
+    t0 = time.perf_counter()
+    try:
+        d.start()
+        ready = time.perf_counter() - t0
+        lat = []
+        for method, params in calls:
+            t = time.perf_counter()
+            d.call(method, params)
+            lat.append(time.perf_counter() - t)
+        last = time.perf_counter() - t0
+        assert d.proc is not None
+        out = Outcome(ready, lat, last, cpu_s=_cpu_s(d.proc.pid))
+        out.stats = d.call("stats")["cache"]
+    finally:
+        d.stop()
+    return out
+
+
+def touch_all(install: Path) -> None:
+    for p in install.glob("qemu-system-*"):
+        os.utime(p)  # a new ctime (and mtime), the same bytes
+
+
+def ensure_prebuilt(install: Path) -> None:
+    from workbench.qemu.prebuilt import SUBDIR, build_prebuilt
+
+    if not (install / SUBDIR).is_dir():
+        build_prebuilt(install)
+
+
+@dataclass
+class Scenario:
+    bench: Bench
+    name: str
+    install: Path
+    define_xml: str
+    _private: Path | None = None
+    _state: Path | None = None
+
+    def state(self) -> Path:
+        """A state dir ready for one timed value of this scenario (untimed setup)."""
+        b, s = self.bench, self.bench.args.strategy
+        if self.name == "cold_container":
+            return b.tmpdir("st-")
+        if self.name == "steady_host":
+            d = b.tmpdir("st-")
+            shutil.copytree(warm_template(self.install), d / "cache")
+            return d
+        if self._state is None:  # package_upgrade: the host as the client left it, once
+            self._private = b.tmpdir("inst-") / self.install.name
+            shutil.copytree(self.install, self._private, symlinks=True)
+            self._state = b.tmpdir("st-")
+            run_client(self._private, s, self._state, self.define_xml)
+        for f in (self._state / "etc").glob("*.xml"):
+            f.unlink()  # the client defines the same domain again
+        touch_all(self._private)
+        return self._state
+
+    def run(self) -> Outcome:
+        state = self.state()
+        inst = self._private if self.name == "package_upgrade" else self.install
+        try:
+            return run_client(inst, self.bench.args.strategy, state, self.define_xml)
+        finally:
+            if state != self._state:
+                shutil.rmtree(state, ignore_errors=True)
+
+
+def _counted_meta(out: Outcome) -> dict:
+    return {"launches": int(out.stats.get("launches", 0)), "probes": int(out.stats.get("probe", 0)),
+            "ready_s": round(out.ready_s, 6), "first_answer_s": round(out.ready_s + out.calls_s[0], 6),
+            "worst_call_s": round(max(out.calls_s), 6), "last_answer_s": round(out.last_s, 6),
+            "daemon_cpu_s": round(out.cpu_s, 3)}
+
+
+def main() -> None:
+    b = Bench("scenarios")
+    args = b.runner.args
+    install = b.install()
+    from workbench.qemu.strategies import STRATEGIES
+
+    if STRATEGIES[b.args.strategy].uses_package_files:  # the packager made them (untimed)
+        ensure_prebuilt(install)
+    domains = x86_64_domains()
+    define_xml = pick(domains, 1)[0].xml.decode()
+    for i, name in enumerate(SCENARIOS):
+        sc = Scenario(b, name, install, define_xml)
+        meta = b.meta("scenario", case=name, phase="last_answer")
+        meta["wb_cache"] = CACHE_STATE[name]  # the scenario's own, not --cache
+        runs_here = args.in_process or (args.worker and args.worker_task in (None, i))
+        if runs_here:  # the manager only collects what its workers measured
+            meta.update({f"wb_{k}": v for k, v in _counted_meta(sc.run()).items()})
+
+        def time_func(loops: int, sc=sc) -> float:
+            return sum(sc.run().last_s for _ in range(loops))
+        b.add(f"scenario.{name}", time_func, metadata=meta)
+
+
+if __name__ == "__main__":
+    main()

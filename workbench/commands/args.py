@@ -1,0 +1,68 @@
+"""Argument types shared by every command and the pyperf scripts: one meaning per flag name.
+
+Each raises argparse.ArgumentTypeError with the accepted range, so a bad value is a usage
+error (exit 2) with a clear message, never Python's own int() complaint.
+"""
+from __future__ import annotations
+
+import argparse
+
+from workbench.sim.catalog import INSTALL_ORDER, MAX_SIMULATED
+
+
+def emulator_count(text: str) -> int | str:
+    """`--emulators` of install/trace/bench scripts: 1..MAX_SIMULATED, or 'all' (every target)."""
+    if text == "all":
+        return text
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number from 1 to {MAX_SIMULATED} or 'all', got {text!r}") from None
+    if not 1 <= n <= MAX_SIMULATED:
+        raise argparse.ArgumentTypeError(
+            f"expected 1 to {MAX_SIMULATED} (or 'all' for {len(INSTALL_ORDER)}), got {n}")
+    return n
+
+
+def emulator_list(text: str) -> list[int]:
+    """`--emulators` of sweep: comma-separated counts, each 1..MAX_SIMULATED."""
+    values = []
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        n = emulator_count(part.strip())
+        if n == "all":
+            raise argparse.ArgumentTypeError(f"'all' is not a count; list counts 1 to {MAX_SIMULATED}")
+        values.append(n)
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected comma-separated counts 1 to {MAX_SIMULATED}, got {text!r}")
+    return values
+
+
+def latency(text: str) -> str:
+    """`--latency`: recorded (replay recorded timings), none (answer at once) or a factor >= 0."""
+    from workbench.sim.replay import parse_latency
+
+    try:
+        parse_latency(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def strategy_names() -> list[str]:
+    from workbench.qemu.strategies import STRATEGIES
+
+    return list(STRATEGIES)
+
+
+def strategy_list(text: str) -> list[str]:
+    """`--strategies`: comma-separated strategy names, or all (every registered strategy)."""
+    known = strategy_names()
+    names = known if text == "all" else [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in names if s not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown strategies {unknown or text!r}; choose from "
+                                         f"{', '.join(known)} or all")
+    return names

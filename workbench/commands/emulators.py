@@ -1,0 +1,139 @@
+"""Commands on emulators themselves: record (real QEMU -> transcripts), install (replaying
+emulators), probe (libvirt's QMP sequence, through the cache)."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from workbench.commands.args import emulator_count, latency
+from workbench.errors import ProbeError, UsageError
+from workbench.sim.catalog import INSTALL_ORDER, MAX_SIMULATED
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("record", help="record probe transcripts from the real qemu-system-* binaries",
+                       description="Probe every real qemu-system-* binary with libvirt's sequence and "
+                                   "save one gzip JSON transcript per binary.")
+    s.add_argument("--qemu-dir", type=Path, default=Path("/usr/bin"),
+                   help="where the real binaries are (default: /usr/bin)")
+    s.add_argument("-o", "--output", type=Path, required=True, help="directory for the .json.gz transcripts")
+    s.set_defaults(func=record)
+
+    s = sub.add_parser("install", help="write a simulated install of N replaying emulators",
+                       description="Write N executables qemu-system-<target> that speak QMP and replay "
+                                   "recordings of Debian 12's QEMU 7.2.")
+    s.add_argument("dir", type=Path, help="directory to write qemu-system-<target> executables into")
+    s.add_argument("--emulators", type=emulator_count, default=MAX_SIMULATED,
+                   help=f"how many, 1 to {MAX_SIMULATED}, in the fixed order starting with x86_64 "
+                        f"('all': {len(INSTALL_ORDER)}; default {MAX_SIMULATED})")
+    s.add_argument("--latency", type=latency, default="recorded",
+                   help="recorded: replay recorded timings (default); none: answer at once; FACTOR: scale them")
+    s.set_defaults(func=install)
+
+    s = sub.add_parser("probe", help="probe binaries with libvirt's QMP sequence (through the cache if --cache-dir)",
+                       description="Probe emulators as libvirt does and print what each supports.")
+    s.add_argument("binaries", nargs="+", type=Path,
+                   help="emulator executables, real or simulated, or an install directory (all its qemu-system-*)")
+    s.add_argument("--cache-dir", type=Path, help="use and fill this capabilities cache directory")
+    s.add_argument("--json", action="store_true", help="print one JSON record per binary")
+    s.add_argument("--timeout", type=float, default=10.0, help="time limit per probe step, seconds (default 10)")
+    s.set_defaults(func=probe)
+
+    s = sub.add_parser("prebuild", help="write prebuilt capabilities beside an install's emulators",
+                       description="What a packager runs at build time: probe every qemu-system-* in DIR "
+                                   "(KVM taken as unusable) and write DIR/qemu-caps/<name>.xml, keyed by "
+                                   "the binary's sha256 and QEMU's version and package (strategy prebuilt).")
+    s.add_argument("dir", type=Path, help="directory holding the qemu-system-* binaries")
+    s.add_argument("--timeout", type=float, default=30.0, help="time limit per probe step, seconds (default 30)")
+    s.set_defaults(func=prebuild)
+
+
+def record(args: argparse.Namespace) -> int:
+    from workbench.sim.recorder import find_real_binaries, record_all
+
+    if not find_real_binaries(args.qemu_dir):
+        raise UsageError(f"no qemu-system-* executables in {args.qemu_dir}")
+    outcomes = record_all(args.qemu_dir, args.output, progress=lambda n: print(f"recording {n}", file=sys.stderr))
+    for o in outcomes:
+        print(f"{o.binary}: {o.path if o.path else 'FAILED: ' + str(o.error)}")
+    return 0 if all(o.path for o in outcomes) else 1
+
+
+def install(args: argparse.Namespace) -> int:
+    from workbench.sim.install import install as do_install
+
+    try:
+        inst = do_install(args.dir, args.emulators, latency=args.latency)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    print(f"installed {len(inst.targets)} emulators into {args.dir} (latency {args.latency})")
+    return 0
+
+
+def _binaries(paths: list[Path]) -> list[str]:
+    """Binaries as given; an install directory stands for its qemu-system-* executables."""
+    out = []
+    for p in paths:
+        if p.is_dir():
+            found = sorted(q for q in p.glob("qemu-system-*") if q.is_file())
+            if not found:
+                raise UsageError(f"{p}: a directory with no qemu-system-* executables")
+            out += [str(q.absolute()) for q in found]
+        else:
+            out.append(str(p.absolute()))
+    return out
+
+
+def _caps_record(caps) -> dict:
+    d = dataclasses.asdict(caps)
+    d["flags"] = sorted(caps.flags)
+    return d
+
+
+def _version_text(v: int) -> str:
+    """QEMU's version number as libvirt stores it (major*1e6 + minor*1e3 + micro) -> 7.2.22."""
+    return f"{v // 1_000_000}.{v // 1000 % 1000}.{v % 1000}"
+
+
+def probe(args: argparse.Namespace) -> int:
+    from workbench.qemu.cache import QemuCapsCache
+
+    cache = QemuCapsCache(args.cache_dir, probe_timeout_s=args.timeout)
+    status = 0
+    for path in _binaries(args.binaries):
+        try:
+            caps = cache.lookup(path)
+        except ProbeError as e:
+            status = 1
+            if args.json:
+                print(json.dumps({"binary": path, "error": str(e), "step": e.step}))
+            else:
+                print(f"workbench: {e}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps(_caps_record(caps)))
+        else:
+            default = caps.preferred_machine("kvm" if caps.kvm else "qemu")
+            print(f"{path}: arch {caps.arch}, QEMU {_version_text(caps.version)}, kvm {'yes' if caps.kvm else 'no'}, "
+                  f"{len(caps.machines_for('qemu'))} machines (default {default.name if default else '-'}), "
+                  f"{len(caps.cpu_model_names('qemu'))} CPU models, {len(caps.flags)} flags")
+    s = cache.stats
+    print(f"lookups {s['lookups']}: memory {s['memory']}, disk {s['disk']}, probed {s['probe']}, "
+          f"invalid {s['invalid']}, discarded {s['discarded']}", file=sys.stderr)
+    return status
+
+
+def prebuild(args: argparse.Namespace) -> int:
+    from workbench.qemu.prebuilt import build_prebuilt
+
+    if not args.dir.is_dir():
+        raise UsageError(f"{args.dir}: not a directory")
+    built = build_prebuilt(args.dir, args.timeout)
+    if not built:
+        raise UsageError(f"{args.dir}: no qemu-system-* executables to prebuild")
+    for b in built:
+        print(f"{b.binary}: {b.path}" if b.error is None else f"{b.binary}: FAILED {b.error}")
+    return 1 if any(b.error for b in built) else 0

@@ -1,0 +1,362 @@
+"""The driver as a daemon: JSON-RPC 2.0 over a UNIX socket, one request or response per line.
+
+    {"jsonrpc": "2.0", "id": 1, "method": "list_domains", "params": {}}
+
+It prints `ready` on stdout once it accepts requests and exits cleanly on SIGTERM. Startup is
+what users feel, so imports stay lean: the prober (and qemu.qmp, asyncio) load on first probe.
+"""
+from __future__ import annotations
+
+import grp
+import json
+import os
+import stat
+import struct
+import signal
+import socket
+import socketserver
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from workbench import trace
+from workbench.errors import InvalidArgument, RpcError, UsageError, WorkbenchError
+from workbench.qemu.driver import DriverOptions, QemuDriver
+from workbench.qemu.host_api import host_api_table  # the fine-grained host API designs
+
+PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS = -32700, -32600, -32601, -32602
+INTERNAL_ERROR, DRIVER_ERROR = -32603, -32000
+MAX_REQUEST = 16 << 20     # bytes per request line; longer: an error, then the connection closes
+BACKLOG = 128              # listen backlog (socketserver's default is 5)
+MAX_WORKERS = 64           # connections served at once; further ones wait in the backlog
+IDLE_TIMEOUT_S = 60.0      # a client silent this long is disconnected (frees its worker)
+
+
+@dataclass(frozen=True)
+class SocketAccess:
+    """Who may connect: the socket's mode and group, checked again per peer (SO_PEERCRED)."""
+    mode: int = 0o600
+    group: str | None = None
+
+    def gid(self) -> int | None:
+        if self.group is None:
+            return None
+        try:
+            return int(self.group) if self.group.isdigit() else grp.getgrnam(self.group).gr_gid
+        except KeyError:
+            raise UsageError(f"--socket-group: no group named {self.group!r}") from None
+
+
+def error_code(e: WorkbenchError) -> int:
+    """The one mapping from the error tree to JSON-RPC codes."""
+    if isinstance(e, RpcError):
+        return e.code
+    if isinstance(e, InvalidArgument):
+        return INVALID_PARAMS
+    return DRIVER_ERROR
+
+
+def api_table(driver: QemuDriver) -> dict[str, Callable[..., Any]]:
+    return host_api_table(driver) | {
+        "get_capabilities": driver.get_capabilities,
+        "get_domain_capabilities": driver.get_domain_capabilities,
+        "get_version": driver.get_version,
+        "node_get_security_model": driver.node_get_security_model,
+        "define_xml": driver.define_xml,
+        "get_xml_desc": driver.get_xml_desc,
+        "list_domains": driver.list_domains,
+        "undefine": driver.undefine,
+        "stats": lambda: {"cache": dict(driver.cache.stats), "counters": dict(trace.TRACER.counters),
+                          "strategy": driver.strategy.name},
+        "trace": lambda: trace.TRACER.chrome_events(),
+    }
+
+
+def prefetch_table(driver: QemuDriver) -> dict[str, Callable[..., Any]]:
+    """Run before the driver lock: probe the one emulator a call names, so a hanging emulator
+    holds up only its own callers, never every client (its error is the call's answer)."""
+    from workbench.conf.domain_parse import parse_domain
+    from workbench.qemu.search import default_emulator
+
+    def domcaps(emulator: str | None = None, arch: str | None = None, **_: Any) -> None:
+        emulator = emulator or default_emulator(arch or driver.host_arch, driver.host_arch, driver.search_path)
+        if emulator:
+            driver.lookup(emulator)
+
+    def define(xml: str = "", **_: Any) -> None:
+        try:
+            d = parse_domain(xml, source="define_xml")
+        except WorkbenchError:
+            return  # the call itself reports it, under the lock
+        if d.emulator:
+            driver.lookup(d.emulator)
+    return {"get_domain_capabilities": domcaps, "define_xml": define}
+
+
+def handle_line(line: bytes, table: dict[str, Callable[..., Any]], lock: threading.Lock,
+                prefetch: dict[str, Callable[..., Any]] | None = None) -> dict | None:
+    """One request line -> one response object (None for a notification)."""
+    req_id = None
+    try:
+        try:
+            req = json.loads(line)
+        except ValueError:
+            raise RpcError(PARSE_ERROR, "Parse error: not JSON") from None
+        if not isinstance(req, dict) or req.get("jsonrpc") != "2.0" or not isinstance(req.get("method"), str):
+            raise RpcError(INVALID_REQUEST, "Invalid Request: need jsonrpc '2.0' and a method")
+        req_id = req.get("id")
+        params = req.get("params", {})
+        if not isinstance(params, dict):
+            raise RpcError(INVALID_PARAMS, "Invalid params: params must be an object")
+        fn = table.get(req["method"])
+        if fn is None:
+            raise RpcError(METHOD_NOT_FOUND, f"Method not found: {req['method']}")
+        pre = (prefetch or {}).get(req["method"])
+        if pre is not None:
+            try:
+                pre(**params)
+            except TypeError:
+                pass  # bad params: the call itself says so
+        with lock:  # the driver is not thread-safe; libvirt serialises on its driver lock too
+            try:
+                result = fn(**params)
+            except TypeError as e:
+                raise RpcError(INVALID_PARAMS, f"Invalid params: {e}") from None
+        if "id" not in req:
+            return None
+        return {"jsonrpc": "2.0", "id": req_id, "result": result}
+    except WorkbenchError as e:
+        return {"jsonrpc": "2.0", "id": req_id, "error": {"code": error_code(e), "message": str(e)}}
+    except Exception as e:  # a bug must not kill the daemon: report it to the caller
+        return {"jsonrpc": "2.0", "id": req_id,
+                "error": {"code": INTERNAL_ERROR, "message": f"Internal error: {type(e).__name__}: {e}"}}
+
+
+class _Server(socketserver.UnixStreamServer):
+    """A bounded pool: at most MAX_WORKERS connection threads; accept waits when all are busy."""
+    request_queue_size = BACKLOG
+    table: dict[str, Callable[..., Any]]
+    lock: threading.Lock
+    allowed_gid: int | None = None
+    prefetch: dict[str, Callable[..., Any]] | None = None
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        self.slots = threading.BoundedSemaphore(MAX_WORKERS)
+        super().__init__(*a, **kw)
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        return peer_allowed(request, self.allowed_gid)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.slots.acquire()
+        threading.Thread(target=self._work, args=(request, client_address), daemon=True).start()
+
+    def _work(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            pass  # a client that vanished mid-reply is not the daemon's problem
+        finally:
+            self.shutdown_request(request)
+            self.slots.release()
+
+
+def peer_allowed(conn: socket.socket, allowed_gid: int | None) -> bool:
+    """libvirt's unix_sock_ro/rw model, reduced: the daemon's uid, root, or the shared group."""
+    try:
+        _pid, uid, gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                            struct.calcsize("3i")))
+    except OSError:
+        return False
+    if uid in (0, os.getuid()):
+        return True
+    return allowed_gid is not None and (gid == allowed_gid or _in_group(uid, allowed_gid))
+
+
+def _in_group(uid: int, gid: int) -> bool:
+    import pwd
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return False
+    return name in grp.getgrgid(gid).gr_mem
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    timeout = IDLE_TIMEOUT_S  # idle clients are dropped, so a worker is never held forever
+
+    def handle(self) -> None:
+        while True:
+            try:
+                line = self.rfile.readline(MAX_REQUEST + 1)  # bounded: memory stays O(limit)
+            except (TimeoutError, OSError):
+                return
+            if not line:
+                return
+            if len(line) > MAX_REQUEST:
+                self._send({"jsonrpc": "2.0", "id": None, "error": {
+                    "code": INVALID_REQUEST, "message": f"Invalid Request: request line over {MAX_REQUEST} bytes"}})
+                return  # the rest of the line is not read: the connection closes
+            if not line.strip():
+                continue
+            resp = handle_line(line, self.server.table, self.server.lock, self.server.prefetch)
+            if resp is not None:
+                self._send(resp)
+
+    def _send(self, resp: dict) -> None:
+        self.wfile.write(json.dumps(resp).encode() + b"\n")
+        self.wfile.flush()
+
+
+def claim_socket_path(path: Path) -> None:
+    """Refuse a live socket (another daemon) or anything that is not a socket; clear a stale one."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise UsageError(f"--socket {path}: {e.strerror}") from None
+    if not stat.S_ISSOCK(st.st_mode):
+        raise UsageError(f"--socket {path}: exists and is not a socket (refusing to replace it)")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        try:
+            s.connect(str(path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            path.unlink(missing_ok=True)  # stale: nobody listens on it
+            return
+        except OSError as e:
+            raise UsageError(f"--socket {path}: {e.strerror}") from None
+    raise UsageError(f"--socket {path}: another daemon is listening on it")
+
+
+def bind_server(path: Path, access: SocketAccess) -> tuple[_Server, int]:
+    """Bind with a tight umask (no window where the socket is world-writable), then share."""
+    claim_socket_path(path)
+    gid = access.gid()
+    old = os.umask(0o177)
+    try:
+        server = _Server(str(path), _Handler, bind_and_activate=False)
+        try:
+            server.server_bind()
+            ino = os.lstat(path).st_ino
+            if gid is not None:
+                os.chown(path, -1, gid)
+            os.chmod(path, access.mode)
+            server.server_activate()
+        except OSError as e:
+            server.server_close()
+            raise UsageError(f"--socket {path}: {e.strerror or e}") from None
+    finally:
+        os.umask(old)
+    server.allowed_gid = gid
+    return server, ino
+
+
+def _unlink_own(path: Path, ino: int) -> None:
+    try:
+        if os.lstat(path).st_ino == ino:
+            path.unlink()
+    except OSError:
+        pass
+
+
+def reap_orphans() -> list[int]:
+    """Reap zombies handed to us as subreaper that nobody else waits for: an emulator's helpers.
+
+    They lead no process group of their own (pgid != pid), whereas every process we start
+    (start_new_session) and every daemonized emulator does and is waited for by its owner.
+    """
+    me, reaped = os.getpid(), []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        if fields[0] == "Z" and int(fields[1]) == me and int(fields[2]) != pid:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+                reaped.append(pid)
+            except ChildProcessError:
+                pass
+    return reaped
+
+
+def _start_reaper() -> None:
+    wake = threading.Event()
+    signal.signal(signal.SIGCHLD, lambda signum, frame: wake.set())
+
+    def loop() -> None:
+        while True:
+            wake.wait(60.0)  # SIGCHLD wakes it; the timeout only bounds a missed wake-up
+            wake.clear()
+            reap_orphans()
+    threading.Thread(target=loop, name="reaper", daemon=True).start()
+
+
+def serve(socket_path: Path, options: DriverOptions, access: SocketAccess = SocketAccess()) -> int:
+    def stop_during_startup(signum: int, frame: Any) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop_during_startup)
+    claim_socket_path(socket_path)  # fail before the (slow) startup, not after it
+    from workbench.qemu.process import become_subreaper
+    become_subreaper()  # orphaned emulator helpers come to us: reap them (issue 12)
+    _start_reaper()
+    driver = QemuDriver.startup(options)
+    server, ino = bind_server(socket_path, access)
+    server.table = api_table(driver)
+    server.prefetch = prefetch_table(driver)
+    server.lock = threading.Lock()
+    # From here on, SIGTERM asks the serving loop to stop (from another thread: shutdown()
+    # waits for the loop), rather than raising wherever the main thread happens to be.
+    signal.signal(signal.SIGTERM, lambda signum, frame: threading.Thread(target=server.shutdown).start())
+    try:
+        print("ready", flush=True)
+        server.serve_forever(poll_interval=0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        _unlink_own(socket_path, ino)  # never another daemon's socket that replaced ours
+        with server.lock:  # let an API call in flight (and its probe) finish and clean up
+            driver.stop()  # and the strategy's own work (a background warm-up) too
+    return 0
+
+
+def _connect(s: socket.socket, path: Path, timeout_s: float) -> None:
+    """A full backlog answers a UNIX connect with EAGAIN at once: retry, backing off, until the
+    timeout (a busy daemon is not a dead one)."""
+    import time
+    deadline = time.monotonic() + timeout_s
+    pause = 0.001
+    while True:
+        try:
+            s.connect(str(path))
+            return
+        except BlockingIOError:
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+
+def call(socket_path: Path, method: str, params: dict[str, Any], timeout_s: float = 120.0) -> Any:
+    """The client side: one request, one response. Raises RpcError on an error response."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout_s)
+        _connect(s, socket_path, timeout_s)
+        s.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode() + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                raise RpcError(INTERNAL_ERROR, "daemon closed the connection")
+            buf += chunk
+    resp = json.loads(buf)
+    if "error" in resp:
+        raise RpcError(resp["error"]["code"], resp["error"]["message"])
+    return resp["result"]

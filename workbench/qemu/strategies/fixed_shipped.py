@@ -1,0 +1,29 @@
+"""Fixed-shipped: per-emulator-fixed, plus what a package can ship because no host changes it.
+
+The APIs of per-emulator-fixed (no full virCaps unless it is returned), the prebuilt
+capabilities of the package (used when valid on this host: every foreign-arch, TCG-only
+emulator), and the package's build-constant QMP replies for the probes that must still run (a
+native emulator on a KVM host: its KVM view depends on this host, its schema does not). New
+replies a probe learns go to a store beside the cache, as with schema-reuse. The staleness
+risks are those of prebuilt and schema-reuse together.
+"""
+from __future__ import annotations
+
+from workbench.qemu.prebuilt import load_prebuilt, shipped_replies
+from workbench.qemu.schema_store import ReplyStore
+from workbench.qemu.strategies.per_emulator_fixed import PerEmulatorFixed
+from workbench.qemu.strategies.schema_reuse import store_dir
+
+
+class FixedShipped(PerEmulatorFixed):
+    name = "fixed-shipped"
+    uses_package_files = True
+    description = "per-emulator-fixed, with prebuilt caps and build-constant replies shipped by the package"
+    staleness = ("prebuilt's and schema-reuse's together: shipped caps and replies trusted while "
+                 "the binary's bytes (and the module files) match")
+
+    def cache_options(self, options) -> dict:
+        store = ReplyStore(store_dir(options.cache_dir), shipped=shipped_replies)
+        return {"before_probe": load_prebuilt,
+                "probe_kwargs": lambda binary: {"known_replies": store.known_for(binary)},
+                "after_probe": store.remember}
