@@ -10,13 +10,16 @@ import pytest
 from workbench import results
 
 
-def write_suite(path: Path, benches: dict[str, tuple[dict, list[float]]], warmups: int = 0) -> Path:
-    """A pyperf suite file: name -> (our wb_* metadata, values in seconds)."""
+def write_suite(path: Path, benches: dict[str, tuple[dict, list[float]]], warmups: int = 0,
+                per_run: int = 1) -> Path:
+    """A pyperf suite file: name -> (our wb_* metadata, values in seconds), `per_run` values per
+    pyperf run (worker process; compare tests on per-process medians)."""
     out = []
     for name, (meta, values) in benches.items():
-        run = pyperf.Run(values, warmups=[(1, 9.0)] * warmups or None,
-                         metadata={"name": name, "loops": 1, **meta}, collect_metadata=False)
-        out.append(pyperf.Benchmark([run]))
+        runs = [pyperf.Run(values[i:i + per_run], warmups=[(1, 9.0)] * warmups or None,
+                           metadata={"name": name, "loops": 1, **meta}, collect_metadata=False)
+                for i in range(0, len(values), per_run)]
+        out.append(pyperf.Benchmark(runs))
     pyperf.BenchmarkSuite(out).dump(str(path))
     return path
 
@@ -44,7 +47,7 @@ def make_run(d: Path, scale: float = 1.0, latency: str = "recorded", values=(1.0
 
 def test_rows_come_from_metadata_with_warmups_left_out(tmp_path):
     f = write_suite(tmp_path / "s.json", {"x": (startup_meta(wb_case="c", wb_phase="parse"), [0.5, 0.25])},
-                    warmups=2)
+                    warmups=2, per_run=2)
     rows = results.suite_rows(f)
     assert [(r.value_index, r.time_s) for r in rows] == [(0, 0.5), (1, 0.25)]
     r = rows[0]
@@ -83,20 +86,24 @@ def test_twice_as_slow_is_flagged_even_across_latency_settings(tmp_path):
     assert flagged["ratio"].iloc[0] == pytest.approx(2.0)
 
 
-def test_too_few_values_to_be_significant_is_underpowered(tmp_path):
-    a = make_run(tmp_path / "a", values=(1.0, 1.0))
-    b = make_run(tmp_path / "b", 2.0, values=(1.0, 1.0))
+def test_one_process_a_side_is_underpowered(tmp_path):
+    # an in-process run: all values from one process, whose own level can't be told from a change
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d, scale in ((a, 1.0), (b, 2.0)):
+        d.mkdir()
+        write_suite(d / "s.json", {"driver_startup": (startup_meta(), [scale * v for v in (1.0, 1.01, 0.99, 1.0)])},
+                    per_run=4)
     row = results.compare(a, b).set_index("benchmark").loc["driver_startup"]
     assert row["ratio"] == pytest.approx(2.0) and not row["regression"]
-    assert row["verdict"] == "underpowered" and row["min_p"] == pytest.approx(1 / 3)
+    assert row["verdict"] == "underpowered" and (row["procs_a"], row["procs_b"]) == (1, 1)
 
 
 def test_significant_but_ci_inside_the_minimum_change_is_not_flagged(tmp_path):
-    table = results.compare(make_run(tmp_path / "a"), make_run(tmp_path / "b", 1.08))
+    table = results.compare(make_run(tmp_path / "a"), make_run(tmp_path / "b", 1.07))
     row = table.set_index("benchmark").loc["driver_startup"]
     assert row["p_adj"] < 0.05 and row["ci_low"] < 1.05 < row["ratio"]
     assert row["verdict"] == "unchanged" and not row["regression"]
-    assert results.compare(make_run(tmp_path / "c"), make_run(tmp_path / "d", 1.08), min_change=0.03)[
+    assert results.compare(make_run(tmp_path / "c"), make_run(tmp_path / "d", 1.07), min_change=0.03)[
         "regression"].any()
 
 

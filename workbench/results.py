@@ -102,8 +102,8 @@ def write_results_csv(run_dir: Path) -> Path:
 
 
 # -- comparing two runs --------------------------------------------------------------------
-COMPARE_COLUMNS = KEY + ["n_a", "n_b", "median_a_s", "median_b_s", "ratio", "ci_low", "ci_high",
-                         "p", "p_adj", "min_p", "verdict", "regression"]
+COMPARE_COLUMNS = KEY + ["n_a", "n_b", "procs_a", "procs_b", "median_a_s", "median_b_s", "ratio",
+                         "ci_low", "ci_high", "p", "p_adj", "verdict", "regression"]
 
 
 def _frame(run: Path | pd.DataFrame) -> pd.DataFrame:
@@ -118,25 +118,31 @@ def _sort_key(k: tuple) -> tuple:
 
 def compare(run_a: Path | pd.DataFrame, run_b: Path | pd.DataFrame, min_change: float = 0.05,
             alpha: float = 0.05) -> pd.DataFrame:
-    """Per benchmark (KEY) in both runs: medians, HL ratio b/a with CI, p, BH p, verdict.
+    """Per benchmark (KEY) in both runs: medians, ratio b/a of process medians with CI, p, BH p, verdict.
 
     The rule lives in workbench.stats (its METHOD names it); `regression` is verdict == regression.
     """
     from workbench import stats
 
     a, b = _frame(run_a), _frame(run_b)
-    ga = {k: g["time_s"].tolist() for k, g in a.groupby(KEY, dropna=False, sort=False)}
-    gb = {k: g["time_s"].tolist() for k, g in b.groupby(KEY, dropna=False, sort=False)}
+
+    def groups(df: pd.DataFrame) -> dict[tuple, list[list[float]]]:
+        # the values of each pyperf process (run_index) apart: the process is the unit tested
+        return {k: [p["time_s"].tolist() for _, p in g.groupby("run_index", sort=True)]
+                for k, g in df.groupby(KEY, dropna=False, sort=False)}
+
+    ga, gb = groups(a), groups(b)
     keys = sorted(set(ga) & set(gb), key=_sort_key)
     verdicts = stats.decide([(ga[k], gb[k]) for k in keys], alpha=alpha, min_change=min_change)
     out = []
     for k, v in zip(keys, verdicts):
-        va, vb = ga[k], gb[k]
+        va = [x for p in ga[k] for x in p]
+        vb = [x for p in gb[k] for x in p]
         out.append(dict(zip(KEY, k)) | {
-            "n_a": len(va), "n_b": len(vb), "median_a_s": statistics.median(va),
-            "median_b_s": statistics.median(vb), "ratio": v.effect.ratio, "ci_low": v.effect.ci_low,
-            "ci_high": v.effect.ci_high, "p": v.p, "p_adj": v.p_adj, "min_p": v.min_p,
-            "verdict": v.verdict, "regression": v.verdict == "regression"})
+            "n_a": len(va), "n_b": len(vb), "procs_a": v.processes[0], "procs_b": v.processes[1],
+            "median_a_s": statistics.median(va), "median_b_s": statistics.median(vb),
+            "ratio": v.effect.ratio, "ci_low": v.effect.ci_low, "ci_high": v.effect.ci_high,
+            "p": v.p, "p_adj": v.p_adj, "verdict": v.verdict, "regression": v.verdict == "regression"})
     df = pd.DataFrame(out, columns=COMPARE_COLUMNS)
     for col in ("n_emulators", "domains"):
         df[col] = df[col].astype("Int64")

@@ -33,7 +33,7 @@ DEFAULT_EMULATORS = (1, 2, 4, 8, 12, 16, 20, 24, 30)
 class Mode:
     name: str
     pyperf_args: tuple[str, ...]  # everything but the values per process (-n)
-    processes: int                # pyperf -p (in-process: 1)
+    processes: int                # pyperf -p: worker processes, the unit compare tests on
     values_cold: int              # -n for cold-cache jobs and replay_fidelity (expensive)
     values_warm: int              # -n for warm-cache jobs (cheap: milliseconds)
     rounds: int = 1               # rounds repeat the whole grid: interleaving at run level
@@ -53,16 +53,17 @@ class Mode:
 # scenarios sets up its own cache states (empty, stale, warm): run once per (n, strategy).
 _SCENARIO_CACHES = {"scenarios": ("cold",)}
 # --loops 1: one timed operation per value (startups take 0.02 to 4 s; pyperf's calibration
-# would otherwise run the untimed setup hundreds of times). Values per benchmark: a lone change
-# among m tests ranks first under Benjamini-Hochberg, where it needs p <= alpha/m; with m ~ 1,100
-# benchmarks (the full grid) that is 4.5e-5, and Mann-Whitney's smallest p with n values a
-# side is 2/C(2n, n): n >= 9 can reach it (n = 4 could not: 0.029). Cold startups cost up to
-# ~4 s a value, so they get 10; warm ones cost milliseconds and get 20 (narrower CIs).
-# quick runs in-process: no worker spawns.
+# would otherwise run the untimed setup hundreds of times). Values within one pyperf process are
+# correlated (a process keeps its memory layout, hash seed, caches: the A/A check saw one process
+# of a 120 us parse at 120 us throughout and the next at 160 us), so the process is the unit
+# `workbench compare` tests on (workbench.stats: per-process medians). Every mode therefore runs
+# several worker processes; a process needs only a few values for its median. Welch's t on
+# 5 vs 5 process medians can reach the p <= alpha/m a lone change needs under Benjamini-Hochberg
+# (m ~ 1,100 benchmarks on the full grid: 4.5e-5) for a 20% change when processes differ by ~3%.
 MODES = {
-    "quick": Mode("quick", ("--in-process", "-w", "0", "--loops", "1"), processes=1,
-                  values_cold=10, values_warm=20, caches={"tracing_overhead": ("warm",)} | _SCENARIO_CACHES),
-    "default": Mode("default", ("-w", "1", "--loops", "1"), processes=4, values_cold=3, values_warm=6,
+    "quick": Mode("quick", ("-w", "0", "--loops", "1"), processes=5,
+                  values_cold=2, values_warm=4, caches={"tracing_overhead": ("warm",)} | _SCENARIO_CACHES),
+    "default": Mode("default", ("-w", "1", "--loops", "1"), processes=6, values_cold=2, values_warm=4,
                     caches=_SCENARIO_CACHES),
     "rigorous": Mode("rigorous", ("-w", "1", "--loops", "1"), processes=8, values_cold=3, values_warm=6,
                      rounds=2, caches=_SCENARIO_CACHES),

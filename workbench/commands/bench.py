@@ -122,9 +122,12 @@ def compare(args: argparse.Namespace) -> int:
         raise ResultsError("the runs have no benchmark in common")
     n_tests = len(table)
     counts = table["verdict"].value_counts()
+    tested = table[table["verdict"] != "underpowered"]["ratio"]
     footer = (f"{counts.get('regression', 0)} regression(s) flagged, {counts.get('improvement', 0)} "
               f"improvement(s), {counts.get('underpowered', 0)} underpowered, out of {n_tests} tests; "
-              f"method: {METHOD}; alpha {args.alpha}, minimum relevant change {min_change:.0%}")
+              f"method: {METHOD}; alpha {args.alpha}, minimum relevant change {min_change:.0%}; "
+              f"median ratio over tested benchmarks (drift between the runs) "
+              f"{tested.median() if len(tested) else float('nan'):.3f}")
     shown = table[table["verdict"].isin(["regression", "improvement"])] if args.only_changed else table
     if args.sort == "ratio":
         shown = shown.sort_values("ratio", ascending=False, kind="stable")
@@ -137,7 +140,7 @@ def compare(args: argparse.Namespace) -> int:
     else:
         with pd.option_context("display.max_rows", None, "display.width", 250,
                                "display.max_columns", None):
-            t = shown.drop(columns=["regression", "min_p"]).copy()
+            t = shown.drop(columns=["regression"]).copy()
             for col in ("median_a_s", "median_b_s"):
                 t[col] = t[col].map(lambda v: f"{v:.4g}")
             for col in ("ratio", "ci_low", "ci_high"):
