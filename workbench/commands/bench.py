@@ -17,11 +17,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("sweep", help="run the pyperf benchmark grid over installs of 1..30 emulators",
                        description="Run every benchmark script for every emulator count, strategy and "
                                    "cache state; resumable; writes pyperf JSON, machine.json and results.csv. "
-                                   "Modes (values per benchmark; `workbench compare` needs >= 9 a side to "
-                                   "reach significance over ~1,100 benchmarks): --quick: in-process, 10 cold "
-                                   "/ 20 warm values (what `workbench run` uses); default (neither flag): 4 "
-                                   "worker processes, 12 cold / 24 warm, roughly 2x quick's time; --rigorous: "
-                                   "8 processes x 2 rounds, 48 cold / 96 warm, several hours on the full grid.")
+                                   "`workbench compare` tests per pyperf worker process (values within one "
+                                   "process are correlated), so every mode runs several. Modes: --quick: "
+                                   "5 processes x 2 values per cold-cache benchmark, x 4 per warm one (what "
+                                   "`workbench run` uses; finds a 20% change on benchmarks whose processes "
+                                   "agree within a few percent); default (neither flag): 6 processes with one "
+                                   "warm-up each, 2 cold / 4 warm values, a little slower than quick; "
+                                   "--rigorous: 8 processes x 2 rounds, 3 cold / 6 warm values each, several "
+                                   "hours on the full grid.")
     s.add_argument("--emulators", type=emulator_list, default=emulator_list(DEFAULT_GRID),
                    help=f"comma-separated emulator counts, each 1 to {MAX_SIMULATED} (default {DEFAULT_GRID})")
     s.add_argument("--strategies", type=strategy_list, default=None,
@@ -29,11 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--latency", type=latency, default="recorded", help="emulator latency mode (default recorded)")
     speed = s.add_mutually_exclusive_group()
     speed.add_argument("--quick", action="store_true",
-                       help="pyperf in-process: 10 values per cold-cache benchmark, 20 per warm one "
+                       help="5 worker processes x 2 values per cold-cache benchmark, x 4 per warm one "
                             "(what `workbench run` uses)")
     speed.add_argument("--rigorous", action="store_true",
-                       help="8 worker processes x 2 rounds: 48 values per cold benchmark, 96 per warm "
-                            "(several hours on the full grid)")
+                       help="8 worker processes x 2 rounds, 3 values per cold benchmark and process, "
+                            "6 per warm one (several hours on the full grid)")
     s.add_argument("--benchmarks", type=_benchmark_list, default=None,
                    help="comma-separated benchmark scripts to run (default: all), e.g. scenarios")
     s.add_argument("-o", "--output", type=Path, required=True, help="run directory (resumed if it exists)")
