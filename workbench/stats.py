@@ -13,9 +13,11 @@ them (Smyth 2004, "limma"'s moderated t: the prior's weight d0 is estimated from
 variances differ; very different variances give d0 near 0, i.e. the plain t). The ratio B/A is
 exp(mean difference), its CI the t interval with the moderated variance and d0 + d degrees.
 
-Between-run drift (machine load changing between the runs) shifts all of a run's processes
-together, so no per-run test can tell it from a change; what bounds it is the minimum relevant
-change. Decision per benchmark: a regression only if the BH-adjusted p < alpha AND the whole
+Between-run drift (machine load changing between the runs) shifts a run's processes together,
+so the processes alone can't tell it from a change. Its size is read off all benchmarks at once:
+every t statistic is widened by the robust spread (MAD) of all of them (Efron's empirical null,
+at least 1; measured 2.5 between two loaded quick runs), and a uniform drift is what the minimum
+relevant change bounds. Decision per benchmark: a regression only if the BH-adjusted p < alpha AND the whole
 CI of the ratio lies above 1 + min_change (an improvement: p_adj < alpha AND the CI below
 1/(1+min_change)). Fewer than 2 processes on a side (older in-process quick runs) leave the
 between-process spread unknown: "underpowered", reported, never dropped.
