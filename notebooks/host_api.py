@@ -37,7 +37,8 @@ from IPython.display import HTML, Markdown
 
 from workbench import plots, tables
 from workbench.paths import RESULTS_DIR
-from workbench.results import load_run, machine_info, result_files
+from workbench.results import load_run, result_files
+from workbench.rundir import read_run_info
 
 if index_link:
     display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))
@@ -70,7 +71,7 @@ for f in result_files(run):
                               k[3:] in ("host", "question", "design", "memo", "round_trips", "probe")}
 df = df.join(pd.DataFrame.from_dict(meta, orient="index"), on="name")
 hosts = [h for h in HOST_ORDER if h in set(df["host"].dropna())]
-m = machine_info(run)
+m = read_run_info(run).data
 display(Markdown(f"Run `{run.name}`: {len(df):,} values of {df['name'].nunique()} benchmarks; host "
                  f"shapes {', '.join(hosts)}" + (f"; made on {m.get('cpu_model')} ({m.get('cores')} cores), "
                  f"{m.get('os')}, Python {m.get('python')}" if m.get("cpu_model") else "") + "."))

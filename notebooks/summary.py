@@ -23,8 +23,8 @@ output_dir = "reports/summary"  # tables (CSV) are written here
 reference_dir = "data/results/reference"  # the run regressions are judged against
 emulators = []  # emulator counts to show (empty: every count in the run)
 strategies = []  # strategies to show (empty: every strategy in the run)
-threshold = 1.10  # a ratio of medians (this run / reference) above this counts as slower
-alpha = 0.05  # significance level of the Mann-Whitney U test
+threshold = 1.05  # the ratio's CI must lie beyond this (the minimum relevant change)
+alpha = 0.05  # false-discovery rate (Benjamini-Hochberg) across all benchmarks compared
 link_suffix = ".py"  # links to the other notebooks: .py in JupyterLab, .html in the report
 index_link = ""  # link back to the report's index page (set by `workbench report`)
 
@@ -34,7 +34,9 @@ from IPython.display import HTML, Markdown
 
 from workbench import headline, plots, tables
 from workbench.report import describe_notebooks
-from workbench.results import compare, fidelity, load_run, machine_info, tracing_overhead
+from workbench.results import compare, fidelity, load_run, tracing_overhead
+from workbench.rundir import read_run_info
+from workbench.stats import METHOD
 
 if index_link:
     display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))
@@ -66,8 +68,9 @@ if not df.empty:
 
 # %% [markdown]
 # ## Regressions against the reference run
-# A benchmark regresses when its median is more than `threshold` times the reference's AND a
-# Mann-Whitney U test agrees (p < `alpha`): `workbench.results.compare`.
+# A benchmark regresses when its Benjamini-Hochberg-adjusted p < `alpha` AND the confidence
+# interval of its ratio of medians lies beyond `threshold`; the test is named below
+# (`workbench.stats.METHOD`).
 
 # %%
 ref = plots.resolve(reference_dir) if reference_dir else None
@@ -84,25 +87,26 @@ else:
             display(Markdown(f"`{run.name}` **is the reference run**: there is nothing to compare it against."))
             continue
         run_df = load_run(run)
-        same_code = machine_info(ref).get("bench_code_sha256") == machine_info(run).get("bench_code_sha256")
-        if not same_code:
-            plots.note(f"The reference was made with other benchmark code than `{run.name}`: "
+        if read_run_info(ref).code_sha256 != read_run_info(run).code_sha256:
+            plots.note(f"The reference was made with other workbench code than `{run.name}`: "
                        "differences may come from it.")
-        cmp = compare(ref_df, run_df, threshold, alpha)
+        cmp = compare(ref_df, run_df, min_change=threshold - 1, alpha=alpha)
         flagged = cmp[cmp["regression"]]
-        faster = cmp[(cmp["ratio"] < 1 / threshold) & cmp["significant"]]
-        display(Markdown(f"`{run.name}` against the reference `{ref.name}`: {len(cmp)} benchmarks in both, "
-                         f"**{len(flagged)} regression(s)** (ratio > {threshold}, p < {alpha}); "
-                         f"{len(faster)} significantly faster."))
+        counts = cmp["verdict"].value_counts()
+        display(Markdown(f"`{run.name}` against the reference `{ref.name}`: {len(cmp)} benchmarks tested, "
+                         f"**{len(flagged)} regression(s)**, {counts.get('improvement', 0)} faster, "
+                         f"{counts.get('underpowered', 0)} with too few processes to judge. "
+                         f"Method: {METHOD}; BH-adjusted p < {alpha} and the ratio's CI beyond {threshold}."))
         cols = ["benchmark", "case", "phase", "strategy", "n_emulators", "cache", "median_a_s",
-                "median_b_s", "ratio", "p_value"]
+                "median_b_s", "ratio", "ci_low", "ci_high", "p_adj"]
         shown = flagged[cols].sort_values("ratio", ascending=False)
         if len(shown):
             display(tables.show_table(
                 shown, output_dir, f"regressions_{run.name}", f"Regressions of {run.name}, largest first",
                 plots.kind(run_df), f"reference {ref} vs {run}", time_columns=[],
                 formats={"median_a_s": tables.fmt_duration, "median_b_s": tables.fmt_duration},
-                names={"median_a_s": "reference", "median_b_s": run.name, "p_value": "p"},
+                names={"median_a_s": "reference", "median_b_s": run.name, "p_adj": "p (BH)",
+                       "ci_low": "ratio CI low", "ci_high": "ratio CI high"},
                 csv_frame=cmp))
 
 # %% [markdown]
@@ -118,7 +122,7 @@ display(Markdown("\n".join(f"- [{n.title}]({n.name}{link_suffix}): {n.descriptio
 # %%
 facts = {}
 for run in runs:
-    m = machine_info(run)
+    m = read_run_info(run).data
     sweep = m.get("sweep", {})
     facts[run.name] = {"made": sweep.get("created_at"), "mode": sweep.get("mode"),
                        "latency": sweep.get("latency"),

@@ -39,6 +39,27 @@ def test_driver_startup_records_its_parameters(tmp_path, cache):
             row.emulators, row.phase) == ("driver_startup", "full-caps", 3, cache, "none", 2, "simulated",
                                           "total")
     assert (tmp_path / "inst" / "n3-none" / "qemu-system-aarch64").exists()
+    name = f"driver_startup[n=3,cache={cache},strategy=full-caps,domains=2,latency=none,emulators=simulated]"
+    assert set(df["name"]) == {name} and set(df["source"]) == {"measured-replay"}
+    # one benchmark in the file, shown by pyperf under its full name (selectable with -b)
+    shown = subprocess.run([sys.executable, "-m", "pyperf", "show", "--metadata", "-b", name,
+                            str(tmp_path / "driver_startup.json")], capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0 and f"name: {name}" in shown.stdout, shown.stdout + shown.stderr
+
+
+def test_pyperf_convert_add_keeps_parameter_sets_apart(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    run_bench(a, "driver_startup", "--emulators", "1")
+    run_bench(b, "driver_startup", "--emulators", "2")
+    merged = tmp_path / "m.json"
+    proc = subprocess.run([sys.executable, "-m", "pyperf", "convert", str(a / "driver_startup.json"), "--add",
+                           str(b / "driver_startup.json"), "-o", str(merged)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    df = results.load_run(tmp_path)
+    assert sorted(df[df["file"] == "m.json"]["n_emulators"].tolist()) == [1, 1, 2, 2]
+    assert df[df["file"] == "m.json"]["name"].nunique() == 2
 
 
 def test_a_new_strategy_appears_in_the_benchmarks(tmp_path):

@@ -10,13 +10,16 @@ import pytest
 from workbench import results
 
 
-def write_suite(path: Path, benches: dict[str, tuple[dict, list[float]]], warmups: int = 0) -> Path:
-    """A pyperf suite file: name -> (our wb_* metadata, values in seconds)."""
+def write_suite(path: Path, benches: dict[str, tuple[dict, list[float]]], warmups: int = 0,
+                per_run: int = 1) -> Path:
+    """A pyperf suite file: name -> (our wb_* metadata, values in seconds), `per_run` values per
+    pyperf run (worker process; compare tests on per-process medians)."""
     out = []
     for name, (meta, values) in benches.items():
-        run = pyperf.Run(values, warmups=[(1, 9.0)] * warmups or None,
-                         metadata={"name": name, "loops": 1, **meta}, collect_metadata=False)
-        out.append(pyperf.Benchmark([run]))
+        runs = [pyperf.Run(values[i:i + per_run], warmups=[(1, 9.0)] * warmups or None,
+                           metadata={"name": name, "loops": 1, **meta}, collect_metadata=False)
+                for i in range(0, len(values), per_run)]
+        out.append(pyperf.Benchmark(runs))
     pyperf.BenchmarkSuite(out).dump(str(path))
     return path
 
@@ -44,13 +47,13 @@ def make_run(d: Path, scale: float = 1.0, latency: str = "recorded", values=(1.0
 
 def test_rows_come_from_metadata_with_warmups_left_out(tmp_path):
     f = write_suite(tmp_path / "s.json", {"x": (startup_meta(wb_case="c", wb_phase="parse"), [0.5, 0.25])},
-                    warmups=2)
+                    warmups=2, per_run=2)
     rows = results.suite_rows(f)
     assert [(r.value_index, r.time_s) for r in rows] == [(0, 0.5), (1, 0.25)]
     r = rows[0]
     assert (r.benchmark, r.case, r.phase, r.strategy, r.n_emulators, r.cache, r.latency, r.emulators,
             r.source) == ("driver_startup", "c", "parse", "full-caps", 2, "cold", "recorded", "simulated",
-                          "measured")
+                          "measured-replay")
 
 
 def test_load_run_reads_every_result_file_and_nothing_else(tmp_path):
@@ -83,25 +86,36 @@ def test_twice_as_slow_is_flagged_even_across_latency_settings(tmp_path):
     assert flagged["ratio"].iloc[0] == pytest.approx(2.0)
 
 
-def test_slower_but_not_significant_is_not_flagged(tmp_path):
-    a = make_run(tmp_path / "a", values=(1.0, 1.0))
-    b = make_run(tmp_path / "b", 2.0, values=(1.0, 1.0))
+def test_one_process_a_side_is_underpowered(tmp_path):
+    # an in-process run: all values from one process, whose own level can't be told from a change
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d, scale in ((a, 1.0), (b, 2.0)):
+        d.mkdir()
+        write_suite(d / "s.json", {"driver_startup": (startup_meta(), [scale * v for v in (1.0, 1.01, 0.99, 1.0)])},
+                    per_run=4)
     row = results.compare(a, b).set_index("benchmark").loc["driver_startup"]
-    assert row["ratio"] == pytest.approx(2.0) and not row["significant"] and not row["regression"]
+    assert row["ratio"] == pytest.approx(2.0) and not row["regression"]
+    assert row["verdict"] == "underpowered" and (row["procs_a"], row["procs_b"]) == (1, 1)
 
 
-def test_significant_but_under_threshold_is_not_flagged(tmp_path):
-    table = results.compare(make_run(tmp_path / "a"), make_run(tmp_path / "b", 1.08))
+def test_significant_but_ci_inside_the_minimum_change_is_not_flagged(tmp_path):
+    table = results.compare(make_run(tmp_path / "a"), make_run(tmp_path / "b", 1.07))
     row = table.set_index("benchmark").loc["driver_startup"]
-    assert row["significant"] and not row["regression"]
-    assert results.compare(make_run(tmp_path / "c"), make_run(tmp_path / "d", 1.08), threshold=1.05)[
+    assert row["p_adj"] < 0.05 and row["ci_low"] < 1.05 < row["ratio"]
+    assert row["verdict"] == "unchanged" and not row["regression"]
+    assert results.compare(make_run(tmp_path / "c"), make_run(tmp_path / "d", 1.07), min_change=0.03)[
         "regression"].any()
 
 
-def test_permutation_test_is_exact_for_small_samples():
-    assert results.permutation_p([1, 2, 3, 4], [5, 6, 7, 8]) == pytest.approx(2 / 70)
-    assert results.permutation_p([1, 2, 3, 4], [1, 2, 3, 4]) == 1.0
-    assert results.p_value([1.0, 1.0], [1.0, 1.0]) == 1.0
+def test_compare_orders_emulator_counts_as_numbers_and_names_its_columns(tmp_path):
+    d = tmp_path / "a"
+    d.mkdir()
+    write_suite(d / "s.json", {f"driver_startup[n={n}]": (startup_meta(n=n), [1.0, 1.1, 0.9])
+                               for n in (12, 2, 1, 30)})
+    table = results.compare(d, d)
+    assert list(table["n_emulators"]) == [1, 2, 12, 30]
+    assert {"ratio", "ci_low", "ci_high", "p", "p_adj", "verdict"} <= set(table.columns)
+    assert set(table["verdict"]) <= set(__import__("workbench.stats").stats.VERDICTS)
 
 
 def test_tracing_overhead_and_fidelity_summaries(tmp_path):
@@ -116,3 +130,86 @@ def test_tracing_overhead_and_fidelity_summaries(tmp_path):
     f = results.fidelity(df).set_index("target")
     assert f.loc["x86_64", "ratio"] == pytest.approx(1.5)
     assert not math.isnan(f.loc["x86_64", "real"])
+
+
+# -- provenance and the run directory ------------------------------------------------------------
+from workbench import aa, rundir  # noqa: E402
+from workbench.errors import ResultsError  # noqa: E402
+from workbench.paths import REPO_ROOT  # noqa: E402
+
+REFERENCE = REPO_ROOT / "data" / "results" / "reference"
+
+
+def test_a_truncated_result_file_is_a_results_error_naming_it(tmp_path):
+    run = make_run(tmp_path / "a")
+    text = (run / "parse.json").read_text()
+    (run / "parse.json").write_text(text[: len(text) // 2])
+    with pytest.raises(ResultsError, match="parse.json"):
+        results.load_run(run)
+    (run / "parse.json").write_text('{"benchmarks": 3}')
+    with pytest.raises(ResultsError, match="parse.json"):
+        results.load_run(run)
+
+
+@pytest.mark.skipif(not (REFERENCE / "machine.json").exists(), reason="no committed reference run")
+def test_the_legacy_reference_run_still_loads_as_format_0():
+    info = rundir.read_run_info(REFERENCE)
+    assert info.format_version == 0 and len(info.code_sha256) == 64  # its bench-only hash
+    df = results.load_run(REFERENCE)
+    assert len(df) > 1000 and set(df["source"]) == {"measured-real", "measured-replay"}
+    assert set(df[df["emulators"] == "real"]["source"]) == {"measured-real"}
+
+
+def test_run_info_is_validated_and_written_with_its_version(tmp_path):
+    assert rundir.read_run_info(tmp_path).format_version == 0  # no file: nothing known
+    (tmp_path / "machine.json").write_text('{"format_version": 99}')
+    with pytest.raises(ResultsError, match="machine.json.*format_version 99"):
+        rundir.read_run_info(tmp_path)
+    (tmp_path / "machine.json").write_text('{"format_version": 1, "code_sha256": "x"}')
+    with pytest.raises(ResultsError, match="code_sha256"):
+        rundir.read_run_info(tmp_path)
+    (tmp_path / "machine.json").write_text('[1, 2')
+    with pytest.raises(ResultsError, match="machine.json"):
+        rundir.read_run_info(tmp_path)
+    rundir.write_run_info(tmp_path, {"format_version": rundir.FORMAT_VERSION, "code_sha256": "a" * 64,
+                                     "git_commit": "c", "git_dirty": True})
+    info = rundir.read_run_info(tmp_path)
+    assert (info.format_version, info.code_sha256, info.git_commit, info.git_dirty) == (1, "a" * 64, "c", True)
+
+
+def test_code_hash_covers_every_module_of_the_package(tmp_path):
+    pkg = tmp_path / "workbench"
+    (pkg / "qemu").mkdir(parents=True)
+    (pkg / "a.py").write_text("x = 1\n")
+    (pkg / "qemu" / "b.py").write_text("y = 1\n")
+    before = rundir.code_hash(pkg)
+    (pkg / "qemu" / "b.py").write_text("y = 2\n")  # code under test, not a benchmark script
+    assert rundir.code_hash(pkg) != before
+    assert len(rundir.collect_run_info()["code_sha256"]) == 64
+
+
+def test_source_comes_from_metadata_or_the_emulator_kind(tmp_path):
+    write_suite(tmp_path / "s.json", {
+        "a": (startup_meta(wb_source="modelled"), [1.0]),
+        "b": (startup_meta(wb_emulators="real"), [1.0]),
+        "c": (startup_meta(), [1.0])})
+    assert [r.source for r in results.suite_rows(tmp_path / "s.json")] == [
+        "modelled", "measured-real", "measured-replay"]
+
+
+def test_an_injected_slowdown_is_labelled_and_found(tmp_path):
+    values = [1.0 + 0.01 * ((i * 7) % 10) for i in range(12)]
+    a = tmp_path / "a"
+    a.mkdir()
+    write_suite(a / "s.json", {f"driver_startup[n={n}]": (startup_meta(n=n), values) for n in (1, 2, 4)})
+    rundir.write_run_info(a, {"format_version": 1, "code_sha256": "a" * 64})
+    b = aa.inject_slowdown(a, tmp_path / "b", "driver_startup[n=2]", 1.2)
+    assert rundir.read_run_info(b).data["injected"]["factor"] == 1.2
+    md = pyperf.BenchmarkSuite.load(str(b / "s.json")).get_benchmark("driver_startup[n=2]").get_metadata()
+    assert "injected" in md["wb_injected"]
+    table = results.compare(a, b)
+    assert list(table[table["regression"]]["n_emulators"]) == [2]
+    assert results.compare(a, a)["verdict"].eq("unchanged").all()
+    from workbench.errors import UsageError
+    with pytest.raises(UsageError, match="found in no result file"):
+        aa.inject_slowdown(a, tmp_path / "c", "nope", 1.2)

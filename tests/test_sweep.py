@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +40,18 @@ def test_quick_runs_tracing_overhead_warm_only_and_rigorous_repeats_rounds():
     assert {j.round for j in rigorous} == {1, 2}
 
 
+def test_every_mode_runs_enough_processes_for_compare_to_test():
+    from workbench.stats import MIN_PROCESSES
+
+    for mode in sweep.MODES.values():
+        assert mode.processes * mode.rounds >= max(5, MIN_PROCESSES), mode.name  # the unit compare tests on
+        assert "--in-process" not in mode.pyperf_args, mode.name
+        job = sweep.Job("driver_startup", 1, "full-caps", 1, "warm")
+        argv = job.argv(mode, "none", Path("/i"), Path("/c"), Path("/o"))
+        assert argv[argv.index("-n") + 1] == str(mode.values_per_process("warm"))
+        assert argv[argv.index("-p") + 1] == str(mode.processes)
+
+
 def test_sweep_resumes_skipping_finished_files_and_refuses_other_code(tmp_path):
     out = tmp_path / "run"
     kw = dict(emulators=[1], strategies=["per-emulator"], latency="none", mode="quick",
@@ -60,19 +73,21 @@ def test_sweep_resumes_skipping_finished_files_and_refuses_other_code(tmp_path):
 
     machine = json.loads((out / "machine.json").read_text())
     for key in ("cpu_model", "cores", "memory_gib", "kernel", "python", "qemu", "kvm_device",
-                "git_commit", "bench_code_sha256"):
+                "git_commit", "git_dirty", "code_sha256", "format_version"):
         assert key in machine
     assert machine["sweep"]["latency"] == "none"
 
     df = results.load_run(out)
-    assert len(df) == 2 * 4  # two runs of 4 values (quick)
+    quick = sweep.MODES["quick"]
+    assert len(df) == quick.values("cold") + quick.values("warm") == 10 + 20
+    assert machine["sweep"]["values_per_benchmark"] == {"cold": 10, "warm": 20}
     csv = (out / results.RESULTS_CSV).read_text().splitlines()
     assert len(csv) == 1 + len(df)
     for col in ("benchmark", "strategy", "n_emulators", "cache", "latency", "emulators", "phase",
                 "value_index", "time_s", "source"):
         assert col in csv[0].split(",")
 
-    machine["bench_code_sha256"] = "0" * 64
+    machine["code_sha256"] = "0" * 64
     (out / "machine.json").write_text(json.dumps(machine))
     with pytest.raises(sweep.SweepMismatch):
         sweep.run_sweep(out, **kw)
@@ -93,7 +108,8 @@ def test_a_failing_job_leaves_no_result_and_is_retried(tmp_path, monkeypatch):
 def two_runs(tmp_path_factory):
     """Small real runs: recorded latency, and every emulator delay doubled (--latency 2)."""
     root = tmp_path_factory.mktemp("runs")
-    kw = dict(emulators=[1, 2], mode="quick", benchmarks=["daemon_startup", "driver_startup"],
+    kw = dict(emulators=[2], strategies=["full-caps", "per-emulator"], mode="quick",
+              benchmarks=["daemon_startup", "driver_startup"],
               caches=["cold"], progress=False)
     for name, latency in (("a", "recorded"), ("b", "2")):
         res = sweep.run_sweep(root / name, latency=latency, **kw)
@@ -104,7 +120,7 @@ def two_runs(tmp_path_factory):
 def test_compare_a_run_with_itself_flags_nothing(two_runs, capsys):
     a, _ = two_runs
     assert cli_main(["compare", str(a), str(a)]) == 0
-    assert "0 regression(s) flagged" in capsys.readouterr().out
+    assert "0 regression(s)" in capsys.readouterr().out
 
 
 def test_compare_flags_the_startups_that_probe_when_emulators_are_twice_as_slow(two_runs, capsys):
@@ -112,8 +128,7 @@ def test_compare_flags_the_startups_that_probe_when_emulators_are_twice_as_slow(
     table = results.compare(a, b)
     flagged = {(r.benchmark, r.strategy, r.n_emulators) for r in table[table["regression"]].itertuples()}
     # full caps probes every emulator at startup: those startups must be flagged
-    assert {("driver_startup", "full-caps", 1), ("driver_startup", "full-caps", 2),
-            ("daemon_startup", "full-caps", 1), ("daemon_startup", "full-caps", 2)} <= flagged
+    assert {("driver_startup", "full-caps", 2), ("daemon_startup", "full-caps", 2)} <= flagged
     assert cli_main(["compare", str(a), str(b)]) == 1
     assert "regression(s) flagged" in capsys.readouterr().out
 

@@ -24,7 +24,8 @@ import pandas as pd
 
 from workbench import tables
 from workbench.paths import REPO_ROOT
-from workbench.results import COLUMNS, load_run, machine_info
+from workbench.results import COLUMNS, load_run
+from workbench.rundir import read_run_info
 
 BASELINE = "full-caps"  # before the series: ratios are BASELINE / strategy (x times faster)
 RECORDED = "recorded on real QEMU 7.2 (Debian 12), data/transcripts"
@@ -102,7 +103,7 @@ def load(results_dir: str | Path | Sequence[str | Path], emulators: Sequence[int
         df = df[~grid | df["n_emulators"].isin(list(emulators))]
     if strategies:
         df = df[~grid | df["strategy"].isin(list(strategies))]
-    return df.reset_index(drop=True), machine_info(runs[0])
+    return df.reset_index(drop=True), read_run_info(runs[0]).data
 
 
 def n_runs(df: pd.DataFrame) -> int:
@@ -126,8 +127,9 @@ def series_style(df: pd.DataFrame) -> dict[tuple[str, str], dict]:
 def kind(df: pd.DataFrame) -> str:
     """The provenance label of df's rows: measured (real binaries), replayed (simulated emulators
     replaying recordings of real QEMU), or both."""
-    kinds = set(df["emulators"].dropna()) if "emulators" in df else set()
-    words = (["measured"] if "real" in kinds else []) + (["replayed"] if kinds - {"real"} else [])
+    sources = set(df["source"].dropna()) if "source" in df else set()
+    words = (["measured"] if "measured-real" in sources else []) + \
+        (["replayed"] if "measured-replay" in sources else []) + (["modelled"] if "modelled" in sources else [])
     return " and ".join(words) or "measured"
 
 

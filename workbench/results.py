@@ -2,25 +2,24 @@
 
 pyperf's JSON files are the record. Every benchmark our scripts write carries its parameters as
 `wb_*` metadata, so a row is built from metadata alone (file names only matter for resuming).
-A regression is flagged only when the ratio of medians passes a threshold AND a significance
-test (Mann-Whitney U if scipy is installed, else an exact/sampled permutation test) agrees.
+The regression rule (moderated t on per-process medians, Benjamini-Hochberg, a ratio CI beyond a
+minimum relevant change) is workbench.stats; compare() applies it per benchmark.
 """
 from __future__ import annotations
 
-import json
 import math
-import os
-import random
 import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 import pyperf
 
-MACHINE_FILE = "machine.json"
-RESULTS_CSV = "results.csv"
+from workbench.errors import ResultsError
+from workbench.rundir import MACHINE_FILE, RESULTS_CSV, result_files  # noqa: F401 (re-exported)
+
+# Where a value comes from: a real QEMU binary, a replaying emulator, or a model (not a timing).
+SOURCES = ("measured-real", "measured-replay", "modelled")
 # Parameters that identify what was measured; `latency` is left out on purpose so that a run
 # made with --latency 2 is compared with a recorded-latency one.
 KEY = ["benchmark", "case", "phase", "strategy", "n_emulators", "cache", "emulators", "domains"]
@@ -46,9 +45,23 @@ class Row:
     file: str
 
 
+def source_of(md: dict) -> str:
+    """wb_source if the benchmark recorded one, else (legacy files) from wb_emulators."""
+    src = md.get("wb_source") or ("measured-real" if md.get("wb_emulators") == "real" else "measured-replay")
+    return src
+
+
+def load_suite(path: Path) -> pyperf.BenchmarkSuite:
+    """A pyperf result file; a truncated or invalid one is a ResultsError naming it."""
+    try:
+        return pyperf.BenchmarkSuite.load(str(path))
+    except Exception as e:  # pyperf raises ValueError, KeyError, TypeError, JSONDecodeError...
+        raise ResultsError(f"{path}: not a valid pyperf result file ({type(e).__name__}: {e})") from None
+
+
 def suite_rows(path: Path) -> list[Row]:
     """One Row per value (warmups left out) of every benchmark in one pyperf JSON file."""
-    suite = pyperf.BenchmarkSuite.load(str(path))
+    suite = load_suite(path)
     rows = []
     for bench in suite.get_benchmarks():
         md = bench.get_metadata()
@@ -67,14 +80,9 @@ def suite_rows(path: Path) -> list[Row]:
                     emulators=md.get("wb_emulators", "simulated"),
                     domains=None if domains is None else int(domains),
                     latency=md.get("wb_latency"), run_index=run_index, value_index=value_index,
-                    time_s=float(v), source="measured", name=bench.get_name(), file=Path(path).name))
+                    time_s=float(v), source=source_of(md), name=bench.get_name(), file=Path(path).name))
                 value_index += 1
     return rows
-
-
-def result_files(run_dir: Path) -> list[Path]:
-    return sorted(p for p in Path(run_dir).glob("*.json")
-                  if p.name != MACHINE_FILE and not p.name.startswith("."))
 
 
 def load_run(run_dir: Path) -> pd.DataFrame:
@@ -87,81 +95,58 @@ def load_run(run_dir: Path) -> pd.DataFrame:
 
 
 def write_results_csv(run_dir: Path) -> Path:
-    """results.csv beside the JSON files, written atomically (derived: safe to delete)."""
-    target = Path(run_dir) / RESULTS_CSV
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-    load_run(run_dir).to_csv(tmp, index=False)
-    os.replace(tmp, target)
-    return target
+    """results.csv beside the JSON files (derived: safe to delete)."""
+    from workbench import rundir
 
-
-def machine_info(run_dir: Path) -> dict:
-    try:
-        return json.loads((Path(run_dir) / MACHINE_FILE).read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-# -- significance ------------------------------------------------------------------------
-def permutation_p(a: Sequence[float], b: Sequence[float], rounds: int = 5000, seed: int = 0) -> float:
-    """Two-sided permutation test on the difference of means (exact when small)."""
-    from itertools import combinations
-
-    pooled = list(a) + list(b)
-    observed = abs(statistics.fmean(b) - statistics.fmean(a))
-    n = len(a)
-
-    def stat(idx_a: set[int]) -> float:
-        xa = [pooled[i] for i in idx_a]
-        xb = [pooled[i] for i in range(len(pooled)) if i not in idx_a]
-        return abs(statistics.fmean(xb) - statistics.fmean(xa))
-
-    if math.comb(len(pooled), n) <= rounds:
-        splits = [set(c) for c in combinations(range(len(pooled)), n)]
-    else:
-        rng = random.Random(seed)
-        splits = [set(rng.sample(range(len(pooled)), n)) for _ in range(rounds)]
-    hits = sum(stat(s) >= observed - 1e-15 for s in splits)
-    return hits / len(splits)
-
-
-def p_value(a: Sequence[float], b: Sequence[float]) -> float:
-    if len(a) < 2 or len(b) < 2:
-        return 1.0
-    if len(set(a) | set(b)) == 1:
-        return 1.0  # all equal: nothing to tell apart
-    try:
-        from scipy.stats import mannwhitneyu
-    except ImportError:
-        return permutation_p(a, b)
-    p = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
-    return 1.0 if math.isnan(p) else p
+    return rundir.write_results_csv(run_dir, load_run(run_dir))
 
 
 # -- comparing two runs --------------------------------------------------------------------
+COMPARE_COLUMNS = KEY + ["n_a", "n_b", "procs_a", "procs_b", "median_a_s", "median_b_s", "ratio",
+                         "ci_low", "ci_high", "p", "p_adj", "p_mwu", "verdict", "regression"]
+
+
 def _frame(run: Path | pd.DataFrame) -> pd.DataFrame:
     return run if isinstance(run, pd.DataFrame) else load_run(Path(run))
 
 
-def compare(run_a: Path | pd.DataFrame, run_b: Path | pd.DataFrame, threshold: float = 1.10,
+def _sort_key(k: tuple) -> tuple:
+    # numbers as numbers (n = 1, 2, 12, ...), missing values first, everything else as text
+    return tuple((0, 0, "") if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+                 else (1, v, "") if isinstance(v, (int, float)) else (2, 0, str(v)) for v in k)
+
+
+def compare(run_a: Path | pd.DataFrame, run_b: Path | pd.DataFrame, min_change: float = 0.05,
             alpha: float = 0.05) -> pd.DataFrame:
-    """Per benchmark (KEY) in both runs: medians, ratio b/a, p-value, significant, regression."""
+    """Per benchmark (KEY) in both runs: medians, ratio b/a of process medians with CI, p, BH p, verdict.
+
+    The rule lives in workbench.stats (its METHOD names it); `regression` is verdict == regression.
+    """
+    from workbench import stats
+
     a, b = _frame(run_a), _frame(run_b)
-    ga = {k: g["time_s"].tolist() for k, g in a.groupby(KEY, dropna=False, sort=True)}
-    gb = {k: g["time_s"].tolist() for k, g in b.groupby(KEY, dropna=False, sort=True)}
+
+    def groups(df: pd.DataFrame) -> dict[tuple, list[list[float]]]:
+        # the values of each pyperf process (run_index) apart: the process is the unit tested
+        return {k: [p["time_s"].tolist() for _, p in g.groupby("run_index", sort=True)]
+                for k, g in df.groupby(KEY, dropna=False, sort=False)}
+
+    ga, gb = groups(a), groups(b)
+    keys = sorted(set(ga) & set(gb), key=_sort_key)
+    verdicts = stats.decide([(ga[k], gb[k]) for k in keys], alpha=alpha, min_change=min_change)
     out = []
-    for k in sorted(set(ga) & set(gb), key=str):
-        va, vb = ga[k], gb[k]
-        ma, mb = statistics.median(va), statistics.median(vb)
-        ratio = mb / ma if ma > 0 else math.inf
-        p = p_value(va, vb)
-        significant = p < alpha
+    for k, v in zip(keys, verdicts):
+        va = [x for p in ga[k] for x in p]
+        vb = [x for p in gb[k] for x in p]
         out.append(dict(zip(KEY, k)) | {
-            "n_a": len(va), "n_b": len(vb), "median_a_s": ma, "median_b_s": mb, "ratio": ratio,
-            "p_value": p, "significant": significant,
-            "regression": bool(ratio > threshold and significant)})
-    return pd.DataFrame(out, columns=KEY + ["n_a", "n_b", "median_a_s", "median_b_s", "ratio",
-                                             "p_value", "significant", "regression"])
+            "n_a": len(va), "n_b": len(vb), "procs_a": v.processes[0], "procs_b": v.processes[1],
+            "median_a_s": statistics.median(va), "median_b_s": statistics.median(vb),
+            "ratio": v.effect.ratio, "ci_low": v.effect.ci_low, "ci_high": v.effect.ci_high,
+            "p": v.p, "p_adj": v.p_adj, "p_mwu": stats.rank_test_p(ga[k], gb[k]), "verdict": v.verdict, "regression": v.verdict == "regression"})
+    df = pd.DataFrame(out, columns=COMPARE_COLUMNS)
+    for col in ("n_emulators", "domains"):
+        df[col] = df[col].astype("Int64")
+    return df
 
 
 # -- summaries the reference README and notebooks use ---------------------------------------

@@ -4,15 +4,13 @@ Jobs run one at a time (two cores: parallel jobs would measure each other), in a
 puts the strategies of one (n, cache, benchmark) next to each other, so a slow spell of the
 machine hits both. Each job writes its file atomically (pyperf writes a hidden temporary, we
 rename it), so an interrupted sweep keeps every finished file and a rerun skips them.
-machine.json pins the benchmark code hash and the sweep settings: a rerun with other code or
+machine.json (workbench.rundir) pins the code hash of the whole package and the sweep settings: a rerun with other code or
 settings refuses to mix its results into the directory.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -21,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from workbench import rundir
 from workbench.errors import ResultsError
-from workbench.paths import REPO_ROOT
-from workbench.results import MACHINE_FILE, write_results_csv
+from workbench.results import write_results_csv
 
 # Scripts run once per (n, cache, strategy); SINGLE ones once per round (their own axes).
 GRID_BENCHMARKS = ("daemon_startup", "driver_startup", "apis", "parse", "tracing_overhead", "scenarios")
@@ -34,22 +32,41 @@ DEFAULT_EMULATORS = (1, 2, 4, 8, 12, 16, 20, 24, 30)
 @dataclass(frozen=True)
 class Mode:
     name: str
-    pyperf_args: tuple[str, ...]
+    pyperf_args: tuple[str, ...]  # everything but the values per process (-n)
+    processes: int                # pyperf -p: worker processes, the unit compare tests on
+    values_cold: int              # -n for cold-cache jobs and replay_fidelity (expensive)
+    values_warm: int              # -n for warm-cache jobs (cheap: milliseconds)
     rounds: int = 1               # rounds repeat the whole grid: interleaving at run level
     caches: dict[str, tuple[str, ...]] = field(default_factory=dict)  # per benchmark, else both
+
+    def values_per_process(self, cache: str | None) -> int:
+        return self.values_warm if cache == "warm" else self.values_cold
+
+    def values(self, cache: str | None) -> int:
+        """Values per benchmark in a finished run (all processes, all rounds)."""
+        return self.values_per_process(cache) * self.processes * self.rounds
+
+    def args(self, cache: str | None) -> tuple[str, ...]:
+        return (*self.pyperf_args, "-p", str(self.processes), "-n", str(self.values_per_process(cache)))
 
 
 # scenarios sets up its own cache states (empty, stale, warm): run once per (n, strategy).
 _SCENARIO_CACHES = {"scenarios": ("cold",)}
 # --loops 1: one timed operation per value (startups take 0.02 to 4 s; pyperf's calibration
-# would otherwise run the untimed setup hundreds of times). quick runs in-process: no worker
-# spawns, and 4 values, the fewest with which Mann-Whitney can reach p < 0.05.
+# would otherwise run the untimed setup hundreds of times). Values within one pyperf process are
+# correlated (a process keeps its memory layout, hash seed, caches: the A/A check saw one process
+# of a 120 us parse at 120 us throughout and the next at 160 us), so the process is the unit
+# `workbench compare` tests on (workbench.stats: per-process medians). Every mode therefore runs
+# several worker processes; a process needs only a few values for its median. Welch's t on
+# 5 vs 5 process medians can reach the p <= alpha/m a lone change needs under Benjamini-Hochberg
+# (m ~ 1,100 benchmarks on the full grid: 4.5e-5) for a 20% change when processes differ by ~3%.
 MODES = {
-    "quick": Mode("quick", ("--in-process", "-p", "1", "-n", "4", "-w", "0", "--loops", "1"),
-                  caches={"tracing_overhead": ("warm",)} | _SCENARIO_CACHES),
-    "default": Mode("default", ("-p", "2", "-n", "3", "-w", "1", "--loops", "1"), caches=_SCENARIO_CACHES),
-    "rigorous": Mode("rigorous", ("-p", "4", "-n", "5", "-w", "1", "--loops", "1"), rounds=2,
-                     caches=_SCENARIO_CACHES),
+    "quick": Mode("quick", ("-w", "0", "--loops", "1"), processes=5,
+                  values_cold=2, values_warm=4, caches={"tracing_overhead": ("warm",)} | _SCENARIO_CACHES),
+    "default": Mode("default", ("-w", "1", "--loops", "1"), processes=6, values_cold=2, values_warm=4,
+                    caches=_SCENARIO_CACHES),
+    "rigorous": Mode("rigorous", ("-w", "1", "--loops", "1"), processes=8, values_cold=3, values_warm=6,
+                     rounds=2, caches=_SCENARIO_CACHES),
 }
 
 
@@ -69,7 +86,7 @@ class Job:
         return "--".join(parts + [f"r{self.round}"]) + ".json"
 
     def argv(self, mode: Mode, latency: str, install_root: Path, cache_root: Path, out: Path) -> list[str]:
-        cmd = [sys.executable, "-m", f"workbench.bench.{self.benchmark}", *mode.pyperf_args, "-q",
+        cmd = [sys.executable, "-m", f"workbench.bench.{self.benchmark}", *mode.args(self.cache), "-q",
                "--latency", latency, "--install-root", str(install_root),
                "--cache-root", str(cache_root), "-o", str(out)]
         if self.n is not None:
@@ -105,44 +122,6 @@ def plan(emulators: Sequence[int], strategies: Sequence[str], mode: Mode,
     return jobs
 
 
-def bench_code_hash() -> str:
-    """sha256 over the benchmark scripts: results of other benchmark code are not mixed in."""
-    h = hashlib.sha256()
-    for p in sorted((REPO_ROOT / "workbench" / "bench").glob("*.py")):
-        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
-    return h.hexdigest()
-
-
-def _run(cmd: list[str]) -> str:
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def machine_info() -> dict:
-    def cpuinfo(key: str) -> str:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(key):
-                return line.split(":", 1)[1].strip()
-        return ""
-
-    mem_kib = next((int(l.split()[1]) for l in Path("/proc/meminfo").read_text().splitlines()
-                    if l.startswith("MemTotal:")), 0)
-    qemu = Path("/usr/bin/qemu-system-x86_64")
-    commit = _run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"])
-    dirty = bool(_run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--", "workbench"]))
-    return {
-        "cpu_model": cpuinfo("model name"), "cores": os.cpu_count(), "memory_gib": round(mem_kib / 2**20, 1),
-        "kernel": platform.release(), "os": _run(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
-        "python": platform.python_version(),
-        "qemu": _run([str(qemu), "--version"]).splitlines()[0] if qemu.exists() else None,
-        "kvm_device": os.path.exists("/dev/kvm"),
-        "kvm_usable": os.access("/dev/kvm", os.R_OK | os.W_OK),
-        "git_commit": commit, "git_dirty": dirty, "bench_code_sha256": bench_code_hash(),
-    }
-
-
 class SweepMismatch(ResultsError):
     """The run directory holds results made with other benchmark code or settings."""
 
@@ -155,18 +134,15 @@ class SweepResult:
 
 
 def _check_or_write_machine(out: Path, settings: dict) -> None:
-    path = out / MACHINE_FILE
-    info = machine_info() | {"sweep": settings}
-    if path.exists():
-        old = json.loads(path.read_text())
-        if old.get("bench_code_sha256") != info["bench_code_sha256"] or old.get("sweep", {}).get("latency") != settings["latency"] \
-                or old.get("sweep", {}).get("mode") != settings["mode"]:
-            raise SweepMismatch(f"{out} holds results of other benchmark code or settings "
-                                f"({path}); use a new output directory")
-        info["sweep"]["created_at"] = old["sweep"].get("created_at", settings["created_at"])
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(info, indent=2) + "\n")
-    os.replace(tmp, path)
+    info = rundir.collect_run_info() | {"sweep": settings}
+    if (out / rundir.MACHINE_FILE).exists():
+        old = rundir.read_run_info(out)
+        if old.code_sha256 != info["code_sha256"] or old.sweep.get("latency") != settings["latency"] \
+                or old.sweep.get("mode") != settings["mode"]:
+            raise SweepMismatch(f"{out} holds results of other workbench code or settings "
+                                f"({out / rundir.MACHINE_FILE}); use a new output directory")
+        info["sweep"]["created_at"] = old.sweep.get("created_at", settings["created_at"])
+    rundir.write_run_info(out, info)
 
 
 def _finished(path: Path) -> bool:
@@ -202,7 +178,8 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     settings = {"mode": mode, "latency": latency, "emulators": list(emulators), "strategies": strategies,
-                "benchmarks": list(benchmarks), "caches": list(caches), "pyperf_args": list(m.pyperf_args), "rounds": m.rounds,
+                "benchmarks": list(benchmarks), "caches": list(caches), "pyperf_args": list(m.pyperf_args), "processes": m.processes,
+                "values_per_benchmark": {"cold": m.values("cold"), "warm": m.values("warm")}, "rounds": m.rounds,
                 "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
                 "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     _check_or_write_machine(out, settings)

@@ -32,8 +32,8 @@ def main() -> None:
             op = lambda d: d.define_xml(define_xml)  # noqa: E731
         else:
             op = lambda d, api=api: getattr(d, api)()  # noqa: E731
-        b.runner.bench_time_func(f"api.{api}", lambda loops, op=op: measure(loops, drivers.new, op, cleanup),
-                                 metadata=b.meta("api", case=api))
+        b.add(f"api.{api}", lambda loops, op=op: measure(loops, drivers.new, op, cleanup),
+              metadata=b.meta("api", case=api))
 
 
 if __name__ == "__main__":

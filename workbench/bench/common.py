@@ -32,6 +32,18 @@ _FLAGS = (("strategy", "--strategy"), ("emulators", "--emulators"), ("latency", 
           ("domains", "--domains"), ("corpus", "--corpus"), ("targets", "--targets"))
 
 
+# The parameters a benchmark's name carries (metadata key, short name), in this order, so that
+# `pyperf show` names them and `pyperf convert --add` never merges two parameter sets.
+NAME_PARAMS = (("n_emulators", "n"), ("cache", "cache"), ("strategy", "strategy"),
+               ("domains", "domains"), ("latency", "latency"), ("emulators", "emulators"))
+
+
+def param_name(base: str, metadata: dict[str, Any]) -> str:
+    """'driver_startup[n=30,cache=cold,strategy=full-caps,...]' from base and its wb_* metadata."""
+    parts = [f"{short}={metadata[f'wb_{key}']}" for key, short in NAME_PARAMS if f"wb_{key}" in metadata]
+    return f"{base}[{','.join(parts)}]" if parts else base
+
+
 def _pass_flags(cmd: list[str], args: argparse.Namespace) -> None:
     for dest, opt in _FLAGS:
         cmd.extend([opt, str(getattr(args, dest))])
@@ -75,11 +87,16 @@ class Bench:
         a = self.args
         m = {"wb_benchmark": benchmark, "wb_phase": phase, "wb_strategy": a.strategy,
              "wb_n_emulators": a.emulators, "wb_cache": a.cache, "wb_latency": a.latency,
-             "wb_emulators": "simulated", "wb_domains": a.domains}
+             "wb_emulators": "simulated", "wb_domains": a.domains, "wb_source": "measured-replay"}
         if case:
             m["wb_case"] = case
         m.update({f"wb_{k}": v for k, v in extra.items()})
         return m
+
+    def add(self, name: str, time_func: Callable[[int], float], *, metadata: dict[str, Any],
+            **kwargs: Any) -> None:
+        """runner.bench_time_func under the name with its parameters (param_name)."""
+        self.runner.bench_time_func(param_name(name, metadata), time_func, metadata=metadata, **kwargs)
 
     def install(self) -> Path:
         return ensure_install(self.args.install_root, self.args.emulators, self.args.latency)

@@ -39,7 +39,7 @@ def main() -> None:
             caches.done(d)
         return total
 
-    b.runner.bench_time_func("daemon_startup", time_func, metadata=b.meta("daemon_startup"))
+    b.add("daemon_startup", time_func, metadata=b.meta("daemon_startup"))
 
 
 if __name__ == "__main__":

@@ -34,8 +34,8 @@ def startup_time_func(b: Bench, benchmark: str):
 
 def main() -> None:
     b = Bench("driver_startup")
-    b.runner.bench_time_func("driver_startup", startup_time_func(b, "driver_startup"),
-                             metadata=b.meta("driver_startup"))
+    b.add("driver_startup", startup_time_func(b, "driver_startup"),
+          metadata=b.meta("driver_startup"))
 
 
 if __name__ == "__main__":

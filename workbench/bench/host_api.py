@@ -140,12 +140,12 @@ def main() -> None:
                 calls = question_calls(design, "cpu" if q == "any" else q, memo)
                 per_q = questions_per_value(q)
                 name = f"host_api.{h}.{q}.{design}.{'memo' if memo else 'nomemo'}"
-                b.runner.bench_time_func(
+                b.add(
                     name, lambda loops, f=timed(h, calls), n=per_q: f(loops) / n,
                     metadata=b.meta("host_api", case=f"{h}:{q}:{design}:{'memo' if memo else 'nomemo'}",
                                     cache="warm", host=h, question=q, design=design,
                                     memo="on" if memo else "off", round_trips=len(calls) / per_q))
-            b.runner.bench_time_func(
+            b.add(
                 f"host_api.{h}.any.get_capabilities.cold", cold(h),
                 metadata=b.meta("host_api", case=f"{h}:any:get_capabilities:cold", cache="cold",
                                 host=h, question="any", design="get_capabilities", memo="off",
@@ -174,7 +174,7 @@ def sub_probes(b: Bench, h: str, root: str) -> None:
         H._POWER_MEMO.clear()   # measure the read, not conf.host's once-per-process memo
 
     for p in SUB_PROBES:
-        b.runner.bench_time_func(
+        b.add(
             f"host_probe.{h}.{p}",
             lambda loops, fn=fns[p], p=p: measure_span(loops, setup, lambda _: fn(), f"host.{p}"),
             metadata=b.meta("host_probe", case=f"{h}:{p}", phase="span", host=h, probe=p))

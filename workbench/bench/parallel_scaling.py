@@ -49,7 +49,7 @@ def main() -> None:
         meta = b.meta("parallel_scaling", case=f"workers={w}", phase="get_capabilities")
         meta["wb_workers"] = w
         meta["wb_cores"] = os.cpu_count() or 1
-        b.runner.bench_time_func(f"parallel_scaling.workers{w}", time_func(b, w), metadata=meta)
+        b.add(f"parallel_scaling.workers{w}", time_func(b, w), metadata=meta)
 
 
 if __name__ == "__main__":

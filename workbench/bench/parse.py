@@ -78,7 +78,7 @@ def main() -> None:
             kinds.append(("steady", steady_setup, many, None, STEADY_INNER))
         for kind, setup, op, cleanup, inner in kinds:
             bench, phases = f"parse.{kind}", PhaseTimes()
-            b.runner.bench_time_func(
+            b.add(
                 f"{bench}.{dom.name}",
                 lambda loops, s=setup, o=op, c=cleanup, q=phases: measure(loops, s, o, c, after=q.record),
                 inner_loops=inner, metadata=b.meta(bench, case=dom.name))
@@ -86,8 +86,8 @@ def main() -> None:
                 def phase_time(loops: int, s=setup, o=op, c=cleanup, p=phase, q=phases) -> float:
                     taken = q.take(p, loops)
                     return taken if taken is not None else measure_span(loops, s, o, p, c)
-                b.runner.bench_time_func(f"{bench}.{dom.name}.{phase}", phase_time,
-                                         inner_loops=inner, metadata=b.meta(bench, case=dom.name, phase=phase))
+                b.add(f"{bench}.{dom.name}.{phase}", phase_time,
+                      inner_loops=inner, metadata=b.meta(bench, case=dom.name, phase=phase))
 
 
 if __name__ == "__main__":

@@ -43,7 +43,8 @@ def main() -> None:
             del meta["wb_strategy"], meta["wb_cache"], meta["wb_domains"]
             if kind == "real":
                 meta["wb_latency"] = "real"
-            b.runner.bench_time_func(
+                meta["wb_source"] = "measured-real"
+            b.add(
                 f"replay_fidelity.{target}.{kind}",
                 lambda loops, binary=str(binary): measure(
                     loops, setup, lambda _: probe(binary, kvm_usable=kvm)),

@@ -152,7 +152,7 @@ def main() -> None:
 
         def time_func(loops: int, sc=sc) -> float:
             return sum(sc.run().last_s for _ in range(loops))
-        b.runner.bench_time_func(f"scenario.{name}", time_func, metadata=meta)
+        b.add(f"scenario.{name}", time_func, metadata=meta)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ def main() -> None:
                 return timed(loops)
             finally:
                 trace.TRACER.enabled = True
-        b.runner.bench_time_func(f"tracing_overhead.{case}", time_func,
-                                 metadata=b.meta("tracing_overhead", case=case))
+        b.add(f"tracing_overhead.{case}", time_func,
+              metadata=b.meta("tracing_overhead", case=case))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from workbench.paths import NOTEBOOKS_DIR, RESULTS_DIR
 
 REFERENCE_RUN = RESULTS_DIR / "reference"
 # `workbench run`: the emulator counts of the sweep. Both use the sweep's quick mode (pyperf
-# in-process, 4 values per benchmark), so a --quick run directory is resumed, not refused, by a
+# 5 worker processes x 2 values per cold benchmark, x 4 per warm one), so a --quick run directory is resumed, not refused, by a
 # later full `workbench run` on the same -o. --quick keeps the ends (1 and the cover letter's 30)
 # and one point between: a few minutes on 2 cores. The full grid takes about 15 to 20 minutes.
 QUICK_EMULATORS = (1, 8, 30)
@@ -86,8 +86,8 @@ def run(args: argparse.Namespace) -> int:
     recorded QEMU 7.2 timings), the benchmark sweep into -o, then the report into --reports.
 
     --quick sweeps 1, 8 and 30 emulators (a few minutes); without it, the full grid 1..30
-    (about 15 to 20 minutes on 2 cores). Both use the sweep's quick mode (4 values per
-    benchmark, in-process pyperf); `workbench sweep --rigorous` is the slow, careful one.
+    (about 15 to 20 minutes on 2 cores). Both use the sweep's quick mode (5 pyperf worker
+    processes x 2 values per cold benchmark, x 4 per warm one); `workbench sweep --rigorous` is the slow, careful one.
     An existing -o made with the same code is resumed: only missing benchmarks run.
     """
     from workbench.sweep import run_sweep
