@@ -79,8 +79,8 @@ def test_sweep_resumes_skipping_finished_files_and_refuses_other_code(tmp_path):
 
     df = results.load_run(out)
     quick = sweep.MODES["quick"]
-    assert len(df) == quick.values("cold") + quick.values("warm") == 10 + 20
-    assert machine["sweep"]["values_per_benchmark"] == {"cold": 10, "warm": 20}
+    assert len(df) == quick.values("cold") + quick.values("warm") == 5 + 20
+    assert machine["sweep"]["values_per_benchmark"] == {"cold": 5, "warm": 20}
     csv = (out / results.RESULTS_CSV).read_text().splitlines()
     assert len(csv) == 1 + len(df)
     for col in ("benchmark", "strategy", "n_emulators", "cache", "latency", "emulators", "phase",
@@ -148,3 +148,32 @@ def test_truncated_result_is_rerun_and_named(tmp_path, capsys):
     assert str(bad) in capsys.readouterr().err
     assert json.loads(bad.read_text())["benchmarks"] and good.read_bytes() == good_bytes
     assert (out / (bad.name + ".bad")).exists()
+
+
+def test_main_grid_runs_libvirts_strategies_everywhere_and_the_newer_ones_where_asked():
+    grid = sweep.main_grid((1, 4, 30), (1, 30))
+    jobs = sweep.plan_grid(grid, sweep.MODES["quick"])
+    assert len({j.filename for j in jobs}) == len(jobs)
+    libvirt = [j for j in jobs if j.strategy in sweep.LIBVIRT_STRATEGIES and j.benchmark in sweep.GRID_BENCHMARKS]
+    assert {(j.n, j.cache) for j in libvirt} == {(1, "cold"), (4, "cold"), (30, "cold"), (1, "warm"), (30, "warm")}
+    newer = [j for j in jobs if j.n is not None and j.benchmark not in sweep.FIXED_STRATEGY
+             and j.strategy not in sweep.LIBVIRT_STRATEGIES]
+    assert newer and {j.n for j in newer} == {1, 30} and {j.cache for j in newer} == {"cold"}
+    assert {j.benchmark for j in newer} == set(sweep.BEYOND_BENCHMARKS)
+    assert [(j.n, j.strategy) for j in jobs if j.benchmark == "parallel_scaling"] == [(30, "parallel")]
+    assert {(j.n, j.cache, j.strategy) for j in jobs if j.benchmark == "libvirt_real"} == \
+        {(n, c, "libvirt-9.0") for n in (1, 30) for c in ("cold", "warm")}
+    assert [j.benchmark for j in jobs if j.n is None] == list(sweep.SINGLE_BENCHMARKS)
+
+
+def test_without_libvirt_the_sweep_says_why_and_runs_the_rest(tmp_path, monkeypatch, capsys):
+    from workbench.libvirt9 import backend
+
+    monkeypatch.setattr(backend, "unavailable_reason", lambda: "no libvirt here (test)")
+    blocks = [sweep.Block((1,), ("per-emulator",), ("driver_startup",), ("warm",)),
+              sweep.Block((1,), (), ("libvirt_real",), ("warm",))]
+    res = sweep.run_sweep(tmp_path / "run", latency="none", mode="quick", blocks=blocks, progress=False)
+    assert not res.failed and [j.benchmark for j in res.ran] == ["driver_startup"]
+    assert "real libvirt 9.0 not measured: no libvirt here (test)" in capsys.readouterr().err
+    info = json.loads((tmp_path / "run" / "machine.json").read_text())
+    assert info["sweep"]["benchmarks"] == ["driver_startup"]

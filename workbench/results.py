@@ -16,13 +16,13 @@ import pandas as pd
 import pyperf
 
 from workbench.errors import ResultsError
-from workbench.rundir import MACHINE_FILE, RESULTS_CSV, result_files  # noqa: F401 (re-exported)
+from workbench.rundir import MACHINE_FILE, MODEL, RESULTS_CSV, result_files  # noqa: F401 (re-exported)
 
 # Where a value comes from: a real QEMU binary, a replaying emulator, or a model (not a timing).
 SOURCES = ("measured-real", "measured-replay", "modelled")
 # Parameters that identify what was measured; `latency` is left out on purpose so that a run
 # made with --latency 2 is compared with a recorded-latency one.
-KEY = ["benchmark", "case", "phase", "strategy", "n_emulators", "cache", "emulators", "domains"]
+KEY = ["benchmark", "case", "phase", "system", "strategy", "n_emulators", "cache", "emulators", "domains"]
 COLUMNS = KEY + ["latency", "run_index", "value_index", "time_s", "source", "name", "file"]
 
 
@@ -31,6 +31,7 @@ class Row:
     benchmark: str
     case: str
     phase: str
+    system: str
     strategy: str | None
     n_emulators: int | None
     cache: str | None
@@ -75,7 +76,7 @@ def suite_rows(path: Path) -> list[Row]:
             for v in run.values:  # calibration runs have no values
                 rows.append(Row(
                     benchmark=md.get("wb_benchmark", bench.get_name()), case=md.get("wb_case", ""),
-                    phase=md.get("wb_phase", "total"), strategy=md.get("wb_strategy"),
+                    phase=md.get("wb_phase", "total"), system=md.get("wb_system", MODEL), strategy=md.get("wb_strategy"),
                     n_emulators=None if n is None else int(n), cache=md.get("wb_cache"),
                     emulators=md.get("wb_emulators", "simulated"),
                     domains=None if domains is None else int(domains),

@@ -25,6 +25,7 @@ from workbench.paths import REPO_ROOT
 
 MACHINE_FILE = "machine.json"
 RESULTS_CSV = "results.csv"
+MODEL = "model"  # `wb_system` of the workbench's own rows; real libvirt's say "libvirt 9.0"
 FORMAT_VERSION = 1
 PACKAGE_DIR = REPO_ROOT / "workbench"
 

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -26,7 +26,38 @@ from workbench.results import write_results_csv
 # Scripts run once per (n, cache, strategy); SINGLE ones once per round (their own axes).
 GRID_BENCHMARKS = ("daemon_startup", "driver_startup", "apis", "parse", "tracing_overhead", "scenarios")
 SINGLE_BENCHMARKS = ("replay_fidelity",)
+# Grid scripts about one system or strategy whatever the sweep's strategies: run once per (n, cache).
+FIXED_STRATEGY = {"parallel_scaling": "parallel", "libvirt_real": "libvirt-9.0"}
+EXTRA_BENCHMARKS = tuple(FIXED_STRATEGY)  # not in a plain sweep unless asked for (--benchmarks)
 DEFAULT_EMULATORS = (1, 2, 4, 8, 12, 16, 20, 24, 30)
+# The main job (`workbench run`): libvirt's two strategies on every benchmark; the newer ones on
+# what they change (startup, the APIs, the scenarios), at fewer counts, cold only: they are design
+# evidence, and a full grid of every strategy would take hours on two cores.
+LIBVIRT_STRATEGIES = ("full-caps", "per-emulator")
+BEYOND_BENCHMARKS = ("daemon_startup", "driver_startup", "apis", "scenarios")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One part of a grid: these benchmarks for every (n, cache, strategy) of the block."""
+    emulators: tuple[int, ...]
+    strategies: tuple[str, ...]
+    benchmarks: tuple[str, ...]
+    caches: tuple[str, ...] = ("cold", "warm")
+
+
+def main_grid(emulators: Sequence[int], beyond: Sequence[int]) -> list[Block]:
+    """The main job's grid: libvirt's strategies cold at every count in `emulators` and warm at
+    its ends (a warm cache costs the same at every n), every newer strategy cold at `beyond`,
+    the parallel pool's scaling and real libvirt 9.0 (where installed) beside them."""
+    newer = tuple(s for s in resolve_strategies("all") if s not in LIBVIRT_STRATEGIES)
+    ends = tuple(sorted({min(emulators), max(emulators)}))
+    return [Block((), (), SINGLE_BENCHMARKS),
+            Block(tuple(emulators), LIBVIRT_STRATEGIES, GRID_BENCHMARKS, ("cold",)),
+            Block(ends, LIBVIRT_STRATEGIES, GRID_BENCHMARKS, ("warm",)),
+            Block(tuple(beyond), newer, BEYOND_BENCHMARKS, ("cold",)),
+            Block((max(emulators),), (), ("parallel_scaling",), ("cold",)),
+            Block(ends, (), ("libvirt_real",))]
 
 
 @dataclass(frozen=True)
@@ -60,9 +91,12 @@ _SCENARIO_CACHES = {"scenarios": ("cold",)}
 # several worker processes; a process needs only a few values for its median. Welch's t on
 # 5 vs 5 process medians can reach the p <= alpha/m a lone change needs under Benjamini-Hochberg
 # (m ~ 1,100 benchmarks on the full grid: 4.5e-5) for a 20% change when processes differ by ~3%.
+# Quick mode takes one value per process on a cold cache: a cold value is a whole startup (up to
+# seconds), its process median is that value, and halving the cold work is what keeps the main job
+# near half an hour.
 MODES = {
     "quick": Mode("quick", ("-w", "0", "--loops", "1"), processes=5,
-                  values_cold=2, values_warm=4, caches={"tracing_overhead": ("warm",)} | _SCENARIO_CACHES),
+                  values_cold=1, values_warm=4, caches={"tracing_overhead": ("warm",)} | _SCENARIO_CACHES),
     "default": Mode("default", ("-w", "1", "--loops", "1"), processes=6, values_cold=2, values_warm=4,
                     caches=_SCENARIO_CACHES),
     "rigorous": Mode("rigorous", ("-w", "1", "--loops", "1"), processes=8, values_cold=3, values_warm=6,
@@ -109,17 +143,30 @@ def resolve_strategies(spec: str | Sequence[str] | None = "all") -> list[str]:
 def plan(emulators: Sequence[int], strategies: Sequence[str], mode: Mode,
          benchmarks: Sequence[str] = GRID_BENCHMARKS + SINGLE_BENCHMARKS,
          caches: Sequence[str] = ("cold", "warm")) -> list[Job]:
-    jobs = []
+    return plan_grid([Block(tuple(emulators), tuple(strategies), tuple(benchmarks), tuple(caches))], mode)
+
+
+def plan_grid(blocks: Sequence[Block], mode: Mode) -> list[Job]:
+    """Every job of the blocks once, the strategies of one (n, cache, benchmark) back to back."""
+    order = [b for b in GRID_BENCHMARKS + EXTRA_BENCHMARKS]
+    counts = sorted({n for blk in blocks for n in blk.emulators})
+    jobs: dict[str, Job] = {}
     for r in range(1, mode.rounds + 1):
-        for b in benchmarks:
-            if b in SINGLE_BENCHMARKS:
-                jobs.append(Job(b, r))
-        for n in emulators:
-            for cache in caches:
-                for b in benchmarks:
-                    if b in GRID_BENCHMARKS and cache in mode.caches.get(b, ("cold", "warm")):
-                        jobs += [Job(b, r, s, n, cache) for s in strategies]
-    return jobs
+        for blk in blocks:
+            for b in blk.benchmarks:
+                if b in SINGLE_BENCHMARKS:
+                    jobs.setdefault(Job(b, r).filename, Job(b, r))
+        for n in counts:
+            for cache in ("cold", "warm"):
+                for b in order:
+                    if cache not in mode.caches.get(b, ("cold", "warm")):
+                        continue
+                    for blk in blocks:
+                        if n in blk.emulators and cache in blk.caches and b in blk.benchmarks:
+                            for s in ((FIXED_STRATEGY[b],) if b in FIXED_STRATEGY else blk.strategies):
+                                job = Job(b, r, s, n, cache)
+                                jobs.setdefault(job.filename, job)
+    return list(jobs.values())
 
 
 class SweepMismatch(ResultsError):
@@ -166,26 +213,43 @@ def _finished(path: Path) -> bool:
 def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategies: Sequence[str] | None = None,
               latency: str = "recorded", mode: str = "quick",
               benchmarks: Sequence[str] = GRID_BENCHMARKS + SINGLE_BENCHMARKS,
-              caches: Sequence[str] = ("cold", "warm"), progress: bool = True) -> SweepResult:
+              caches: Sequence[str] = ("cold", "warm"), progress: bool = True,
+              blocks: Sequence[Block] | None = None) -> SweepResult:
+    """Run the grid into `out`: one block from (emulators, strategies, benchmarks, caches), or
+    `blocks` when given (the main job's main_grid)."""
     import datetime as dt
 
     from tqdm import tqdm
 
     from workbench.bench.common import ensure_install
 
-    strategies = resolve_strategies(strategies)
+    if blocks is None:
+        blocks = [Block(tuple(emulators), tuple(resolve_strategies(strategies)), tuple(benchmarks),
+                        tuple(caches))]
     m = MODES[mode]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    settings = {"mode": mode, "latency": latency, "emulators": list(emulators), "strategies": strategies,
-                "benchmarks": list(benchmarks), "caches": list(caches), "pyperf_args": list(m.pyperf_args), "processes": m.processes,
+    jobs = plan_grid(blocks, m)
+    if any(j.benchmark == "libvirt_real" for j in jobs):
+        from workbench.libvirt9.backend import unavailable_reason
+
+        why = unavailable_reason()
+        if why:  # optional: the model's rows stand alone, and the run says why libvirt's are absent
+            print(f"sweep: real libvirt 9.0 not measured: {why}", file=sys.stderr)
+            jobs = [j for j in jobs if j.benchmark != "libvirt_real"]
+            blocks = [b for b in blocks if b.benchmarks != ("libvirt_real",)]
+    settings = {"mode": mode, "latency": latency,
+                "emulators": sorted({n for b in blocks for n in b.emulators}),
+                "strategies": list(dict.fromkeys(j.strategy for j in jobs if j.strategy)),
+                "benchmarks": list(dict.fromkeys(j.benchmark for j in jobs)),
+                "blocks": [asdict(b) for b in blocks],
+                "pyperf_args": list(m.pyperf_args), "processes": m.processes,
                 "values_per_benchmark": {"cold": m.values("cold"), "warm": m.values("warm")}, "rounds": m.rounds,
                 "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
                 "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     _check_or_write_machine(out, settings)
     for stale in out.glob(".*.tmp*"):  # an interrupted job's partial output
         stale.unlink()
-    jobs = plan(emulators, strategies, m, benchmarks, caches)
     todo = [j for j in jobs if not _finished(out / j.filename)]
     result = SweepResult([], [j for j in jobs if j not in todo], {})
     work = Path(tempfile.mkdtemp(prefix="vcs-"))  # short: probe sockets live below /tmp anyway

@@ -24,6 +24,7 @@ from workbench import trace
 from workbench.commands.args import emulator_count, latency
 from workbench.sim.catalog import MAX_SIMULATED
 from workbench.paths import DOMAINS_DIR
+from workbench.rundir import MODEL
 
 T = TypeVar("T")
 # Flags passed on to workers, in (dest, option) pairs.
@@ -87,7 +88,8 @@ class Bench:
         a = self.args
         m = {"wb_benchmark": benchmark, "wb_phase": phase, "wb_strategy": a.strategy,
              "wb_n_emulators": a.emulators, "wb_cache": a.cache, "wb_latency": a.latency,
-             "wb_emulators": "simulated", "wb_domains": a.domains, "wb_source": "measured-replay"}
+             "wb_emulators": "simulated", "wb_domains": a.domains, "wb_source": "measured-replay",
+             "wb_system": MODEL}
         if case:
             m["wb_case"] = case
         m.update({f"wb_{k}": v for k, v in extra.items()})

@@ -1,25 +1,39 @@
-"""Real libvirt 9.0 (embedded QEMU driver) on an install: startup or one API, cold or warm.
+"""Real libvirt 9.0 (embedded QEMU driver) on the sweep's installs: startup and each API, cold or warm.
 
-    python -m workbench.bench.libvirt_real --install DIR --case get_capabilities --cache cold
-        [--kind real|simulated] [pyperf options]
+    python -m workbench.bench.libvirt_real --emulators 30 --cache cold [--install DIR] [pyperf options]
 
-One value = one worker process under a child subreaper (see workbench.libvirt9); the value is
-the binding call's own time. Rows carry `wb_system` = "libvirt 9.0" (the model's rows: "model").
-Skipped with exit 0 and a message when libvirt or its Python binding is absent.
+The same arguments as the model's benchmark scripts, so the sweep runs it like them: without
+--install it measures the simulated install of --emulators replaying emulators (the model's own
+install: libvirt probing our replays); --install DIR measures real binaries. One value = one
+libvirt worker process under a child subreaper (workbench.libvirt9); the value is the binding
+call's own time. Rows carry `wb_system` = "libvirt 9.0" (the model's rows: "model") and the
+strategy label "libvirt-9.0" (libvirt 9.0 ships per-emulator caching with virCaps kept for
+GetCapabilities and GetVersion). Skipped with exit 0 and a message when libvirt is absent.
 """
 from __future__ import annotations
 
+import atexit
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pyperf
 
+from workbench.bench.common import ensure_install, param_name
+from workbench.commands.args import emulator_count, latency
 from workbench.libvirt9 import backend, measure
+from workbench.sim.catalog import MAX_SIMULATED
+
+STRATEGY = "libvirt-9.0"
 
 
 def _pass_flags(cmd: list[str], args) -> None:
-    cmd.extend(["--install", str(args.install), "--case", args.case, "--cache", args.cache,
-                "--kind", args.kind])
+    cmd.extend(["--strategy", args.strategy, "--emulators", str(args.emulators), "--latency", args.latency,
+                "--cache", args.cache, "--cache-root", str(args.cache_root), "--case", args.case])
+    for flag, value in (("--install-root", args.install_root), ("--install", args.install)):
+        if value is not None:
+            cmd.extend([flag, str(value)])
 
 
 def main() -> None:
@@ -27,26 +41,43 @@ def main() -> None:
     if reason:
         print(f"libvirt_real skipped: {reason}", file=sys.stderr)
         return
-    runner = pyperf.Runner(program_args=("-m", "workbench.bench.libvirt_real"),
-                           add_cmdline_args=_pass_flags, processes=1, values=3, warmups=0, loops=1)
+    runner = pyperf.Runner(program_args=("-m", "workbench.bench.libvirt_real"), add_cmdline_args=_pass_flags)
     p = runner.argparser
-    p.add_argument("--install", type=Path, required=True, help="directory of qemu-system-* binaries")
-    p.add_argument("--case", choices=measure.CASES, default="get_capabilities")
+    p.add_argument("--strategy", choices=[STRATEGY], default=STRATEGY, help="the label of libvirt's rows")
+    p.add_argument("--emulators", type=emulator_count, default=1, metavar=f"1..{MAX_SIMULATED}")
+    p.add_argument("--latency", type=latency, default="recorded")
     p.add_argument("--cache", choices=("cold", "warm"), default="cold")
-    p.add_argument("--kind", choices=("real", "simulated"), default="real",
-                   help="what the install holds: real binaries or replaying emulators")
+    p.add_argument("--case", choices=("all",) + measure.CASES, default="all")
+    p.add_argument("--install-root", type=Path, default=None, help="where the sweep keeps its installs")
+    p.add_argument("--cache-root", type=Path, default=Path(tempfile.gettempdir()), help="unused: libvirt's "
+                   "roots are short paths under /tmp (its socket paths must stay under 108 bytes)")
+    p.add_argument("--install", type=Path, default=None, help="a directory of real qemu-system-* binaries")
     args = runner.parse_args()
-    roots = measure.Roots(args.install, args.cache)
+    if args.install is not None:
+        install, kind, source = args.install, "real", "measured-real"
+    else:
+        root = args.install_root
+        if root is None:
+            root = Path(tempfile.mkdtemp(prefix="lv9i-"))
+            atexit.register(shutil.rmtree, root, ignore_errors=True)
+        install, kind, source = ensure_install(root, args.emulators, args.latency), "simulated", "measured-replay"
+    n = measure.n_emulators(install)
+    for case in (measure.CASES if args.case == "all" else (args.case,)):
+        roots = measure.Roots(install, args.cache)
+        atexit.register(roots.close)  # this process's warm root (pyperf may exit inside bench_time_func)
 
-    def time_func(loops: int) -> float:
-        return sum(measure.time_once(args.install, roots, args.case) for _ in range(loops))
+        def time_func(loops: int, case=case, roots=roots) -> float:
+            return sum(measure.time_once(install, roots, case) for _ in range(loops))
 
-    n = measure.n_emulators(args.install)
-    meta = {"wb_benchmark": "driver_startup" if args.case == "startup" else "api",
-            "wb_case": args.case, "wb_phase": "total", "wb_n_emulators": n,
-            "wb_cache": args.cache, "wb_emulators": args.kind, "wb_domains": 0,
-            "wb_system": measure.SYSTEM}
-    runner.bench_time_func(f"libvirt9.{args.case}.{args.cache}.n{n}", time_func, metadata=meta)
+        benchmark = "driver_startup" if case == "startup" else "api"
+        meta = {"wb_benchmark": benchmark, "wb_phase": "total",
+                "wb_strategy": STRATEGY, "wb_n_emulators": n, "wb_cache": args.cache,
+                "wb_latency": args.latency if kind == "simulated" else "real", "wb_emulators": kind,
+                "wb_domains": 0, "wb_source": source, "wb_system": measure.SYSTEM}
+        if case != "startup":  # the model's api rows name the call in wb_case; startup has none
+            meta["wb_case"] = case
+        runner.bench_time_func(param_name(benchmark if case == "startup" else f"api.{case}", meta),
+                               time_func, metadata=meta)
 
 
 if __name__ == "__main__":

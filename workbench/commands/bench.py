@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "cache state; resumable; writes pyperf JSON, machine.json and results.csv. "
                                    "`workbench compare` tests per pyperf worker process (values within one "
                                    "process are correlated), so every mode runs several. Modes: --quick: "
-                                   "5 processes x 2 values per cold-cache benchmark, x 4 per warm one (what "
+                                   "5 processes x 1 value per cold-cache benchmark, x 4 per warm one (what "
                                    "`workbench run` uses; finds a 20% change on benchmarks whose processes "
                                    "agree within a few percent); default (neither flag): 6 processes with one "
                                    "warm-up each, 2 cold / 4 warm values, a little slower than quick; "
@@ -32,13 +32,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--latency", type=latency, default="recorded", help="emulator latency mode (default recorded)")
     speed = s.add_mutually_exclusive_group()
     speed.add_argument("--quick", action="store_true",
-                       help="5 worker processes x 2 values per cold-cache benchmark, x 4 per warm one "
+                       help="5 worker processes x 1 value per cold-cache benchmark, x 4 per warm one "
                             "(what `workbench run` uses)")
     speed.add_argument("--rigorous", action="store_true",
                        help="8 worker processes x 2 rounds, 3 values per cold benchmark and process, "
                             "6 per warm one (several hours on the full grid)")
     s.add_argument("--benchmarks", type=_benchmark_list, default=None,
-                   help="comma-separated benchmark scripts to run (default: all), e.g. scenarios")
+                   help="comma-separated benchmark scripts to run (default: all but parallel_scaling and "
+                        "libvirt_real, which measure one strategy or system whatever --strategies says), "
+                        "e.g. scenarios or libvirt_real")
     s.add_argument("-o", "--output", type=Path, required=True, help="run directory (resumed if it exists)")
     s.set_defaults(func=sweep)
 
@@ -74,9 +76,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _benchmark_list(text: str) -> tuple[str, ...]:
-    from workbench.sweep import GRID_BENCHMARKS, SINGLE_BENCHMARKS
+    from workbench.sweep import EXTRA_BENCHMARKS, GRID_BENCHMARKS, SINGLE_BENCHMARKS
 
-    known = GRID_BENCHMARKS + SINGLE_BENCHMARKS
+    known = GRID_BENCHMARKS + SINGLE_BENCHMARKS + EXTRA_BENCHMARKS
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     bad = [n for n in names if n not in known]
     if bad or not names:

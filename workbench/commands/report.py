@@ -15,12 +15,13 @@ from workbench.errors import UsageError
 from workbench.paths import NOTEBOOKS_DIR, RESULTS_DIR
 
 REFERENCE_RUN = RESULTS_DIR / "reference"
-# `workbench run`: the emulator counts of the sweep. Both use the sweep's quick mode (pyperf
-# 5 worker processes x 2 values per cold benchmark, x 4 per warm one), so a --quick run directory is resumed, not refused, by a
-# later full `workbench run` on the same -o. --quick keeps the ends (1 and the cover letter's 30)
-# and one point between: a few minutes on 2 cores. The full grid takes about 15 to 20 minutes.
-QUICK_EMULATORS = (1, 8, 30)
-FULL_EMULATORS = (1, 2, 4, 8, 12, 16, 20, 24, 30)
+# `workbench run`: the emulator counts of the main grid (workbench.sweep.main_grid): libvirt's two
+# strategies at every count of the first tuple, the newer strategies at the second. Both grids
+# use the sweep's quick mode, so a --short run directory is resumed, not refused, by a later full
+# `workbench run` on the same -o. Wall times measured on the reference machine (2 cores) are in
+# data/results/reference/README.md.
+FULL_GRID = ((1, 2, 4, 8, 16, 30), (1, 8, 30))
+SHORT_GRID = ((1, 8, 30), (1, 30))
 SWEEP_MODE = "quick"
 
 
@@ -36,10 +37,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=report)
 
     s = sub.add_parser("run", help="the main job: simulated installs, the benchmark sweep (1..30 emulators, "
-                                   "quick mode, roughly 15-20 min; resumes an existing -o) and the report; "
-                                   "prints the path of index.html",
+                                   "every strategy, about half an hour on 2 cores; resumes an existing -o) "
+                                   "and the report; prints the path of index.html",
                        description=run.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("--quick", action="store_true", help="sweep 1, 8 and 30 emulators only (a few minutes)")
+    s.add_argument("--short", "--quick", dest="short", action="store_true",
+                   help="the short grid: 1, 8 and 30 emulators (newer strategies 1 and 30), about a third "
+                        "of the time; the values per benchmark are the same (--quick is an older name "
+                        "for it, unrelated to `sweep --quick`)")
     s.add_argument("-o", "--output", type=Path, default=Path("runs/latest"), help="run directory (default runs/latest)")
     s.add_argument("--reports", type=Path, default=Path("reports"), help="report directory (default reports/)")
     s.set_defaults(func=run)
@@ -85,18 +89,22 @@ def run(args: argparse.Namespace) -> int:
     """The main job: a simulated install of every emulator count (made by the sweep, replaying
     recorded QEMU 7.2 timings), the benchmark sweep into -o, then the report into --reports.
 
-    --quick sweeps 1, 8 and 30 emulators (a few minutes); without it, the full grid 1..30
-    (about 15 to 20 minutes on 2 cores). Both use the sweep's quick mode (5 pyperf worker
-    processes x 2 values per cold benchmark, x 4 per warm one); `workbench sweep --rigorous` is the slow, careful one.
+    The grid (workbench.sweep.main_grid): libvirt's two strategies (full-caps, per-emulator) run
+    every benchmark on a cold cache at 1, 2, 4, 8, 16 and 30 emulators and on a warm one at 1 and
+    30; the newer strategies run startup, the APIs and the scenarios cold at 1, 8 and 30; the
+    parallel pool's scaling at 30; real libvirt 9.0 on the same installs where it is installed
+    (skipped with the reason where not). About half an hour on 2 cores; --short (1, 8, 30) about a
+    third of that. The sweep's quick mode throughout: 5 pyperf worker processes, 1 value each on a
+    cold cache and 4 on a warm one (`workbench sweep --rigorous` is the slow, careful one).
     An existing -o made with the same code is resumed: only missing benchmarks run.
     """
-    from workbench.sweep import run_sweep
+    from workbench.sweep import main_grid, run_sweep
 
     started = time.monotonic()
-    emulators = QUICK_EMULATORS if args.quick else FULL_EMULATORS
-    print(f"sweep: {len(emulators)} emulator counts {list(emulators)}, simulated emulators "
-          f"(recorded latency), into {args.output}", flush=True)
-    res = run_sweep(args.output, emulators, None, "recorded", SWEEP_MODE)
+    emulators, beyond = SHORT_GRID if args.short else FULL_GRID
+    print(f"sweep: libvirt's strategies at {list(emulators)} emulators, the newer ones at {list(beyond)}, "
+          f"simulated emulators (recorded latency), into {args.output}", flush=True)
+    res = run_sweep(args.output, latency="recorded", mode=SWEEP_MODE, blocks=main_grid(emulators, beyond))
     for name, err in res.failed.items():
         print(f"workbench: {name} failed:\n{err}", file=sys.stderr)
     print(f"sweep: {len(res.ran)} benchmarks run, {len(res.skipped)} kept from before, "

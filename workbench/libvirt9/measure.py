@@ -1,4 +1,4 @@
-"""Timed libvirt 9.0 operations, cold and warm, as rows shaped like workbench.results.Row.
+"""Timed libvirt 9.0 operations, cold and warm (bench/libvirt_real.py makes them pyperf benchmarks).
 
 One value = one worker process (a fresh connection); what is timed is the step inside the
 worker (binding call only): `startup` is the connection open (driver initialisation), every
@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import platform
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from workbench.libvirt9 import backend
 
@@ -23,26 +21,6 @@ _STEP = {"get_capabilities": {"op": "capabilities"}, "get_version": {"op": "vers
          "get_domain_capabilities": {"op": "domcaps"}}
 SMALL_DOMAIN = ("<domain type='qemu'><name>lv9-bench</name><memory>65536</memory>"
                 "<os><type arch='{arch}'>hvm</type></os></domain>")
-
-
-@dataclass
-class Row:
-    benchmark: str
-    case: str
-    phase: str
-    strategy: str | None
-    n_emulators: int | None
-    cache: str | None
-    emulators: str  # "real" or "simulated" (replaying), as in the model's rows
-    domains: int | None
-    latency: str | None
-    run_index: int
-    value_index: int
-    time_s: float
-    source: str
-    name: str
-    file: str
-    system: str = SYSTEM
 
 
 def n_emulators(install: Path) -> int:
@@ -98,22 +76,3 @@ def time_once(install: Path, roots: Roots, case: str) -> float:
     if len(recs) != len(steps_for(case)) or not all(r.ok for r in recs):
         raise backend.LibvirtError(f"{case} on {install}: {[r.error for r in recs if not r.ok]}")
     return last.time_s
-
-
-def measure(install: Path, case: str, cache: str, repeats: int, emulators: str,
-            progress: Callable[[float], None] | None = None) -> list[Row]:
-    roots = Roots(install, cache)
-    rows = []
-    try:
-        for i in range(repeats):
-            t = time_once(install, roots, case)
-            if progress:
-                progress(t)
-            rows.append(Row(benchmark=_BENCHMARK.get(case, "api"), case=case, phase="total",
-                            strategy=None, n_emulators=n_emulators(install), cache=cache,
-                            emulators=emulators, domains=0, latency=None, run_index=i,
-                            value_index=i, time_s=t, source="measured",
-                            name=f"libvirt9.{case}", file=""))
-    finally:
-        roots.close()
-    return rows
