@@ -70,3 +70,13 @@ def test_define_errors_are_records_not_failures(install, root):
     assert recs[0].ok
     assert not recs[1].ok and "No PCI buses available" in recs[1].error
     assert not recs[2].ok and "nosucharch" in recs[2].error
+
+
+def test_cold_container_is_the_kubevirt_client_and_times_the_whole_sequence():
+    from workbench.libvirt9 import measure
+
+    ops = [s["op"] for s in measure.steps_for("cold_container")]
+    assert ops == ["open", "version", "domcaps", "define"]  # as bench/scenarios.py's client asks
+    assert "cold_container" in measure.SEQUENCES and measure.BENCHMARK["cold_container"] == "scenario"
+    with pytest.raises(ValueError, match="unknown case"):
+        measure.steps_for("nope")

@@ -63,21 +63,23 @@ def main() -> None:
         install, kind, source = ensure_install(root, args.emulators, args.latency), "simulated", "measured-replay"
     n = measure.n_emulators(install)
     for case in (measure.CASES if args.case == "all" else (args.case,)):
+        if args.cache == "warm" and case in measure.COLD_ONLY:
+            continue
         roots = measure.Roots(install, args.cache)
         atexit.register(roots.close)  # this process's warm root (pyperf may exit inside bench_time_func)
 
         def time_func(loops: int, case=case, roots=roots) -> float:
             return sum(measure.time_once(install, roots, case) for _ in range(loops))
 
-        benchmark = "driver_startup" if case == "startup" else "api"
-        meta = {"wb_benchmark": benchmark, "wb_phase": "total",
+        benchmark = measure.BENCHMARK.get(case, "api")
+        meta = {"wb_benchmark": benchmark, "wb_phase": "last_answer" if case in measure.SEQUENCES else "total",
                 "wb_strategy": STRATEGY, "wb_n_emulators": n, "wb_cache": args.cache,
                 "wb_latency": args.latency if kind == "simulated" else "real", "wb_emulators": kind,
                 "wb_domains": 0, "wb_source": source, "wb_system": measure.SYSTEM}
-        if case != "startup":  # the model's api rows name the call in wb_case; startup has none
+        if case != "startup":  # the model's rows name the call or scenario in wb_case
             meta["wb_case"] = case
-        runner.bench_time_func(param_name(benchmark if case == "startup" else f"api.{case}", meta),
-                               time_func, metadata=meta)
+        base = {"driver_startup": "driver_startup", "api": f"api.{case}"}.get(benchmark, f"scenario.{case}")
+        runner.bench_time_func(param_name(base, meta), time_func, metadata=meta)
 
 
 if __name__ == "__main__":
