@@ -23,6 +23,7 @@
 
 # %% tags=["parameters"]
 results_dir = "data/results/reference"  # run directory (for replay fidelity); relative paths are relative to the repository
+fidelity_band = 0.15  # a target's simulated / real outside 1 +- this is listed with its cause
 output_dir = "reports/probe_anatomy"  # figures (PNG) and tables (CSV) are written here
 transcripts_dir = "data/transcripts"  # recorded probe conversations (*.json.gz)
 top_commands = 8  # QMP commands shown by name; the rest are summed as "other"
@@ -169,8 +170,27 @@ else:
                       "(median, IQR bar), the recorded time, and simulated / real",
                       kind, source)
     if has_real:
-        display(Markdown(f"Simulated / real, median over targets: **{tables.fmt_ratio(fid['ratio'].median())}** "
-                         f"(range {tables.fmt_ratio(fid['ratio'].min())} to {tables.fmt_ratio(fid['ratio'].max())})."))
+        lo, hi = 1 - fidelity_band, 1 + fidelity_band
+        outside = fid[(fid["ratio"] < lo) | (fid["ratio"] > hi)]
+        lines = [f"Simulated / real, median over targets: **{tables.fmt_ratio(fid['ratio'].median())}** "
+                 f"(range {tables.fmt_ratio(fid['ratio'].min())} to {tables.fmt_ratio(fid['ratio'].max())}); "
+                 f"**{len(outside)} of {len(fid)} targets outside {lo:g} to {hi:g}**."]
+        # Each outlier's cause, from the recording as the common yardstick: did the real binary
+        # run at another speed than when it was recorded, or does the replay miss its recording?
+        for r in outside.itertuples():
+            drift, replay = r.real / r.recorded, r.simulated / r.recorded
+            if pd.isna(r.recorded):
+                why = "no recording here to tell the machine from the replay"
+            elif abs(drift - 1) > fidelity_band:
+                why = (f"the real binary ran at {tables.fmt_ratio(drift)} its recorded time in this run "
+                       "(the machine, not the replay)")
+            elif abs(replay - 1) > fidelity_band:
+                why = f"the replay took {tables.fmt_ratio(replay)} its recording (the replay's own cost)"
+            else:
+                why = (f"real {tables.fmt_ratio(drift)} and simulated {tables.fmt_ratio(replay)} of the "
+                       "recording: both within the band, apart in opposite directions")
+            lines.append(f"- `{r.target}` {tables.fmt_ratio(r.ratio)}: {why}.")
+        display(Markdown("\n".join(lines)))
     shown = fid.sort_values("ratio")[["target", "real", "simulated", "recorded", "ratio"]]
     display(tables.show_table(shown, output_dir, "replay_fidelity",
                               "One probe per target: real, simulated (medians) and recorded, "

@@ -51,8 +51,7 @@ def test_report_renders_every_notebook(results_run, tmp_path, capfd):
         for alt in re.findall(r'<img src="data:image/png[^>]*?alt="([^"]*)"', text):
             assert len(alt) > 20, f"no alt text in {page.name}"
         assert not re.search(r'<img src="data:image/png(?![^>]*alt=)', text), f"image without alt in {page.name}"
-        interim = info.name == "next_steps" and not any(results_run.glob("scenarios--*.json"))
-        if info.name != "summary" and not interim:  # summary has tables only; see test_notebooks
+        if info.name != "summary":  # summary has tables only; see test_notebooks
             pngs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]{2000,})"', text)
             assert pngs, f"no embedded figure in {page.name}"
     assert "FAILED" not in index

@@ -30,7 +30,8 @@ from workbench.paths import NOTEBOOKS_DIR
 
 KERNEL = "python3"
 # Report order; a notebook not listed here follows, alphabetically.
-ORDER = ("summary", "startup_scaling", "apis", "parse_path", "probe_anatomy")
+ORDER = ("summary", "startup_scaling", "apis", "parse_path", "probe_anatomy", "model_vs_reality", "next_steps",
+         "host_api")
 
 
 @dataclass(frozen=True)

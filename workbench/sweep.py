@@ -93,7 +93,7 @@ _SCENARIO_CACHES = {"scenarios": ("cold",)}
 # (m ~ 1,100 benchmarks on the full grid: 4.5e-5) for a 20% change when processes differ by ~3%.
 # Quick mode takes one value per process on a cold cache: a cold value is a whole startup (up to
 # seconds), its process median is that value, and halving the cold work is what keeps the main job
-# near half an hour.
+# under an hour on two cores.
 MODES = {
     "quick": Mode("quick", ("-w", "0", "--loops", "1"), processes=5,
                   values_cold=1, values_warm=4, caches={"tracing_overhead": ("warm",)} | _SCENARIO_CACHES),

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=report)
 
     s = sub.add_parser("run", help="the main job: simulated installs, the benchmark sweep (1..30 emulators, "
-                                   "every strategy, about half an hour on 2 cores; resumes an existing -o) "
+                                   "every strategy, about 50 min on 2 cores; resumes an existing -o) "
                                    "and the report; prints the path of index.html",
                        description=run.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--short", "--quick", dest="short", action="store_true",
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     every benchmark on a cold cache at 1, 2, 4, 8, 16 and 30 emulators and on a warm one at 1 and
     30; the newer strategies run startup, the APIs and the scenarios cold at 1, 8 and 30; the
     parallel pool's scaling at 30; real libvirt 9.0 on the same installs where it is installed
-    (skipped with the reason where not). About half an hour on 2 cores; --short (1, 8, 30) about a
+    (skipped with the reason where not). About 50 minutes on 2 cores; --short (1, 8, 30) about a
     third of that. The sweep's quick mode throughout: 5 pyperf worker processes, 1 value each on a
     cold cache and 4 on a warm one (`workbench sweep --rigorous` is the slow, careful one).
     An existing -o made with the same code is resumed: only missing benchmarks run.
