@@ -117,10 +117,10 @@ if not apis.empty:
     display(Markdown(f"**Still paying for every emulator** (≥ {fmt(min_per_emulator_s)} per "
                      f"added emulator; {kind}):\n\n" + ("\n".join(lines) if lines else "none")))
     cols = ["strategy"] + (["run"] if several else [])
-    wide = growth.pivot_table(index=["api", "cache"], columns=cols,
-                              values=["added_s_per_emulator", "growth_vs_proportional"])
-    wide.columns = [f"{' · '.join(c[1:])}: {'added per emulator' if c[0].startswith('added') else 'growth / proportional'}"
-                    for c in wide.columns]
+    # one row per (api, cache, strategy): with nine strategies a column each is wider than a page
+    wide = growth[["api", "cache"] + cols + ["added_s_per_emulator", "growth_vs_proportional"]].sort_values(
+        ["cache", "api"] + cols).rename(columns={"added_s_per_emulator": "added per emulator",
+                                                 "growth_vs_proportional": "growth / proportional"})
     n_lo, n_hi = growth["n_from"].min(), growth["n_to"].max()
     display(tables.show_table(
         wide, output_dir, "api_growth",

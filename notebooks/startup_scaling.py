@@ -62,16 +62,17 @@ if not startup.empty:
                       "cache state (median line, IQR band, dots: every value; log time axis), and "
                       "the ratio full-caps / per-emulator", kind, source)
     plots.save_table(ratios, output_dir, "startup_ratio", source + "; ratio of medians")
-    by = ["benchmark", "strategy"] + (["run"] if plots.n_runs(startup) > 1 else [])
-    for cache in ["cold", "warm"]:
-        part = q[q["cache"] == cache]
-        if part.empty:
-            continue
-        wide = part.pivot_table(index="n_emulators", columns=by, values="median_s")
-        display(tables.show_table(
-            wide, output_dir, f"startup_{cache}", f"Median startup time, {cache} cache",
-            kind, source, time_columns="values",
-            csv_frame=part))
+    by = ["strategy"] + (["run"] if plots.n_runs(startup) > 1 else [])
+    for cache in ["cold", "warm"]:  # a table per (cache, benchmark): a strategy per column fits a page
+        for bench in sorted(q["benchmark"].unique()):
+            part = q[(q["cache"] == cache) & (q["benchmark"] == bench)]
+            if part.empty:
+                continue
+            wide = part.pivot_table(index="n_emulators", columns=by, values="median_s")
+            display(tables.show_table(
+                wide, output_dir, f"startup_{cache}_{bench}", f"Median {bench}, {cache} cache",
+                kind, source, time_columns="values",
+                csv_frame=part))
     plots.save_table(q, output_dir, "startup_scaling", source)
 
 # %% [markdown]

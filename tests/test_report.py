@@ -108,7 +108,7 @@ def test_several_runs_and_a_reference_are_shown_side_by_side(results_run, tmp_pa
     startup = (out / "startup_scaling.html").read_text()
     for label in ("machine-a", "machine-b", "(reference)"):
         assert label in startup, label
-    cold = pd.read_csv(out / "startup_scaling" / "startup_cold.csv")
+    cold = pd.read_csv(out / "startup_scaling" / "startup_cold_daemon_startup.csv")
     assert set(cold["run"]) == {"machine-a", "machine-b", f"{results_run.name} (reference)"}
     index = (out / "index.html").read_text()
     assert "machine-a" in index and "machine-b" in index

@@ -152,12 +152,16 @@ def test_a_truncated_result_file_is_a_results_error_naming_it(tmp_path):
 
 
 @pytest.mark.skipif(not (REFERENCE / "machine.json").exists(), reason="no committed reference run")
-def test_the_legacy_reference_run_still_loads_as_format_0():
+def test_the_reference_run_loads_and_a_legacy_machine_file_reads_as_format_0(tmp_path):
     info = rundir.read_run_info(REFERENCE)
-    assert info.format_version == 0 and len(info.code_sha256) == 64  # its bench-only hash
+    assert info.format_version == rundir.FORMAT_VERSION and len(info.code_sha256) == 64
     df = results.load_run(REFERENCE)
     assert len(df) > 1000 and set(df["source"]) == {"measured-real", "measured-replay"}
     assert set(df[df["emulators"] == "real"]["source"]) == {"measured-real"}
+    assert set(df["system"]) <= {results.MODEL, "libvirt 9.0"}
+    (tmp_path / "machine.json").write_text('{"bench_code_sha256": "%s"}' % ("a" * 64))
+    legacy = rundir.read_run_info(tmp_path)
+    assert legacy.format_version == 0 and legacy.code_sha256 == "a" * 64
 
 
 def test_run_info_is_validated_and_written_with_its_version(tmp_path):
