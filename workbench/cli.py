@@ -6,11 +6,10 @@ This is the one place a WorkbenchError becomes a message and an exit code.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 
 from workbench.commands import bench, driver, emulators, report, validate
-from workbench.errors import WorkbenchError
+from workbench.errors import WorkbenchError, _Terminated, unwind_on_sigterm
 
 DESCRIPTION = """\
 Measure what QEMU capability probing costs: libvirt's full capabilities object (virCaps, every
@@ -30,18 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so every `finally` (emulators, temp folders) runs first."""
-
-
-def _terminate(signum: int, frame: object) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one unwinding at a time
-    raise _Terminated()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)  # the daemon installs its own in serve()
+    unwind_on_sigterm()  # the daemon installs its own in serve()
     try:
         return args.func(args)
     except WorkbenchError as e:

@@ -101,3 +101,19 @@ class RpcError(WorkbenchError):
 
 class ResultsError(UsageError):
     """A results folder or file is missing, truncated, or from another benchmark version."""
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every `finally` (emulators, temp folders) runs first."""
+
+
+def unwind_on_sigterm() -> None:
+    """Make SIGTERM raise _Terminated (a KeyboardInterrupt, not an error) in the main thread: the CLI and every benchmark process
+    (a pyperf worker killed mid-probe must still end its emulator and remove its temp folder)."""
+    import signal
+
+    def _terminate(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one unwinding at a time
+        raise _Terminated()
+
+    signal.signal(signal.SIGTERM, _terminate)

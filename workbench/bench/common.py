@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator, TypeVar
 import pyperf
 
 from workbench import trace
+from workbench.errors import unwind_on_sigterm
 from workbench.commands.args import emulator_count, latency
 from workbench.sim.catalog import MAX_SIMULATED
 from workbench.paths import DOMAINS_DIR
@@ -77,6 +78,7 @@ class Bench:
         p.add_argument("--corpus", type=int, default=3, help="corpus domains to parse (smallest..largest)")
         p.add_argument("--targets", default="all", help="replay_fidelity: comma-separated targets")
         self.args = self.runner.parse_args()
+        unwind_on_sigterm()  # a worker killed mid-probe still ends its emulator and temp folder
         self.args.cache_root.mkdir(parents=True, exist_ok=True)
         # Every process (manager or worker) works in its own dir, removed when it exits.
         self._root = Path(tempfile.mkdtemp(prefix="vcb-", dir=self.args.cache_root))
