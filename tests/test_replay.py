@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.sim import replay
+from workbench.sim import replay, replay_timing
 from workbench.sim.catalog import INSTALL_ORDER, MAX_SIMULATED
 from workbench.sim.install import install
 from workbench.sim.transcript import (Exchange, Launch, Transcript, command_key, load,
@@ -435,14 +435,29 @@ def test_replay_timing_model_arithmetic() -> None:
     """The replay's subtraction model (replay.py docstring), checked as arithmetic, no clock."""
     launch = {"ready_s": 0.030, "spawn_s": 0.004,
               "exchanges": [{"latency_s": 0.0002}, {"latency_s": 0.0050}, {"latency_s": 0.0011}]}
-    assert replay.startup_delay(launch, 1.0) == pytest.approx(0.026)
-    assert replay.startup_delay(launch, 2.0) == pytest.approx(0.052)
-    assert replay.startup_delay({"ready_s": 0.003, "spawn_s": 0.004}, 1.0) == 0.0  # never negative
-    assert replay.startup_delay({"ready_s": 0.02}, 1.0) == pytest.approx(0.02)  # no spawn_s
-    floor = replay.round_trip_floor(launch)
-    assert floor == pytest.approx(0.0002)
-    # Replay's delay + one round trip (<= floor) gives back the recorded latency.
-    assert [replay.reply_delay(e, floor, 1.0) + floor for e in launch["exchanges"]] == \
+    assert replay_timing.startup_delay(launch, 1.0) == pytest.approx(0.026)
+    assert replay_timing.startup_delay(launch, 2.0) == pytest.approx(0.052)
+    assert replay_timing.startup_delay({"ready_s": 0.003, "spawn_s": 0.004}, 1.0) == 0.0  # never negative
+    assert replay_timing.startup_delay({"ready_s": 0.02}, 1.0) == pytest.approx(0.02)  # no spawn_s
+    # Format 3: the measured round trip, interpolated by reply size, is what is left out.
+    rt = {"points": [[64, 0.0001], [4096, 0.00011], [262144, 0.0005]]}
+    assert replay_timing.round_trip_s(rt, 10) == pytest.approx(0.0001)  # flat below the smallest size
+    assert replay_timing.round_trip_s(rt, 2080) == pytest.approx(0.000105)
+    assert replay_timing.round_trip_s(rt, 133120) == pytest.approx(0.000305)
+    assert replay_timing.round_trip_s(rt, 520192) == pytest.approx(0.000890)  # the last segment, extended
+    tr3 = {"round_trip": rt}
+    assert replay_timing.launch_round_trip(tr3, launch) is rt
+    # Replay's delay + one round trip gives back the recorded latency; never below zero.
+    assert [replay_timing.reply_delay(e, 0.0001, 1.0) + 0.0001 for e in launch["exchanges"]] == \
         pytest.approx([0.0002, 0.0050, 0.0011])
-    assert replay.reply_delay({"latency_s": 0.0050}, floor, 0.0) == 0.0
-    assert replay.round_trip_floor({"exchanges": []}) == 0.0
+    assert replay_timing.reply_delay({"latency_s": 0.00005}, 0.0001, 1.0) == 0.0
+    assert replay_timing.reply_delay({"latency_s": 0.0050}, 0.0001, 0.0) == 0.0
+    assert replay_timing.reply_delay({"latency_s": 0.0050}, 0.0001, 2.0) == pytest.approx(0.0098)
+    # Formats 1-2 have no round trip: the launch's smallest latency stands in for it.
+    assert replay_timing.launch_round_trip({}, launch) == {"points": [[0, 0.0002]]}
+    assert replay_timing.launch_round_trip({}, {"exchanges": []}) == {"points": [[0, 0.0]]}
+    # The ballast: recorded resident memory less the replay's own, none with latency none.
+    assert replay_timing.ballast_bytes({"rss_kib": 28000}, 8000, 1.0) == 20000 * 1024
+    assert replay_timing.ballast_bytes({"rss_kib": 5000}, 8000, 1.0) == 0
+    assert replay_timing.ballast_bytes({"rss_kib": 28000}, 8000, 0.0) == 0
+    assert replay_timing.ballast_bytes({}, 8000, 1.0) == 0  # before format 3

@@ -25,6 +25,16 @@ def emulator_count(text: str) -> int | str:
     return n
 
 
+def positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {text!r}")
+    return n
+
+
 def emulator_list(text: str) -> list[int]:
     """`--emulators` of sweep: comma-separated counts, each 1..MAX_SIMULATED."""
     values = []

@@ -8,9 +8,10 @@ import json
 import sys
 from pathlib import Path
 
-from workbench.commands.args import emulator_count, latency
+from workbench.commands.args import emulator_count, latency, positive_int
 from workbench.errors import ProbeError, UsageError
 from workbench.sim.catalog import INSTALL_ORDER, MAX_SIMULATED
+from workbench.sim.transcript import REPEATS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--qemu-dir", type=Path, default=Path("/usr/bin"),
                    help="where the real binaries are (default: /usr/bin)")
     s.add_argument("-o", "--output", type=Path, required=True, help="directory for the .json.gz transcripts")
+    s.add_argument("--repeats", type=positive_int, default=REPEATS,
+                   help=f"probes per binary whose median times are kept, after one warm-up probe "
+                        f"(default {REPEATS}); record on a quiet machine")
     s.set_defaults(func=record)
 
     s = sub.add_parser("install", help="write a simulated install of N replaying emulators",
@@ -56,7 +60,8 @@ def record(args: argparse.Namespace) -> int:
 
     if not find_real_binaries(args.qemu_dir):
         raise UsageError(f"no qemu-system-* executables in {args.qemu_dir}")
-    outcomes = record_all(args.qemu_dir, args.output, progress=lambda n: print(f"recording {n}", file=sys.stderr))
+    outcomes = record_all(args.qemu_dir, args.output, args.repeats,
+                          progress=lambda n: print(f"recording {n}", file=sys.stderr))
     for o in outcomes:
         print(f"{o.binary}: {o.path if o.path else 'FAILED: ' + str(o.error)}")
     return 0 if all(o.path for o in outcomes) else 1

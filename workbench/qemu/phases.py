@@ -31,6 +31,7 @@ class LaunchPhases:
     commands: list[CommandTiming] = field(default_factory=list)  # after negotiation (qmp_capabilities is inside connect)
     quit_sent_ns: int | None = None  # only when the launch ends with `quit`, not SIGKILL
     exited_ns: int | None = None  # emulator exited after quit
+    rss_kib: int | None = None  # the emulator's resident memory before quit (recorder only)
     greeting: dict = field(default_factory=dict)
 
     def seconds(self, ns: int | None) -> float | None:

@@ -205,6 +205,7 @@ async def _talk(session: QMPSession, proc: process.EmulatorProcess, sequence,
     try:
         await sequence(session, replies, context)
         if quit:  # the recorder measures quit -> exit; the prober SIGKILLs like libvirt
+            phases.rss_kib = process.rss_kib(proc.pid)  # what its exit frees (the replay holds as much)
             phases.quit_sent_ns = await session.quit()
             process.wait_exit(proc, session.timeout_s)
             phases.exited_ns = proc.exited_ns

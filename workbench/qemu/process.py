@@ -242,6 +242,17 @@ def cleanup(tmpdir: Path, pid: int | None) -> None:
     shutil.rmtree(tmpdir, ignore_errors=True)
 
 
+def rss_kib(pid: int) -> int | None:
+    """The process's resident memory (VmRSS), KiB; None if it cannot be read."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def wait_exit(proc: EmulatorProcess, timeout_s: float) -> float:
     """After `quit`: wait for the emulator to exit on its own; returns seconds taken and sets
     `proc.exited_ns`."""

@@ -5,14 +5,16 @@ import datetime as _dt
 import os
 import re
 import subprocess
-from dataclasses import dataclass
+import statistics
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from workbench.conf.arch import target_of
 from workbench.errors import LaunchRefused, ProbeError
 from workbench.qemu.phases import LaunchPhases
-from workbench.sim.transcript import Exchange, Launch, Transcript, transcript_filename
+from workbench.sim.roundtrip import measure as measure_round_trip
+from workbench.sim.transcript import REPEATS, Exchange, Launch, Transcript, transcript_filename
 from workbench.qemu.probe import probe
 from workbench.qmp import QmpExchange
 
@@ -28,27 +30,83 @@ def find_real_binaries(qemu_dir: Path) -> list[Path]:
     return sorted(p for p in qemu_dir.glob("qemu-system-*") if p.is_file() and os.access(p, os.X_OK))
 
 
-def record_one(binary: Path, out_dir: Path, timeout_s: float = 20.0) -> Path:
-    version_text = subprocess.run([str(binary), "-version"], capture_output=True, text=True,
-                                  timeout=timeout_s).stdout
-    recorded_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    target = target_of(binary.name)
+@dataclass
+class _Recording:
+    """One binary's recording in progress."""
+    binary: Path
+    version_text: str
+    recorded_at: str
+    runs: list[list[Launch]] = field(default_factory=list)  # the kept probes' launches
+    caps: Any = None  # the first kept probe's capabilities
+    failure: dict | None = None  # QEMU refused the probe command line
+    error: str | None = None  # the recording failed
+
+
+def record_all(qemu_dir: Path, out_dir: Path, repeats: int = REPEATS,
+               progress: Callable[[str], None] | None = None, timeout_s: float = 20.0) -> list[RecordOutcome]:
+    """Probe every binary 1 + `repeats` times as the prober does (ending each launch with `quit`
+    to time the exit) and save each one's medians. One probe is one sample of a noisy machine
+    (a binary's start-up runs in bursts 20% apart here) and a replay reproduces whatever its
+    recording says, so the probes go round the binaries, `repeats` rounds after one round that
+    warms the page cache and is not kept: each binary's samples span the whole recording. The
+    socket round trip is measured before each round; its median per size is kept."""
+    recs = []
+    for binary in find_real_binaries(qemu_dir):
+        version_text = subprocess.run([str(binary), "-version"], capture_output=True, text=True,
+                                      timeout=timeout_s).stdout
+        recorded_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        recs.append(_Recording(binary, version_text, recorded_at))
+    round_trips = []
+    for rnd in range(1 + repeats):
+        if progress:
+            progress(f"round {rnd + 1} of {1 + repeats} ({len(recs)} binaries)")
+        if rnd:
+            round_trips.append(measure_round_trip(timeout_s=timeout_s))
+        for rec in recs:
+            if rec.failure is None and rec.error is None:
+                _probe_once(rec, keep=rnd > 0, timeout_s=timeout_s)
+    round_trip = {"points": [[n, round(statistics.median(rt.points[i][1] for rt in round_trips), 9)]
+                             for i, (n, _) in enumerate(round_trips[0].points)],
+                  "samples": sum(rt.samples for rt in round_trips)}
+    outcomes = []
+    for rec in recs:
+        try:
+            path = _save(rec, out_dir, repeats, round_trip) if rec.error is None else None
+        except ProbeError as e:
+            rec.error, path = str(e), None
+        outcomes.append(RecordOutcome(str(rec.binary), path, rec.error))
+    return outcomes
+
+
+def _probe_once(rec: _Recording, keep: bool, timeout_s: float) -> None:
     seen: list[QmpExchange] = []
     try:
-        result = probe(str(binary), quit=True, command_timeout_s=timeout_s,
+        result = probe(str(rec.binary), quit=True, command_timeout_s=timeout_s,
                        launch_timeout_s=timeout_s, on_exchange=seen.append)
     except LaunchRefused as e:
         # QEMU refused the probe command line: record that, so the replay refuses it too.
-        failure = {"status": e.status, "stderr": e.stderr, "after_s": round(e.after_s, 7)}
-        tr = Transcript(target, str(binary), _version_from_text(version_text), version_text,
-                        recorded_at, False, [], failure)
+        rec.failure = {"status": e.status, "stderr": e.stderr, "after_s": round(e.after_s, 7)}
+        return
+    except (ProbeError, OSError, subprocess.TimeoutExpired) as e:
+        rec.error = str(e)
+        return
+    if keep:
+        rec.runs.append(launches_from(result.phases, seen))
+        rec.caps = rec.caps or result.caps
+
+
+def _save(rec: _Recording, out_dir: Path, repeats: int, round_trip: dict) -> Path:
+    target = target_of(rec.binary.name)
+    if rec.failure is not None:
+        tr = Transcript(target, str(rec.binary), _version_from_text(rec.version_text), rec.version_text,
+                        rec.recorded_at, False, [], rec.failure, 1, round_trip)
     else:
-        caps = result.caps
-        major, rest = divmod(caps.version, 1_000_000)
+        major, rest = divmod(rec.caps.version, 1_000_000)
         minor, micro = divmod(rest, 1_000)
-        tr = Transcript(target, str(binary),
-                        {"major": major, "minor": minor, "micro": micro, "package": caps.package},
-                        version_text, recorded_at, caps.kvm, launches_from(result.phases, seen))
+        tr = Transcript(target, str(rec.binary),
+                        {"major": major, "minor": minor, "micro": micro, "package": rec.caps.package},
+                        rec.version_text, rec.recorded_at, rec.caps.kvm,
+                        median_launches(str(rec.binary), rec.runs), None, repeats, round_trip)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / transcript_filename(tr.target)
     tr.save(path)
@@ -67,21 +125,41 @@ def launches_from(phases: list[LaunchPhases], seen: list[QmpExchange]) -> list[L
     return launches
 
 
+def median_launches(binary: str, runs: list[list[Launch]]) -> list[Launch]:
+    """The first run's launches and replies, every time the median over the runs. The runs must
+    have made the same launches with the same commands in the same order."""
+    first = runs[0]
+    shape = [(ln.accel, [(e.execute, e.arguments) for e in ln.exchanges]) for ln in first]
+    for run in runs[1:]:
+        if [(ln.accel, [(e.execute, e.arguments) for e in ln.exchanges]) for ln in run] != shape:
+            raise ProbeError(binary, "record", "the probes asked different commands: not recorded")
+    out = []
+    for k, ln in enumerate(first):
+        same = [run[k] for run in runs]
+        exchanges = [replace(e, latency_s=_median([ln_.exchanges[j].latency_s for ln_ in same]))
+                     for j, e in enumerate(ln.exchanges)]
+        out.append(replace(ln, exchanges=exchanges,
+                           ready_s=_median([x.ready_s for x in same]),
+                           spawn_s=_median([x.spawn_s for x in same]),
+                           greeting_s=_median([x.greeting_s for x in same]),
+                           connected_s=_median([x.connected_s for x in same]),
+                           quit_s=_median([x.quit_s for x in same]),
+                           rss_kib=_median_int([x.rss_kib for x in same])))
+    return out
+
+
+def _median(values: list) -> float | None:
+    kept = [v for v in values if v is not None]
+    return statistics.median(kept) if kept else None
+
+
+def _median_int(values: list) -> int | None:
+    m = _median(values)
+    return None if m is None else round(m)
+
+
 def _version_from_text(text: str) -> dict:
     m = re.search(r"version (\d+)\.(\d+)\.(\d+)(?: \((.*)\))?", text)
     if not m:
         return {"major": 0, "minor": 0, "micro": 0, "package": ""}
     return {"major": int(m[1]), "minor": int(m[2]), "micro": int(m[3]), "package": m[4] or ""}
-
-
-def record_all(qemu_dir: Path, out_dir: Path,
-               progress: Callable[[str], None] | None = None) -> list[RecordOutcome]:
-    outcomes = []
-    for binary in find_real_binaries(qemu_dir):
-        if progress:
-            progress(binary.name)
-        try:
-            outcomes.append(RecordOutcome(str(binary), record_one(binary, out_dir)))
-        except (ProbeError, OSError, subprocess.TimeoutExpired) as e:
-            outcomes.append(RecordOutcome(str(binary), None, str(e)))
-    return outcomes

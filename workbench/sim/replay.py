@@ -7,24 +7,10 @@ QEMU (fork, setsid, socket bound and pidfile written before the parent exits 0) 
 the recorded greeting, capabilities negotiation, then each command's recorded reply, matched by
 (execute, arguments) and taken in recorded order when a command repeats.
 
-Timing (`latency`): "recorded" reproduces the recorded start-up, per-command and quit->exit
-times; "none" adds no delay; a float scales every recorded delay. The delays stand in for QEMU's
-own work inside the emulator process and are spent spinning on a CPU, as QEMU's are (see
-_work_until); the prober itself never sleeps (tests/test_probe_nosleep.py).
-
-The model of what is subtracted (pure arithmetic in `startup_delay` and `reply_delay`, tested in
-tests/test_replay.py without any clock):
-- Start-up. The recording measured `ready_s` = prober's fork -> daemonizing parent exited, which
-  includes `spawn_s` (fork + exec, the prober's and kernel's work that the replay's own exec
-  repeats). The replay's start instant is its exec (from /proc/self/stat, see _started_at), so
-  it releases its parent at exec + factor * max(0, ready_s - spawn_s). The replay's own Python
-  start-up falls inside that interval (it must not exceed it: see "Startup cost" below).
-- Per command. A recorded latency (`latency_s`) is client-side: request written -> reply line
-  read by the recording prober, before JSON parsing. It holds QEMU's work plus one socket round
-  trip. The replay's exchange adds its own round trip, so it subtracts `floor`, the smallest
-  recorded latency of the launch (an upper bound on a round trip), and answers at
-  arrival + factor * max(0, latency_s - floor). The reply is built before that instant.
-- quit: answered at once, exit at arrival + factor * quit_s.
+Timing (`latency`): "recorded" reproduces the recorded start-up, per-command, quit->exit times
+and the memory a SIGKILL frees; "none" adds no delay; a float scales every recorded delay. What
+is subtracted from the recording, and how QEMU's work is stood in for, is the model in
+`workbench.sim.replay_timing`; the prober itself never sleeps (tests/test_probe_nosleep.py).
 
 KVM honesty: a transcript recorded where KVM worked says query-kvm {"enabled": true, ...}. If
 /dev/kvm cannot be opened read-write here and now (missing, or not R_OK|W_OK for this user), the
@@ -48,6 +34,10 @@ import os
 import sys
 import time
 import zlib
+
+from workbench.sim.replay_timing import (started_at, take_ballast, work_until,
+                                           launch_round_trip, reply_delay, round_trip_s,
+                                           startup_delay)
 
 GARBAGE = b"\x00\xffnot json\r\n"
 # Issue 12 fault modes (handled in the "fault injection" part at the end of this file).
@@ -231,38 +221,9 @@ def _kvm_usable() -> bool:
     return os.access(KVM_DEVICE, os.R_OK | os.W_OK)
 
 
-def _work_until(deadline: float) -> None:
-    """Stand in for QEMU's own work until `deadline` by spinning, not sleeping: a real probe is
-    CPU-bound (TCG set-up, schema generation: its QEMU processes use ~0.8 s of CPU per second of
-    wall time here), so replays must compete for cores as QEMU does, or a parallel prober would
-    see speed-ups beyond the core count that real binaries never give."""
-    while time.monotonic() < deadline:
-        pass
-
-
 def _forever() -> None:
     while True:
         time.sleep(3600)
-
-
-def _started_at() -> float:
-    """Monotonic estimate of when this process started (the prober's clock starts just before).
-
-    time.monotonic() - time.process_time() assumes a CPU-bound startup and is late when the
-    CPU is shared (a loaded 2-core host: 30+ ms late). /proc/self/stat's starttime (set at
-    fork, in clock ticks of CLOCK_BOOTTIME) is early by less than one tick. The start lies
-    between the two: take the middle of what is left.
-    """
-    now = time.monotonic()
-    late = now - time.process_time()
-    try:
-        with open("/proc/self/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        tick = 1.0 / os.sysconf("SC_CLK_TCK")
-        early = now - (time.clock_gettime(time.CLOCK_BOOTTIME) - int(fields[19]) * tick)
-    except (OSError, ValueError, IndexError):
-        return late
-    return (early + min(late, early + tick)) / 2 if early <= late else late
 
 
 def _load(transcript: bytes | str | os.PathLike) -> dict:
@@ -275,7 +236,7 @@ def _load(transcript: bytes | str | os.PathLike) -> dict:
 
 def main(argv: list[str], transcript: bytes | str | os.PathLike, latency: str = "recorded",
          misbehave: str | None = None) -> int:
-    t_exec = _started_at()
+    t_exec = started_at()
     prog = os.path.basename(argv[0]) if argv else "qemu-system"
     try:
         factor = parse_latency(latency)
@@ -291,7 +252,7 @@ def main(argv: list[str], transcript: bytes | str | os.PathLike, latency: str = 
         return _fail(None, "boom")
     failure = tr.get("launch_failure")
     if failure:
-        _work_until(t_exec + factor * float(failure.get("after_s") or 0.0))
+        work_until(t_exec + factor * float(failure.get("after_s") or 0.0))
         sys.stderr.write(failure.get("stderr", ""))
         sys.stderr.flush()
         return int(failure.get("status", 1))
@@ -301,7 +262,8 @@ def main(argv: list[str], transcript: bytes | str | os.PathLike, latency: str = 
         _forever()
     launches = tr["launches"]
     selected = next((i for i, ln in enumerate(launches) if ln["accel"] == opts.accel), 0)
-    server = _Server(launches[selected], Replies(launches, selected), factor, misbehave)
+    server = _Server(launches[selected], Replies(launches, selected), factor, misbehave,
+                     launch_round_trip(tr, launches[selected]))
     try:
         sock = _listen(opts.socket)
     except OSError as e:
@@ -313,6 +275,7 @@ def main(argv: list[str], transcript: bytes | str | os.PathLike, latency: str = 
         return _daemonize(prog, sock, server, opts, t_exec + startup_delay(launches[selected], factor))
     if opts.pidfile and not _write_pidfile(prog, opts.pidfile):
         return 1
+    take_ballast(server.launch, server.factor)
     server.serve(sock)
     return 0
 
@@ -360,16 +323,17 @@ def _daemonize(prog: str, sock: _socket.socket, server: "_Server", opts: Options
     sys.stderr.flush()
     pid = os.fork()
     if pid > 0:
-        # Parent: exit 0 once the daemon reports ready, and not before the recorded ready time.
+        # Parent: exit 0 once the daemon reports ready (it does so at the recorded ready time).
         os.close(w)
         sock.close()
         ok = os.read(r, 1) == b"\0"
         os.close(r)
-        if ok:
-            _work_until(ready_at)
         os._exit(0 if ok else 1)
     os.close(r)
     os.setsid()
+    # The daemon works until the recorded ready time (its ballast first), then says it is ready.
+    take_ballast(server.launch, server.factor)
+    work_until(ready_at)
     if opts.pidfile and not _write_pidfile(prog, opts.pidfile):
         os._exit(1)
     null = os.open(os.devnull, os.O_RDWR)  # like QEMU: the daemon keeps no stdio
@@ -428,31 +392,17 @@ class _Splitter:
         return out
 
 
-def startup_delay(launch: dict, factor: float) -> float:
-    """Seconds from the replay's exec to its parent's exit (see the model above)."""
-    return factor * max(0.0, float(launch["ready_s"]) - float(launch.get("spawn_s") or 0.0))
-
-
-def round_trip_floor(launch: dict) -> float:
-    """The smallest recorded latency of a launch: an upper bound on one socket round trip."""
-    return min((float(ex.get("latency_s") or 0.0) for ex in launch["exchanges"]), default=0.0)
-
-
-def reply_delay(exchange: dict, floor: float, factor: float) -> float:
-    """Seconds from a request's arrival to its reply (see the model above)."""
-    return factor * max(0.0, float(exchange.get("latency_s") or 0.0) - floor)
-
-
 class _Server:
     """Serves one QMP client at a time; a reply leaves `latency_s` (scaled) after its request."""
 
-    __slots__ = ("launch", "replies", "factor", "misbehave", "negotiated", "conn", "floor")
+    __slots__ = ("launch", "replies", "factor", "misbehave", "negotiated", "conn", "round_trip")
 
-    def __init__(self, launch: dict, replies: Replies, factor: float, misbehave: str | None) -> None:
+    def __init__(self, launch: dict, replies: Replies, factor: float, misbehave: str | None,
+                 round_trip: dict) -> None:
         self.launch = launch
         # A recorded latency holds one socket round trip besides QEMU's work, and so does this
-        # replay's own exchange: leave out the smallest recorded latency, an upper bound on it.
-        self.floor = round_trip_floor(launch)
+        # replay's own exchange: leave out one round trip for a reply of that size.
+        self.round_trip = round_trip
         self.replies = replies
         self.factor = factor
         self.misbehave = misbehave
@@ -487,7 +437,7 @@ class _Server:
                 self._handle(msg, arrived)
 
     def _send(self, text: str, not_before: float = 0.0) -> None:
-        _work_until(not_before)
+        work_until(not_before)
         assert self.conn is not None
         self.conn.sendall(text.encode() + b"\r\n")
 
@@ -521,7 +471,7 @@ class _Server:
             now = time.time()
             self._send(dumps({"timestamp": {"seconds": int(now), "microseconds": int(now % 1 * 1e6)},
                               "event": "SHUTDOWN", "data": {"guest": False, "reason": "host-qmp-quit"}}))
-            _work_until(arrived + self.factor * float(self.launch.get("quit_s") or 0.0))
+            work_until(arrived + self.factor * float(self.launch.get("quit_s") or 0.0))
             os._exit(0)
         ex = self.replies.take(command_key(cmd, args if isinstance(args, dict) else None))
         if ex is None:
@@ -536,8 +486,9 @@ class _Server:
             if cmd == "query-kvm" and isinstance(ret, dict) and ret.get("enabled") and not _kvm_usable():
                 ret = {"enabled": False, "present": False}
             text = '{"return": ' + dumps(ret) + rid + "}"
-        # The reply is built first; only the rest of the recorded latency is slept.
-        self._send(text, arrived + reply_delay(ex, self.floor, self.factor))
+        # The reply is built first; only the rest of QEMU's recorded work is spent.
+        rt = round_trip_s(self.round_trip, len(text) + 2)
+        self._send(text, arrived + reply_delay(ex, rt, self.factor))
 
     def _misbehave_at(self, cmd: str) -> bool:
         """Act out a misbehaviour aimed at `cmd`; True when the command counts as answered."""

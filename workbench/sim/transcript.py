@@ -3,9 +3,11 @@
 Stored as gzip-compressed JSON, one file per binary: `data/transcripts/qemu-system-<target>.json.gz`.
 Standard library only: the replaying emulator imports this, and it must start as fast as QEMU.
 
-    {"format": 2, "target": "x86_64", "binary": "/usr/bin/qemu-system-x86_64",
+    {"format": 3, "target": "x86_64", "binary": "/usr/bin/qemu-system-x86_64",
      "version": {"major": 7, "minor": 2, "micro": 22, "package": "..."},
      "version_text": "<what -version printed>", "recorded_at": "ISO-8601", "kvm_at_record": true,
+     "repeats": 11,                      # every time below is the median of this many probes
+     "round_trip": {"points": [[64, 0.0001], ...], "samples": 40},  # see "Recorded latency"
      "launches": [                      # one per probe process (KVM probe, then TCG-only probe)
        {"accel": "kvm:tcg", "ready_s": 0.021,   # before fork -> daemonized parent exited (socket ready)
         "spawn_s": 0.003,                       # before fork -> exec done (the prober's own cost)
@@ -15,14 +17,22 @@ Standard library only: the replaying emulator imports this, and it must start as
         "exchanges": [{"execute": "query-version", "arguments": null,
                        "return": {...}  or  "error": {"class": ..., "desc": ...},
                        "latency_s": 0.0004}],  # see "Recorded latency" below
-        "quit_s": 0.004}],                       # quit written -> process exited
+        "quit_s": 0.004,                         # quit written -> process exited
+        "rss_kib": 43836}],                     # its resident memory before quit (format 3)
      "launch_failure": null}   # or {"status", "stderr", "after_s"} when QEMU refused to start
 
 Recorded latency (`latency_s`) is measured client-side by the prober: from the request written
 to the socket to the reply line read from it, before the client parses the JSON. It includes
 QEMU's work on the command and one socket round trip (both directions, kernel and event-loop
-wake-ups); it excludes the client's parsing. Every instant of a launch is on one clock
-(`time.perf_counter_ns`).
+wake-ups); it excludes the client's parsing. `round_trip` is that round trip alone, measured just
+before with the same client against an echo server that answers at once (median seconds per
+reply size, workbench.sim.roundtrip): the replay subtracts it to get QEMU's work. Every instant
+of a launch is on one clock (`time.perf_counter_ns`).
+
+Format 3 times are medians over `repeats` probes of the binary, one after another after one
+probe to warm the page cache (not kept); the replies are the first kept probe's. Format 2 is one
+probe per binary and has no `round_trip` (the replay then takes the launch's smallest latency
+for it); it still loads.
 
 Format 1 (before the non-polling launch path): ready_s and greeting_s were taken after a
 `Popen.wait(timeout)` sleep loop and so sit on its 1, 2, 4, ... 50 ms checkpoints; greeting_s
@@ -36,8 +46,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FORMAT = 2
-READABLE_FORMATS = (1, 2)
+FORMAT = 3
+REPEATS = 11  # probes per binary whose median times a recording keeps (after one warm-up)
+READABLE_FORMATS = (1, 2, 3)
 
 
 def command_key(execute: str, arguments: dict | None) -> str:
@@ -77,27 +88,30 @@ class Launch:
     quit_s: float | None = None
     spawn_s: float = 0.0
     connected_s: float | None = None  # None in format 1
+    rss_kib: int | None = None  # None before format 3
 
     @classmethod
     def from_phases(cls, ph: Any, exchanges: list[Exchange]) -> "Launch":
         """From a `workbench.qemu.phases.LaunchPhases` (duck-typed: this module must stay
         standard-library only, the replaying emulator imports it)."""
         return cls(ph.accel, ph.daemonize_s, ph.seconds(ph.greeting_ns), ph.greeting, exchanges,
-                   ph.quit_s, ph.spawn_s, ph.seconds(ph.connected_ns))
+                   ph.quit_s, ph.spawn_s, ph.seconds(ph.connected_ns), ph.rss_kib)
 
     def to_json(self) -> dict:
         return {"accel": self.accel, "ready_s": round(self.ready_s, 7), "spawn_s": round(self.spawn_s, 7),
                 "connected_s": None if self.connected_s is None else round(self.connected_s, 7),
                 "greeting_s": round(self.greeting_s, 7), "greeting": self.greeting,
                 "exchanges": [e.to_json() for e in self.exchanges],
-                "quit_s": None if self.quit_s is None else round(self.quit_s, 7)}
+                "quit_s": None if self.quit_s is None else round(self.quit_s, 7),
+                "rss_kib": self.rss_kib}
 
     @classmethod
     def from_json(cls, d: dict) -> "Launch":
         return cls(d["accel"], float(d["ready_s"]), float(d["greeting_s"]), d["greeting"],
                    [Exchange.from_json(e) for e in d["exchanges"]], d.get("quit_s"),
                    float(d.get("spawn_s") or 0.0),
-                   None if d.get("connected_s") is None else float(d["connected_s"]))
+                   None if d.get("connected_s") is None else float(d["connected_s"]),
+                   None if d.get("rss_kib") is None else int(d["rss_kib"]))
 
 
 @dataclass
@@ -112,11 +126,14 @@ class Transcript:
     # Set when the probe command line itself was refused (microvm refuses accel=tcg):
     # {"status": 1, "stderr": "...", "after_s": 0.02}; launches is then empty.
     launch_failure: dict | None = None
+    repeats: int = 1  # probes whose medians the times are
+    round_trip: dict | None = None  # {"points": [[bytes, seconds], ...], "samples": n}; None before format 3
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "target": self.target, "binary": self.binary,
                 "version": self.version, "version_text": self.version_text,
                 "recorded_at": self.recorded_at, "kvm_at_record": self.kvm_at_record,
+                "repeats": self.repeats, "round_trip": self.round_trip,
                 "launches": [ln.to_json() for ln in self.launches],
                 "launch_failure": self.launch_failure}
 
@@ -126,7 +143,7 @@ class Transcript:
             raise ValueError(f"unsupported transcript format {d.get('format')!r}")
         return cls(d["target"], d["binary"], d["version"], d["version_text"], d["recorded_at"],
                    bool(d["kvm_at_record"]), [Launch.from_json(x) for x in d["launches"]],
-                   d.get("launch_failure"))
+                   d.get("launch_failure"), int(d.get("repeats") or 1), d.get("round_trip"))
 
     def launch_for(self, accel: str) -> Launch:
         for ln in self.launches:

@@ -1,0 +1,163 @@
+"""The replay's timing: what it subtracts from a recording, and how it stands in for QEMU's work.
+
+Standard-library C modules only (see replay.py, "Startup cost"): every replaying emulator
+imports this at start-up.
+
+"recorded" latency reproduces the recorded start-up, per-command and quit->exit
+times; "none" adds no delay; a float scales every recorded delay. The delays stand in for QEMU's
+own work inside the emulator process and are spent spinning on a CPU, as QEMU's are (see
+work_until); the prober itself never sleeps (tests/test_probe_nosleep.py).
+
+The model of what is subtracted (pure arithmetic in `startup_delay`, `round_trip_s` and
+`reply_delay`, tested in tests/test_replay.py without any clock):
+- Start-up. The recording measured `ready_s` = prober's fork -> daemonizing parent exited, which
+  includes `spawn_s` (fork + exec, the prober's and kernel's work that the replay's own exec
+  repeats). The replay's start instant is its exec (see started_at), so it releases its parent
+  at exec + factor * max(0, ready_s - spawn_s). The replay's own Python start-up falls inside
+  that interval (it must not exceed it: see "Startup cost" in replay.py).
+- Per command. A recorded latency (`latency_s`) is client-side: request written -> reply line
+  read by the recording prober, before JSON parsing. It holds QEMU's work plus one socket round
+  trip, and the replay's exchange adds a round trip of its own. The recorder measured that round
+  trip with the same client against an echo server that answers at once (transcript
+  `round_trip`: median seconds per reply size, workbench.sim.roundtrip), so QEMU's work is
+  latency_s - round_trip_s(reply size), and the replay answers at
+  arrival + factor * max(0, that). The reply is built before that instant. Transcripts of
+  format 1 and 2 have no `round_trip`: the smallest recorded latency of the launch stands in
+  for it (an upper bound: it holds QEMU's least work too, ~0.15 ms per command here).
+- quit: answered at once, exit at arrival + factor * quit_s.
+- SIGKILL (how the prober, like libvirt, ends every launch): what it costs is the kernel
+  unmapping the process's resident pages. The recording holds the real QEMU's resident memory
+  (`rss_kib`, read just before quit); the serving process makes up the difference to its own
+  with anonymous memory, faulted in inside the recorded work time (see _Ballast), so a replay
+  takes about as long to kill as QEMU did. With latency none it holds no ballast.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+
+def work_until(deadline: float) -> None:
+    """Stand in for QEMU's own work until `deadline` by spinning, not sleeping: a real probe is
+    CPU-bound (TCG set-up, schema generation: its QEMU processes use ~0.8 s of CPU per second of
+    wall time here), so replays must compete for cores as QEMU does, or a parallel prober would
+    see speed-ups beyond the core count that real binaries never give. The first part of that
+    time goes into the ballast, while it lasts."""
+    if _ballast is not None:
+        _ballast.fill_until(deadline)
+    while time.monotonic() < deadline:
+        pass
+
+
+class _Ballast:
+    """Anonymous memory making this process as big as the real QEMU was at the end of this launch
+    (recorded `rss_kib`, less this process's own). Unmapping it is what SIGKILL costs: the
+    prober waits ~3.5 ms to reap a killed QEMU after a probe and ~0.8 ms for a replay without
+    ballast (~0.15 ms per MiB here). It is faulted in a chunk at a time inside the recorded work
+    time (never past a deadline), as QEMU allocates while it works."""
+
+    CHUNK = 1 << 18
+    CHUNK_S = 0.0002  # time left that a chunk needs (its ~64 page faults take ~0.05 ms here)
+    __slots__ = ("mem", "pos")
+
+    def __init__(self, size: int) -> None:
+        import mmap  # a C module; only processes that hold a ballast pay its import
+
+        self.mem = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        self.pos = 0
+
+    def fill_until(self, deadline: float) -> None:
+        size = len(self.mem)
+        while self.pos < size and time.monotonic() + self.CHUNK_S < deadline:
+            end = min(self.pos + self.CHUNK, size)
+            self.mem[self.pos:end] = bytes(end - self.pos)
+            self.pos = end
+
+
+_ballast: _Ballast | None = None
+
+
+def ballast_bytes(launch: dict, own_rss_kib: int, factor: float) -> int:
+    """Bytes of ballast: the recorded resident memory less this process's own (none when
+    the replay adds no delays: latency none keeps a replay as light as it can be)."""
+    recorded = launch.get("rss_kib")
+    if not recorded or factor == 0.0:
+        return 0
+    return max(0, int(recorded) - own_rss_kib) * 1024
+
+
+def _own_rss_kib() -> int:
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmRSS:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def take_ballast(launch: dict, factor: float) -> None:
+    """In the process that serves QMP (and is killed): reserve its ballast."""
+    global _ballast
+    size = ballast_bytes(launch, _own_rss_kib(), factor)
+    _ballast = _Ballast(size) if size else None
+
+
+def started_at() -> float:
+    """Monotonic estimate of this process's exec (the prober's clock starts just before fork).
+
+    now - process_time() counts back the CPU this process has used since fork (exec and Python's
+    start-up included): exact while start-up is CPU-bound, late by any time spent waiting.
+    /proc/self/stat's starttime (set at fork, in clock ticks of CLOCK_BOOTTIME) bounds the start
+    from below, to within one tick. The estimate is the CPU one, kept within that tick. Measured
+    against the prober's clock (40 launches, idle and with both cores busy): 0.05 to 0.07 ms
+    before the prober's exec returned, where the middle of the tick was 2.3 to 2.8 ms early.
+    """
+    now = time.monotonic()
+    late = now - time.process_time()
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        tick = 1.0 / os.sysconf("SC_CLK_TCK")
+        early = now - (time.clock_gettime(time.CLOCK_BOOTTIME) - int(fields[19]) * tick)
+    except (OSError, ValueError, IndexError):
+        return late
+    return exec_estimate(late, early, tick)
+
+
+def exec_estimate(late: float, early: float, tick: float) -> float:
+    """The CPU-time estimate `late`, kept within the tick that starts at `early`."""
+    return min(max(late, early), early + tick)
+
+
+def startup_delay(launch: dict, factor: float) -> float:
+    """Seconds from the replay's exec to its parent's exit (see the model above)."""
+    return factor * max(0.0, float(launch["ready_s"]) - float(launch.get("spawn_s") or 0.0))
+
+
+def round_trip_s(round_trip: dict, reply_bytes: int) -> float:
+    """One round trip for a reply of `reply_bytes`, interpolated between the measured sizes
+    (the ends extend flat below the smallest and along the last segment above the largest)."""
+    pts = round_trip["points"]
+    if len(pts) == 1 or reply_bytes <= pts[0][0]:
+        return float(pts[0][1])
+    for i in range(1, len(pts)):
+        if reply_bytes <= pts[i][0] or i == len(pts) - 1:
+            (n0, s0), (n1, s1) = pts[i - 1], pts[i]
+            return max(0.0, s0 + (s1 - s0) * (reply_bytes - n0) / (n1 - n0))
+    raise AssertionError("not reached")
+
+
+def launch_round_trip(transcript: dict, launch: dict) -> dict:
+    """The transcript's measured round trip; formats 1-2: the launch's smallest latency."""
+    rt = transcript.get("round_trip")
+    if rt:
+        return rt
+    floor = min((float(ex.get("latency_s") or 0.0) for ex in launch["exchanges"]), default=0.0)
+    return {"points": [[0, floor]]}
+
+
+def reply_delay(exchange: dict, round_trip: float, factor: float) -> float:
+    """Seconds from a request's arrival to its reply (see the model above)."""
+    return factor * max(0.0, float(exchange.get("latency_s") or 0.0) - round_trip)
