@@ -19,7 +19,11 @@
 # simulated emulators replay them.
 #
 # Recorded latency is measured client-side by the prober: request written to the socket ->
-# reply line read, before JSON parsing. It includes QEMU's work and one socket round trip.
+# reply line read, before JSON parsing. It includes QEMU's work and one socket round trip. Every
+# recorded time is the median of several probes of the binary (the transcript's `repeats`); a
+# replay answers after the recorded latency less one round trip that the recorder measured
+# against an echo server, doing QEMU's work at the recording machine's speed, and holds the
+# real QEMU's resident memory so that killing it costs the same (`workbench/sim/replay_timing.py`).
 
 # %% tags=["parameters"]
 results_dir = "data/results/reference"  # run directory (for replay fidelity); relative paths are relative to the repository
@@ -196,3 +200,54 @@ else:
                               "One probe per target: real, simulated (medians) and recorded, "
                               "targets sorted by simulated / real", kind, source,
                               time_columns=["real", "simulated", "recorded"], csv_frame=fid))
+
+# %% [markdown]
+# ## Replay fidelity under parallel probing
+# The `parallel` strategy's pool (`parallel_scaling`: a cold get_capabilities at the largest
+# emulator count, 1 to 8 probe workers) on the replaying emulators and, where the host has them,
+# on the real binaries of the same targets. A replay does QEMU's work at the recording machine's
+# speed, so it is slowed by other processes on its core as QEMU is; how far the two speed-ups
+# agree says how far the replays can stand in for QEMU when probes run side by side.
+
+# %%
+par_rows = df[df["benchmark"] == "parallel_scaling"]
+if par_rows.empty:
+    plots.note("This run has no `parallel_scaling` benchmark.")
+else:
+    from workbench.results import parallel_fidelity
+
+    par = parallel_fidelity(df)
+    source, kind = plots.provenance(par_rows), plots.kind(par_rows)
+    cores = (machine or {}).get("cores")  # the machine the run was made on
+    fig, (ax, axs) = plt.subplots(1, 2, figsize=(11, 3.6))
+    for side, color in (("real", "C0"), ("simulated", "C1")):
+        if par[side].notna().any():
+            ax.plot(par["workers"], par[side], "o-", color=color, label=side)
+            axs.plot(par["workers"], par[f"speedup_{side}"], "o-", color=color, label=side)
+    ax.set_xlabel("probe workers")
+    ax.set_ylabel("cold get_capabilities (s)")
+    ax.set_ylim(bottom=0)
+    axs.set_xlabel("probe workers")
+    axs.set_ylabel("speed-up over 1 worker (×)")
+    if cores:
+        axs.axhline(cores, color="grey", lw=0.8, ls="--")
+        axs.annotate(f"{cores} cores", (par["workers"].max(), cores), ha="right", va="bottom", fontsize=8)
+    axs.set_ylim(bottom=0)
+    for a in (ax, axs):
+        a.set_xticks(list(par["workers"]))
+    plots.legend_beside(fig)
+    plots.show_figure(fig, output_dir, "parallel_fidelity",
+                      "Cold get_capabilities against probe workers, replays and real binaries, "
+                      "and each side's speed-up over one worker", kind, source)
+    if par["real"].notna().any():
+        display(Markdown(
+            "Simulated / real per pool size: "
+            + ", ".join(f"{w} worker{'s' if w > 1 else ''} **{tables.fmt_ratio(r)}**"
+                        for w, r in zip(par["workers"], par["ratio"]))
+            + f" ({kind}; {source})."))
+    else:
+        plots.note("No real binaries where this run was made: only the replays' scaling is shown.")
+    display(tables.show_table(par, output_dir, "parallel_fidelity",
+                              "Cold get_capabilities per pool size: real and simulated medians, "
+                              "simulated / real, and speed-ups", kind, source,
+                              time_columns=["real", "simulated"]))

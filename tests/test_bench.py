@@ -140,3 +140,20 @@ def test_trace_writes_chrome_json_with_probes_and_qmp(tmp_path, strategy, probes
     assert qmp and all("command" in e["args"] for e in qmp)
     assert {"driver.startup", "parse", "post-parse", "validate", "format"} <= set(names)
     assert all(isinstance(e["ts"], (int, float)) and e["dur"] >= 0 for e in spans)
+
+
+def test_real_install_links_the_same_targets_or_is_none(tmp_path, monkeypatch) -> None:
+    from workbench.bench import common
+    from workbench.sim.catalog import INSTALL_ORDER
+
+    fake = tmp_path / "usr-bin"
+    fake.mkdir()
+    monkeypatch.setattr(common, "REAL_QEMU_DIR", fake)
+    assert common.ensure_real_install(tmp_path / "inst", 3) is None  # nothing here: no real side
+    for t in INSTALL_ORDER[:3]:
+        (fake / f"qemu-system-{t}").write_text("#!/bin/sh\n")
+    dest = common.ensure_real_install(tmp_path / "inst", 3)
+    assert dest is not None and sorted(p.name for p in dest.iterdir()) == \
+        sorted(f"qemu-system-{t}" for t in INSTALL_ORDER[:3])
+    assert all((dest / p.name).resolve().parent == fake for p in dest.iterdir())
+    assert common.ensure_real_install(tmp_path / "inst", 3) == dest  # made once, then reused

@@ -14,7 +14,7 @@ from workbench.sim import replay_timing, roundtrip
 from workbench.sim.recorder import median_launches, record_all
 from workbench.sim.transcript import FORMAT, Exchange, Launch, load
 
-from conftest import processes_mentioning
+from conftest import needs_real_qemu, processes_mentioning
 
 TRANSCRIPTS = Path(__file__).resolve().parents[1] / "data" / "transcripts"
 
@@ -28,7 +28,7 @@ def test_record_keeps_medians_round_trip_and_memory(make_install, private_tmp, t
     assert len(rounds) == 4  # one warm-up round, then three kept
     for target in ("x86_64", "sh4eb"):
         tr, orig = load(out / f"qemu-system-{target}.json.gz"), load(TRANSCRIPTS / f"qemu-system-{target}.json.gz")
-        assert tr.repeats == 3
+        assert tr.repeats == 3 and tr.work_rate and tr.work_rate > 0
         sizes = [n for n, _ in tr.round_trip["points"]]
         assert sizes == sorted(sizes) == list(roundtrip.SIZES)
         assert all(s > 0 for _, s in tr.round_trip["points"]) and tr.round_trip["samples"] > 0
@@ -72,6 +72,13 @@ def test_exec_estimate_stays_within_the_fork_tick() -> None:
     assert replay_timing.exec_estimate(late=9.990, early=10.0, tick=0.01) == 10.0  # never before the fork tick
 
 
+def test_work_units_convert_time_at_the_recorded_speed() -> None:
+    assert replay_timing.work_units(0.001, 4e9, 1 << 14) == 244  # 4 MB of crc32 in 16 KiB units
+    assert replay_timing.work_units(0.002, 4e9, 1 << 14) == 488  # twice the time, twice the work
+    assert replay_timing.work_units(-0.001, 4e9, 1 << 14) == 0
+    assert replay_timing.measure_work_rate(repeats=1, units=16) > 0
+
+
 def test_round_trip_measure_leaves_nothing_running() -> None:
     rt = roundtrip.measure(samples=3, sizes=(64, 65_536))
     assert [n for n, _ in rt.points] == [64, 65_536] and rt.samples == 3
@@ -104,7 +111,28 @@ def test_replay_holds_the_recorded_resident_memory(make_install, private_tmp) ->
 def test_transcripts_are_format_3_medians() -> None:
     for path in sorted(TRANSCRIPTS.glob("*.json.gz")):
         tr = load(path)
-        assert tr.round_trip is not None, path.name
+        assert tr.round_trip is not None and tr.work_rate and tr.work_rate > 1e8, path.name
         if tr.launch_failure is None:
             assert tr.repeats >= 5 and all(ln.rss_kib for ln in tr.launches), path.name
     assert FORMAT == 3
+
+
+def test_fidelity_command_names_what_is_missing(capsys) -> None:
+    from workbench.cli import main
+
+    assert main(["fidelity", "--targets", "no-such-target"]) == 2
+    assert "no real binary in /usr/bin for: no-such-target" in capsys.readouterr().err
+
+
+@needs_real_qemu
+def test_fidelity_command_compares_every_phase(capsys, private_tmp) -> None:
+    import json
+
+    from workbench.cli import main
+    from workbench.sim.fidelity_phases import PHASES
+
+    assert main(["fidelity", "--targets", "sh4eb", "--repeats", "1", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["phase"] for r in rows] == list(PHASES)
+    assert all(r["real_s"] > 0 and r["simulated_s"] > 0 for r in rows if r["phase"] != "prober between commands")
+    assert {r["phase"] for r in rows if r["recorded_s"] is not None} == {"start to ready", "connect + greeting", "commands"}

@@ -217,3 +217,17 @@ def test_an_injected_slowdown_is_labelled_and_found(tmp_path):
     from workbench.errors import UsageError
     with pytest.raises(UsageError, match="found in no result file"):
         aa.inject_slowdown(a, tmp_path / "c", "nope", 1.2)
+
+
+def test_parallel_fidelity_ratios_and_speedups() -> None:
+    import pandas as pd
+
+    rows = [{"benchmark": "parallel_scaling", "case": f"workers={w}", "emulators": side, "time_s": t}
+            for side, times in (("simulated", (1.0, 0.5, 0.4)), ("real", (1.0, 0.8, 0.5)))
+            for w, t in zip((1, 2, 4), times)]
+    rows.append({"benchmark": "driver_startup", "case": "", "emulators": "simulated", "time_s": 9.0})
+    par = results.parallel_fidelity(pd.DataFrame(rows))
+    assert list(par["workers"]) == [1, 2, 4]
+    assert list(par["ratio"]) == pytest.approx([1.0, 0.625, 0.8])
+    assert list(par["speedup_simulated"]) == pytest.approx([1.0, 2.0, 2.5])
+    assert list(par["speedup_real"]) == pytest.approx([1.0, 1.25, 2.0])

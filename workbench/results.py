@@ -176,3 +176,17 @@ def fidelity(df: pd.DataFrame) -> pd.DataFrame:
         m["real"] = math.nan
     m["ratio"] = m["simulated"] / m["real"]
     return m.reset_index().rename(columns={"case": "target"})
+
+
+def parallel_fidelity(df: pd.DataFrame) -> pd.DataFrame:
+    """parallel_scaling per pool size: median time on replays and on the real binaries, their
+    ratio, and each side's speed-up over one worker."""
+    t = df[df["benchmark"] == "parallel_scaling"].copy()
+    t["workers"] = t["case"].str.removeprefix("workers=").astype(int)
+    m = t.groupby(["workers", "emulators"])["time_s"].median().unstack("emulators").sort_index()
+    if "real" not in m:
+        m["real"] = math.nan
+    m["ratio"] = m["simulated"] / m["real"]
+    for side in ("simulated", "real"):
+        m[f"speedup_{side}"] = m[side].iloc[0] / m[side] if len(m) else math.nan
+    return m.reset_index()

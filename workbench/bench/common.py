@@ -115,6 +115,31 @@ class Bench:
                              cache_dir=cache_dir, config_dir=config_dir)
 
 
+REAL_QEMU_DIR = Path("/usr/bin")
+
+
+def ensure_real_install(root: Path, n: int) -> Path | None:
+    """Links to the host's real binaries of the first `n` targets in the install order (the
+    same targets as a simulated install of n), made once; None if any is absent here."""
+    from workbench.sim.catalog import INSTALL_ORDER
+
+    names = [f"qemu-system-{t}" for t in INSTALL_ORDER[:n]]
+    if not all((REAL_QEMU_DIR / name).is_file() for name in names):
+        return None
+    dest = Path(root).absolute() / f"n{n}-real"
+    if dest.is_dir():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    for name in names:
+        (tmp / name).symlink_to(REAL_QEMU_DIR / name)
+    try:
+        os.rename(tmp, dest)
+    except OSError:  # another process won the race: use its links
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
 def ensure_install(root: Path, n: int, latency: str) -> Path:
     """The read-only install for (n, latency), written once (atomically) and then reused."""
     from workbench.sim.install import MANIFEST, install

@@ -3,23 +3,25 @@
 
 TCG probes are CPU-bound, so the speed-up should flatten near the machine's core count, which
 is recorded beside every value (`wb_cores`). One benchmark per pool size; the pool size is in the
-benchmark's name and in `wb_case`.
+benchmark's name and in `wb_case`. Where the host has the real binaries of the same targets, the
+same benchmarks run on them too (`wb_emulators` real): how far the replays' speed-up is the real
+one is part of replay fidelity (probe_anatomy).
 """
 from __future__ import annotations
 
 import os
 from dataclasses import replace
+from pathlib import Path
 
 from workbench import trace
-from workbench.bench.common import Bench, CacheDirs, measure, preload
+from workbench.bench.common import Bench, CacheDirs, ensure_real_install, measure, preload
 
 WORKERS = (1, 2, 4, 8)
 
 
-def time_func(b: Bench, workers: int):
+def time_func(b: Bench, workers: int, install: Path):
     from workbench.qemu.driver import QemuDriver
 
-    install = b.install()
     caches = CacheDirs(b, install)
     preload()
     started = []
@@ -45,11 +47,17 @@ def time_func(b: Bench, workers: int):
 def main() -> None:
     b = Bench("parallel_scaling")
     b.args.strategy = "parallel"  # the benchmark is about this strategy's pool, whatever --strategy says
-    for w in WORKERS:
-        meta = b.meta("parallel_scaling", case=f"workers={w}", phase="get_capabilities")
-        meta["wb_workers"] = w
-        meta["wb_cores"] = os.cpu_count() or 1
-        b.add(f"parallel_scaling.workers{w}", time_func(b, w), metadata=meta)
+    real = ensure_real_install(b.args.install_root, b.args.emulators)
+    sides = [("simulated", b.install())] + ([("real", real)] if real else [])
+    for kind, install in sides:
+        for w in WORKERS:
+            meta = b.meta("parallel_scaling", case=f"workers={w}", phase="get_capabilities")
+            meta.update(wb_workers=w, wb_cores=os.cpu_count() or 1)
+            name = f"parallel_scaling.workers{w}"
+            if kind == "real":
+                meta.update(wb_emulators="real", wb_latency="real", wb_source="measured-real")
+                name += ".real"
+            b.add(name, time_func(b, w, install), metadata=meta)
 
 
 if __name__ == "__main__":

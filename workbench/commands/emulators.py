@@ -46,6 +46,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--timeout", type=float, default=10.0, help="time limit per probe step, seconds (default 10)")
     s.set_defaults(func=probe)
 
+    s = sub.add_parser("fidelity", help="compare replaying emulators with the real binaries, phase by phase",
+                       description="Probe each target's real /usr/bin/qemu-system-<target> and its replaying "
+                                   "emulator (recorded latency), interleaved, each probe in a fresh process; "
+                                   "print the medians per phase (start to ready, connect + greeting, commands, "
+                                   "the prober's own work between commands, kill and clean up) on both sides "
+                                   "and as recorded. The replay_fidelity benchmark times whole probes; this "
+                                   "says which phase a difference is in.")
+    s.add_argument("--targets", type=lambda t: [x for x in t.split(",") if x], default=["sh4eb", "alpha", "m68k", "x86_64"],
+                   help="comma-separated targets with a real binary here (default: sh4eb,alpha,m68k,x86_64)")
+    s.add_argument("--repeats", type=positive_int, default=7, help="probes per target and side (default 7)")
+    s.add_argument("--json", action="store_true", help="print the rows as JSON (seconds)")
+    s.set_defaults(func=fidelity)
+
     s = sub.add_parser("prebuild", help="write prebuilt capabilities beside an install's emulators",
                        description="What a packager runs at build time: probe every qemu-system-* in DIR "
                                    "(KVM taken as unusable) and write DIR/qemu-caps/<name>.xml, keyed by "
@@ -65,6 +78,15 @@ def record(args: argparse.Namespace) -> int:
     for o in outcomes:
         print(f"{o.binary}: {o.path if o.path else 'FAILED: ' + str(o.error)}")
     return 0 if all(o.path for o in outcomes) else 1
+
+
+def fidelity(args: argparse.Namespace) -> int:
+    from workbench.sim.fidelity_phases import check_targets, compare, format_rows
+
+    check_targets(args.targets)
+    rows = compare(args.targets, args.repeats)
+    print(json.dumps(rows, indent=1) if args.json else format_rows(rows))
+    return 0
 
 
 def install(args: argparse.Namespace) -> int:

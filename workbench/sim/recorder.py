@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import gc
 import os
 import re
 import subprocess
@@ -13,6 +14,7 @@ from typing import Any, Callable
 from workbench.conf.arch import target_of
 from workbench.errors import LaunchRefused, ProbeError
 from workbench.qemu.phases import LaunchPhases
+from workbench.sim.replay_timing import measure_work_rate
 from workbench.sim.roundtrip import measure as measure_round_trip
 from workbench.sim.transcript import REPEATS, Exchange, Launch, Transcript, transcript_filename
 from workbench.qemu.probe import probe
@@ -49,29 +51,32 @@ def record_all(qemu_dir: Path, out_dir: Path, repeats: int = REPEATS,
     (a binary's start-up runs in bursts 20% apart here) and a replay reproduces whatever its
     recording says, so the probes go round the binaries, `repeats` rounds after one round that
     warms the page cache and is not kept: each binary's samples span the whole recording. The
-    socket round trip is measured before each round; its median per size is kept."""
+    socket round trip and the replay's work rate are measured before each round; their medians
+    are kept."""
     recs = []
     for binary in find_real_binaries(qemu_dir):
         version_text = subprocess.run([str(binary), "-version"], capture_output=True, text=True,
                                       timeout=timeout_s).stdout
         recorded_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         recs.append(_Recording(binary, version_text, recorded_at))
-    round_trips = []
+    round_trips, work_rates = [], []
     for rnd in range(1 + repeats):
         if progress:
             progress(f"round {rnd + 1} of {1 + repeats} ({len(recs)} binaries)")
         if rnd:
             round_trips.append(measure_round_trip(timeout_s=timeout_s))
+            work_rates.append(measure_work_rate())
         for rec in recs:
             if rec.failure is None and rec.error is None:
                 _probe_once(rec, keep=rnd > 0, timeout_s=timeout_s)
     round_trip = {"points": [[n, round(statistics.median(rt.points[i][1] for rt in round_trips), 9)]
                              for i, (n, _) in enumerate(round_trips[0].points)],
                   "samples": sum(rt.samples for rt in round_trips)}
+    machine = {"round_trip": round_trip, "work_rate": round(statistics.median(work_rates))}
     outcomes = []
     for rec in recs:
         try:
-            path = _save(rec, out_dir, repeats, round_trip) if rec.error is None else None
+            path = _save(rec, out_dir, repeats, machine) if rec.error is None else None
         except ProbeError as e:
             rec.error, path = str(e), None
         outcomes.append(RecordOutcome(str(rec.binary), path, rec.error))
@@ -80,6 +85,13 @@ def record_all(qemu_dir: Path, out_dir: Path, repeats: int = REPEATS,
 
 def _probe_once(rec: _Recording, keep: bool, timeout_s: float) -> None:
     seen: list[QmpExchange] = []
+    # The recorder's own garbage collection must not land inside a recorded latency: with every
+    # run's replies kept, its gen-2 pauses grew to 117 ms by the last round and doubled one
+    # binary's query-qmp-schema in every round. Collect between probes, never during one, and
+    # freeze what is kept so that the next collection does not walk it again.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     try:
         result = probe(str(rec.binary), quit=True, command_timeout_s=timeout_s,
                        launch_timeout_s=timeout_s, on_exchange=seen.append)
@@ -90,23 +102,29 @@ def _probe_once(rec: _Recording, keep: bool, timeout_s: float) -> None:
     except (ProbeError, OSError, subprocess.TimeoutExpired) as e:
         rec.error = str(e)
         return
+    finally:
+        gc.enable()
     if keep:
-        rec.runs.append(launches_from(result.phases, seen))
+        launches = launches_from(result.phases, seen)
+        if rec.runs:  # only the first kept run's replies are saved: keep the heap small
+            launches = [replace(ln, exchanges=[replace(e, ret=None, error=None) for e in ln.exchanges])
+                        for ln in launches]
+        rec.runs.append(launches)
         rec.caps = rec.caps or result.caps
 
 
-def _save(rec: _Recording, out_dir: Path, repeats: int, round_trip: dict) -> Path:
+def _save(rec: _Recording, out_dir: Path, repeats: int, machine: dict) -> Path:
     target = target_of(rec.binary.name)
     if rec.failure is not None:
         tr = Transcript(target, str(rec.binary), _version_from_text(rec.version_text), rec.version_text,
-                        rec.recorded_at, False, [], rec.failure, 1, round_trip)
+                        rec.recorded_at, False, [], rec.failure, 1, **machine)
     else:
         major, rest = divmod(rec.caps.version, 1_000_000)
         minor, micro = divmod(rest, 1_000)
         tr = Transcript(target, str(rec.binary),
                         {"major": major, "minor": minor, "micro": micro, "package": rec.caps.package},
                         rec.version_text, rec.recorded_at, rec.caps.kvm,
-                        median_launches(str(rec.binary), rec.runs), None, repeats, round_trip)
+                        median_launches(str(rec.binary), rec.runs), None, repeats, **machine)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / transcript_filename(tr.target)
     tr.save(path)

@@ -35,9 +35,9 @@ import sys
 import time
 import zlib
 
-from workbench.sim.replay_timing import (started_at, take_ballast, work_until,
-                                           launch_round_trip, reply_delay, round_trip_s,
-                                           startup_delay)
+from workbench.sim.replay_timing import (launch_round_trip, reply_delay, round_trip_s,
+                                           set_work_rate, started_at, startup_delay,
+                                           take_ballast, work_until)
 
 GARBAGE = b"\x00\xffnot json\r\n"
 # Issue 12 fault modes (handled in the "fault injection" part at the end of this file).
@@ -245,6 +245,7 @@ def main(argv: list[str], transcript: bytes | str | os.PathLike, latency: str = 
     except (_Usage, ValueError) as e:
         return _fail(prog, str(e))
     tr = _load(transcript)
+    set_work_rate(tr)
     if opts.version:
         sys.stdout.write(tr["version_text"])
         return 0

@@ -35,18 +35,60 @@ from __future__ import annotations
 
 import os
 import time
+import zlib
 
 
 def work_until(deadline: float) -> None:
-    """Stand in for QEMU's own work until `deadline` by spinning, not sleeping: a real probe is
-    CPU-bound (TCG set-up, schema generation: its QEMU processes use ~0.8 s of CPU per second of
-    wall time here), so replays must compete for cores as QEMU does, or a parallel prober would
-    see speed-ups beyond the core count that real binaries never give. The first part of that
-    time goes into the ballast, while it lasts."""
+    """Stand in for QEMU's own work until `deadline`, by working, never sleeping: a real probe
+    is CPU-bound (TCG set-up, schema generation: its QEMU processes use ~0.8 s of CPU per second
+    of wall time here). The time left is converted into an amount of work at the recording
+    machine's speed (`work_rate`: bytes of zlib.crc32 per second there, measured by the
+    recorder) and that work is done. Where QEMU would have been slowed, by other processes on
+    the same cores or a slower machine, the replay is slowed alike: a replay that only watched
+    the clock would finish on time with a quarter of a core, and a parallel prober would see
+    speed-ups beyond the core count that real binaries never give. The first part of the time
+    goes into the ballast, while it lasts. Transcripts without a work rate (formats 1-2): the
+    clock is watched instead."""
     if _ballast is not None:
         _ballast.fill_until(deadline)
-    while time.monotonic() < deadline:
-        pass
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return
+    if _work_rate is None:
+        while time.monotonic() < deadline:
+            pass
+        return
+    crc, unit = zlib.crc32, _WORK_UNIT
+    for _ in range(work_units(left, _work_rate, len(unit))):
+        crc(unit)
+
+
+def work_units(seconds: float, rate: float, unit_bytes: int) -> int:
+    """Units of work that took `seconds` at `rate` bytes per second (whole units, rounded down)."""
+    return max(0, int(seconds * rate) // unit_bytes)
+
+
+_WORK_UNIT = bytes(1 << 14)  # ~4 us of work here: the granularity of a replay's delays
+_work_rate: float | None = None  # bytes of crc32 per second on the recording machine
+
+
+def set_work_rate(transcript: dict) -> None:
+    global _work_rate
+    rate = transcript.get("work_rate")
+    _work_rate = float(rate) if rate else None
+
+
+def measure_work_rate(repeats: int = 5, units: int = 2048) -> float:
+    """Bytes of the replay's unit of work (zlib.crc32) done per second here: the median of
+    `repeats` timings of `units` units (~8 ms each)."""
+    crc, unit = zlib.crc32, _WORK_UNIT
+    rates = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(units):
+            crc(unit)
+        rates.append(units * len(unit) / (time.perf_counter() - t))
+    return sorted(rates)[len(rates) // 2]
 
 
 class _Ballast:

@@ -8,6 +8,7 @@ Standard library only: the replaying emulator imports this, and it must start as
      "version_text": "<what -version printed>", "recorded_at": "ISO-8601", "kvm_at_record": true,
      "repeats": 11,                      # every time below is the median of this many probes
      "round_trip": {"points": [[64, 0.0001], ...], "samples": 40},  # see "Recorded latency"
+     "work_rate": 4.2e9,                 # bytes of zlib.crc32 per second here (the replay's unit of work)
      "launches": [                      # one per probe process (KVM probe, then TCG-only probe)
        {"accel": "kvm:tcg", "ready_s": 0.021,   # before fork -> daemonized parent exited (socket ready)
         "spawn_s": 0.003,                       # before fork -> exec done (the prober's own cost)
@@ -32,7 +33,7 @@ of a launch is on one clock (`time.perf_counter_ns`).
 Format 3 times are medians over `repeats` probes of the binary, one after another after one
 probe to warm the page cache (not kept); the replies are the first kept probe's. Format 2 is one
 probe per binary and has no `round_trip` (the replay then takes the launch's smallest latency
-for it); it still loads.
+for it, and no `work_rate`: the replay then watches the clock); it still loads.
 
 Format 1 (before the non-polling launch path): ready_s and greeting_s were taken after a
 `Popen.wait(timeout)` sleep loop and so sit on its 1, 2, 4, ... 50 ms checkpoints; greeting_s
@@ -128,12 +129,13 @@ class Transcript:
     launch_failure: dict | None = None
     repeats: int = 1  # probes whose medians the times are
     round_trip: dict | None = None  # {"points": [[bytes, seconds], ...], "samples": n}; None before format 3
+    work_rate: float | None = None  # bytes of crc32 per second where recorded; None before format 3
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "target": self.target, "binary": self.binary,
                 "version": self.version, "version_text": self.version_text,
                 "recorded_at": self.recorded_at, "kvm_at_record": self.kvm_at_record,
-                "repeats": self.repeats, "round_trip": self.round_trip,
+                "repeats": self.repeats, "round_trip": self.round_trip, "work_rate": self.work_rate,
                 "launches": [ln.to_json() for ln in self.launches],
                 "launch_failure": self.launch_failure}
 
@@ -143,7 +145,8 @@ class Transcript:
             raise ValueError(f"unsupported transcript format {d.get('format')!r}")
         return cls(d["target"], d["binary"], d["version"], d["version_text"], d["recorded_at"],
                    bool(d["kvm_at_record"]), [Launch.from_json(x) for x in d["launches"]],
-                   d.get("launch_failure"), int(d.get("repeats") or 1), d.get("round_trip"))
+                   d.get("launch_failure"), int(d.get("repeats") or 1), d.get("round_trip"),
+                   None if d.get("work_rate") is None else float(d["work_rate"]))
 
     def launch_for(self, accel: str) -> Launch:
         for ln in self.launches:
