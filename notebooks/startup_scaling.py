@@ -114,6 +114,10 @@ if not startup.empty:
                 f"**{tables.fmt_duration(h.before_s)}** with {h.before} and "
                 f"**{tables.fmt_duration(h.after_s)}** with {h.after}: "
                 f"**{tables.fmt_ratio(h.ratio)} faster** ({kind}).")
+        if h.before_qemu_share == h.before_qemu_share:  # not NaN: the run replayed and says its KVM
+            text += (f" Of the {h.before} startup, {h.before_qemu_share:.0%} is the replayed QEMU's own "
+                     f"time (start-up and commands, computed from the transcripts), the rest the "
+                     f"workbench's own work.")
         if h.n_emulators < 30:
             text += (f" (The cover letter speaks of 30 emulators; this run's largest count is "
                      f"{h.n_emulators}.)")

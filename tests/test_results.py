@@ -231,3 +231,35 @@ def test_parallel_fidelity_ratios_and_speedups() -> None:
     assert list(par["ratio"]) == pytest.approx([1.0, 0.625, 0.8])
     assert list(par["speedup_simulated"]) == pytest.approx([1.0, 2.0, 2.5])
     assert list(par["speedup_real"]) == pytest.approx([1.0, 1.25, 2.0])
+
+
+def test_replayed_qemu_time_counts_the_launches_the_prober_makes() -> None:
+    from workbench.paths import TRANSCRIPTS_DIR
+    from workbench.sim import qemu_time
+    from workbench.sim.transcript import load_raw
+
+    tr = load_raw(TRANSCRIPTS_DIR / "qemu-system-x86_64.json.gz")
+    assert len(tr["launches"]) == 2  # recorded where KVM worked: the TCG-only second launch too
+    with_kvm, without = qemu_time.probe_qemu_s(tr, True), qemu_time.probe_qemu_s(tr, False)
+    first = tr["launches"][0]
+    recorded_first = first["ready_s"] + sum(e["latency_s"] for e in first["exchanges"])
+    assert 0 < without < recorded_first  # start-up less fork+exec, each latency less a round trip
+    assert without > 0.9 * recorded_first
+    assert with_kvm > without
+    one = qemu_time.install_qemu_s(1, True)
+    assert one == pytest.approx(with_kvm)
+    assert qemu_time.install_qemu_s(3, True) > one
+
+
+def test_headline_share_needs_the_runs_kvm(tmp_path) -> None:
+    import pandas as pd
+
+    from workbench import plots
+
+    rows = pd.DataFrame([{"benchmark": "daemon_startup", "cache": "cold", "phase": "total", "n_emulators": 2,
+                          "strategy": s, "time_s": t, "emulators": "simulated", "run": ""}
+                         for s, t in (("full-caps", 0.5), ("per-emulator", 0.05))])
+    assert math.isnan(plots.startup_headline(rows)["before_qemu_share"].iloc[0])  # KVM unknown: no share
+    h = plots.startup_headline(rows.assign(kvm_usable=True)).iloc[0]
+    from workbench.sim.qemu_time import install_qemu_s
+    assert h.before_qemu_share == pytest.approx(install_qemu_s(2, True) / 0.5)

@@ -93,7 +93,8 @@ def load(results_dir: str | Path | Sequence[str | Path], emulators: Sequence[int
             note(f"No results in `{run}`: nothing measured to show. Make a run with "
                  "`workbench sweep -o DIR` (or `workbench run`) and pass it as `results_dir`.")
             continue
-        frames.append(load_run(run).assign(run=label + (" (reference)" if label == ref_label and len(runs) > 1 else "")))
+        frames.append(with_run_machine(load_run(run), run).assign(
+            run=label + (" (reference)" if label == ref_label and len(runs) > 1 else "")))
     if not frames:
         return pd.DataFrame(columns=COLUMNS + ["run"]), {}
     df = pd.concat(frames, ignore_index=True)
@@ -338,11 +339,31 @@ def startup_headline(df: pd.DataFrame, paths: Sequence[str] = ("daemon_startup",
                 continue
             n = int(wide[[before, after]].dropna().index.max())
             b, a = float(wide.loc[n, before]), float(wide.loc[n, after])
+            qemu = replayed_qemu_s(by_run, n) if before == BASELINE else float("nan")
             rows.append({"run": run, "benchmark": path, "n_emulators": n, "before": before,
                          "after": after, "before_s": b, "after_s": a,
-                         "ratio": b / a if a > 0 else float("nan")})
+                         "ratio": b / a if a > 0 else float("nan"),
+                         "before_qemu_share": qemu / b if b > 0 else float("nan")})
     return pd.DataFrame(rows, columns=["run", "benchmark", "n_emulators", "before", "after",
-                                       "before_s", "after_s", "ratio"])
+                                       "before_s", "after_s", "ratio", "before_qemu_share"])
+
+
+def replayed_qemu_s(run_rows: pd.DataFrame, n: int) -> float:
+    """The replayed QEMU's own seconds in a full-caps startup of n emulators (every emulator
+    probed once), from the transcripts, with the run's KVM (the `kvm_usable` column that load()
+    takes from machine.json); NaN where the run does not say or did not replay."""
+    from workbench.sim.qemu_time import install_qemu_s
+
+    if "kvm_usable" not in run_rows or run_rows["kvm_usable"].isna().all():
+        return float("nan")
+    if not (run_rows["emulators"] == "simulated").any():
+        return float("nan")
+    return install_qemu_s(n, bool(run_rows["kvm_usable"].dropna().iloc[0]))
+
+
+def with_run_machine(df: pd.DataFrame, run: Path) -> pd.DataFrame:
+    """The run's rows with the machine facts the headlines need (kvm_usable)."""
+    return df.assign(kvm_usable=read_run_info(run).data.get("kvm_usable"))
 
 
 # -- startup timeline (Gantt) from a Chrome trace -------------------------------------------

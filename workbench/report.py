@@ -181,7 +181,7 @@ def _answer_html(out: Path, results: Sequence[Path], reference: Path | None) -> 
     for run, label in zip(runs, plots.run_labels(runs)):
         if any(Path(run).glob("*.json")):
             from workbench.results import load_run
-            frames.append(load_run(run).assign(
+            frames.append(plots.with_run_machine(load_run(run), run).assign(
                 run=label + (" (reference)" if reference and run == reference and len(runs) > 1 else "")))
     if not frames:
         return "<p>No results to answer from.</p>"
