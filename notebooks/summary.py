@@ -57,14 +57,28 @@ if not df.empty:
     notes = []
     tr = tracing_overhead(df)
     if not tr.empty:
-        notes.append(f"Tracing overhead on startup: median {tables.sig(tr['overhead_pct'].median())}% "
-                     f"(range {tables.sig(tr['overhead_pct'].min())}% to {tables.sig(tr['overhead_pct'].max())}%).")
+        # Per strategy and cache at the largest count: never pooled across strategies or counts.
+        top = tr[tr["n_emulators"] == tr.groupby(["strategy", "cache"])["n_emulators"].transform("max")]
+        notes.append("Tracing overhead on startup, per strategy and cache at the largest count: "
+                     + "; ".join(f"{r.strategy} {r.cache} n={r.n_emulators}: {tables.fmt_duration(r.overhead_s)} "
+                                 f"({tables.sig(r.overhead_pct)}%)" for r in top.itertuples())
+                     + " (the table below has every count).")
     fid = fidelity(df) if (df["benchmark"] == "replay_fidelity").any() else pd.DataFrame()
     if not fid.empty and fid["real"].notna().any():
         notes.append(f"Replay fidelity: one simulated probe / one real probe, median over targets "
                      f"{tables.fmt_ratio(fid['ratio'].median())} (measured on both).")
     if notes:
         display(Markdown("\n".join(f"- {n}" for n in notes)))
+    if not tr.empty:
+        shown = tr.sort_values(["strategy", "cache", "n_emulators"])[
+            ["strategy", "n_emulators", "cache", "on", "off", "overhead_s", "overhead_pct"]]
+        display(tables.show_table(shown, output_dir, "tracing_overhead",
+                                  "Startup with tracing on and off (medians), per strategy, count and cache",
+                                  plots.kind(df[df["benchmark"] == "tracing_overhead"]),
+                                  plots.provenance(df[df["benchmark"] == "tracing_overhead"]),
+                                  time_columns=["on", "off", "overhead_s"],
+                                  formats={"overhead_pct": lambda v: f"{tables.sig(v)}%"},
+                                  names={"overhead_s": "overhead", "overhead_pct": "overhead (%)"}))
 
 # %% [markdown]
 # ## Regressions against the reference run

@@ -80,3 +80,25 @@ def test_cold_container_is_the_kubevirt_client_and_times_the_whole_sequence():
     assert "cold_container" in measure.SEQUENCES and measure.BENCHMARK["cold_container"] == "scenario"
     with pytest.raises(ValueError, match="unknown case"):
         measure.steps_for("nope")
+
+
+def test_reaper_on_sigterm_leaves_no_process_behind(tmp_path) -> None:
+    """The reaper (no libvirt needed): SIGTERM kills its command and the orphans it left."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import processes_mentioning
+
+    marker = str(tmp_path / "orphan-marker")
+    # The subshell's child is orphaned at once (re-parented to the reaper); the command waits.
+    script = f"(exec -a {marker} sleep 300 &) ; echo started ; exec -a {marker}-cmd sleep 300"
+    proc = subprocess.Popen([sys.executable, "-m", "workbench.libvirt9.reaper", "bash", "-c", script],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "started"  # blocks until both are running
+    assert len(processes_mentioning(marker)) >= 2  # the orphan, and the command (bash or its sleep)
+    os.kill(proc.pid, signal.SIGTERM)
+    assert proc.wait() == 143
+    proc.stdout.close()
+    assert processes_mentioning(marker) == []

@@ -22,6 +22,7 @@ import pyperf
 
 from workbench.bench.common import ensure_install, param_name
 from workbench.commands.args import emulator_count, latency
+from workbench.errors import unwind_on_sigterm
 from workbench.libvirt9 import backend, measure
 from workbench.sim.catalog import MAX_SIMULATED
 
@@ -53,6 +54,7 @@ def main() -> None:
                    "roots are short paths under /tmp (its socket paths must stay under 108 bytes)")
     p.add_argument("--install", type=Path, default=None, help="a directory of real qemu-system-* binaries")
     args = runner.parse_args()
+    unwind_on_sigterm()  # a stopped sweep: the libvirt worker and its emulators end with this process
     if args.install is not None:
         install, kind, source = args.install, "real", "measured-real"
     else:

@@ -85,6 +85,17 @@ def write_qemu_conf(root: Path) -> None:
     conf.write_text(f'user = "{user}"\ngroup = "{group}"\n')
 
 
+def _stop_reaper(proc: subprocess.Popen) -> None:
+    """SIGTERM the reaper, which kills and reaps the worker and every QEMU it left; SIGKILL it
+    only if it does not end within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)  # the reaper's own exit: a blocking wait, bounded
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def run_job(install: Path, root: Path, steps: list[dict], *, log_file: Path | None = None,
             timeout: float = 600.0) -> list[StepRecord]:
     """Run `steps` in one worker on `qemu:///embed?root=ROOT` with PATH = `install`."""
@@ -104,12 +115,16 @@ def run_job(install: Path, root: Path, steps: list[dict], *, log_file: Path | No
         job.write_text(json.dumps({"uri": f"qemu:///embed?root={root}", "steps": steps}))
         cmd = [sys.executable, "-m", "workbench.libvirt9.reaper",
                sys.executable, "-m", "workbench.libvirt9.worker", str(job), str(out)]
-        try:
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired as e:
-            raise LibvirtError(f"libvirt worker on {install}: no answer within {timeout:.0f} s") from e
+        with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+            try:
+                _, stderr = proc.communicate(timeout=timeout)
+            except BaseException as e:  # a time limit, or this process told to stop (SIGTERM unwinds)
+                _stop_reaper(proc)
+                if isinstance(e, subprocess.TimeoutExpired):
+                    raise LibvirtError(f"libvirt worker on {install}: no answer within {timeout:.0f} s") from e
+                raise
         if proc.returncode != 0 or not out.exists():
-            tail = (proc.stderr or "").strip().splitlines()[-3:]
+            tail = (stderr or "").strip().splitlines()[-3:]
             raise LibvirtError(f"libvirt worker on {install} exited {proc.returncode}: "
                                + " | ".join(tail))
         return [StepRecord(**r) for r in json.loads(out.read_text())]
