@@ -212,8 +212,11 @@ else:
 # The `parallel` strategy's pool (`parallel_scaling`: a cold get_capabilities at the largest
 # emulator count, 1 to 8 probe workers) on the replaying emulators and, where the host has them,
 # on the real binaries of the same targets. A replay does QEMU's work at the recording machine's
-# speed, so it is slowed by other processes on its core as QEMU is; how far the two speed-ups
-# agree says how far the replays can stand in for QEMU when probes run side by side.
+# speed; how far the two speed-ups agree says how far the replays can stand in for QEMU when
+# probes run side by side. Known cause where the replays gain beyond the core count: a replay
+# counts its work from a wall-clock deadline, so time it spends waiting for a core before it
+# starts working is not made up (`workbench/sim/replay_timing.py: work_until`); budgeting the
+# work in CPU time closed the gap in a trial (branch experiment/replay-cpu-budget).
 
 # %%
 par_rows = df[df["benchmark"] == "parallel_scaling"]

@@ -43,12 +43,16 @@ def work_until(deadline: float) -> None:
     is CPU-bound (TCG set-up, schema generation: its QEMU processes use ~0.8 s of CPU per second
     of wall time here). The time left is converted into an amount of work at the recording
     machine's speed (`work_rate`: bytes of zlib.crc32 per second there, measured by the
-    recorder) and that work is done. Where QEMU would have been slowed, by other processes on
-    the same cores or a slower machine, the replay is slowed alike: a replay that only watched
-    the clock would finish on time with a quarter of a core, and a parallel prober would see
-    speed-ups beyond the core count that real binaries never give. The first part of the time
-    goes into the ballast, while it lasts. Transcripts without a work rate (formats 1-2): the
-    clock is watched instead."""
+    recorder) and that work is done, so a replay on a slower machine, or sharing its core
+    while it works, takes longer as QEMU would. Known limit: the time left is counted from a
+    wall-clock deadline, so time spent waiting for a core *before* this call (behind other
+    probes, between the request's arrival and here) is not made up: with 4 and 8 probes in
+    parallel on 2 cores the replays' speed-up passes the core count (2.2-2.4x) where the real
+    binaries' stays at 1.8x (reference run, parallel_scaling). Budgeting in CPU time instead
+    (the delay less the CPU this process used since the request or its exec) brought it to
+    1.78x against the real 1.83x in a trial (branch experiment/replay-cpu-budget). The first
+    part of the time goes into the ballast, while it lasts. Transcripts without a work rate
+    (formats 1-2): the clock is watched instead."""
     if _ballast is not None:
         _ballast.fill_until(deadline)
     left = deadline - time.monotonic()
