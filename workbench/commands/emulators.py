@@ -16,14 +16,16 @@ from workbench.sim.transcript import REPEATS
 
 def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("record", help="record probe transcripts from the real qemu-system-* binaries",
-                       description="Probe every real qemu-system-* binary with libvirt's sequence and "
-                                   "save one gzip JSON transcript per binary.")
+                       description="Probe every real qemu-system-* binary with libvirt's sequence, in "
+                                   "rounds, and save one gzip JSON transcript per binary: its replies, "
+                                   "every time the median over the rounds, the socket round trip and "
+                                   "this machine's speed (what a replay needs to reproduce it).")
     s.add_argument("--qemu-dir", type=Path, default=Path("/usr/bin"),
                    help="where the real binaries are (default: /usr/bin)")
     s.add_argument("-o", "--output", type=Path, required=True, help="directory for the .json.gz transcripts")
     s.add_argument("--repeats", type=positive_int, default=REPEATS,
-                   help=f"probes per binary whose median times are kept, after one warm-up probe "
-                        f"(default {REPEATS}); record on a quiet machine")
+                   help=f"probes per binary whose median times are kept, taken in rounds over all "
+                        f"the binaries after one warm-up round (default {REPEATS}); record on a quiet machine")
     s.set_defaults(func=record)
 
     s = sub.add_parser("install", help="write a simulated install of N replaying emulators",
