@@ -129,15 +129,11 @@ def ensure_real_install(root: Path, n: int) -> Path | None:
     dest = Path(root).absolute() / f"n{n}-real"
     if dest.is_dir():
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
-    for name in names:
-        (tmp / name).symlink_to(REAL_QEMU_DIR / name)
-    try:
-        os.rename(tmp, dest)
-    except OSError:  # another process won the race: use its links
-        shutil.rmtree(tmp, ignore_errors=True)
-    return dest
+
+    def link(tmp: Path) -> None:
+        for name in names:
+            (tmp / name).symlink_to(REAL_QEMU_DIR / name)
+    return _fill_once(dest, link)
 
 
 def ensure_install(root: Path, n: int, latency: str) -> Path:
@@ -147,12 +143,22 @@ def ensure_install(root: Path, n: int, latency: str) -> Path:
     dest = Path(root).absolute() / f"n{n}-{latency}"
     if (dest / MANIFEST).is_file():
         return dest
+    return _fill_once(dest, lambda tmp: install(tmp, n, latency=latency))
+
+
+def _fill_once(dest: Path, fill: Callable[[Path], Any]) -> Path:
+    """Make `dest` atomically: fill(a temporary dir beside it), then rename it into place. Where
+    another process won the race, its dir is used and ours removed."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
-    install(tmp, n, latency=latency)
+    try:
+        fill(tmp)
+    except BaseException:  # a half-filled dir must not outlive the failure
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     try:
         os.rename(tmp, dest)
-    except OSError:  # another process won the race: use its install
+    except OSError:  # another process won the race: use its dir
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
@@ -166,13 +172,7 @@ def _made_once(install: Path, tag: str, fill: Callable[[Path], Any]) -> Path:
     dest = install.with_name(f"{install.name}.{tag}-{(install / MANIFEST).stat().st_ctime_ns}")
     if dest.is_dir():
         return dest
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
-    fill(tmp)
-    try:
-        os.rename(tmp, dest)
-    except OSError:  # another process won the race
-        shutil.rmtree(tmp, ignore_errors=True)
-    return dest
+    return _fill_once(dest, fill)
 
 
 def _startup(install: Path, strategy: str, cache_dir: Path, config_dir: Path | None = None):
