@@ -136,3 +136,11 @@ def test_fidelity_command_compares_every_phase(capsys, private_tmp) -> None:
     assert [r["phase"] for r in rows] == list(PHASES)
     assert all(r["real_s"] > 0 and r["simulated_s"] > 0 for r in rows if r["phase"] != "prober between commands")
     assert {r["phase"] for r in rows if r["recorded_s"] is not None} == {"start to ready", "connect + greeting", "commands"}
+
+
+def test_round_trip_median_of_takes_each_size_apart() -> None:
+    a = roundtrip.RoundTrip([(64, 0.001), (4096, 0.004)], 3)
+    b = roundtrip.RoundTrip([(64, 0.003), (4096, 0.002)], 3)
+    c = roundtrip.RoundTrip([(64, 0.002), (4096, 0.009)], 3)
+    m = roundtrip.RoundTrip.median_of([a, b, c])
+    assert m.points == [(64, 0.002), (4096, 0.004)] and m.samples == 9

@@ -15,7 +15,7 @@ from workbench.conf.arch import target_of
 from workbench.errors import LaunchRefused, ProbeError
 from workbench.qemu.phases import LaunchPhases
 from workbench.sim.replay_timing import measure_work_rate
-from workbench.sim.roundtrip import measure as measure_round_trip
+from workbench.sim.roundtrip import RoundTrip, measure as measure_round_trip
 from workbench.sim.transcript import REPEATS, Exchange, Launch, Transcript, transcript_filename
 from workbench.qemu.probe import probe
 from workbench.qmp import QmpExchange
@@ -69,10 +69,8 @@ def record_all(qemu_dir: Path, out_dir: Path, repeats: int = REPEATS,
         for rec in recs:
             if rec.failure is None and rec.error is None:
                 _probe_once(rec, keep=rnd > 0, timeout_s=timeout_s)
-    round_trip = {"points": [[n, round(statistics.median(rt.points[i][1] for rt in round_trips), 9)]
-                             for i, (n, _) in enumerate(round_trips[0].points)],
-                  "samples": sum(rt.samples for rt in round_trips)}
-    machine = {"round_trip": round_trip, "work_rate": round(statistics.median(work_rates))}
+    machine = {"round_trip": RoundTrip.median_of(round_trips).to_json(),
+               "work_rate": round(statistics.median(work_rates))}
     outcomes = []
     for rec in recs:
         try:

@@ -43,6 +43,13 @@ class RoundTrip:
     def to_json(self) -> dict:
         return {"points": [[n, round(s, 9)] for n, s in self.points], "samples": self.samples}
 
+    @classmethod
+    def median_of(cls, measured: list["RoundTrip"]) -> "RoundTrip":
+        """Several measurements of the same sizes: the median per size, all their samples."""
+        sizes = [n for n, _ in measured[0].points]
+        return cls([(n, statistics.median(rt.points[i][1] for rt in measured)) for i, n in enumerate(sizes)],
+                   sum(rt.samples for rt in measured))
+
 
 def measure(samples: int = 40, sizes: tuple[int, ...] = SIZES, timeout_s: float = 10.0) -> RoundTrip:
     """Start the echo server, time `samples` exchanges per size (interleaved), stop it."""
