@@ -5,8 +5,8 @@ imports this at start-up.
 
 "recorded" latency reproduces the recorded start-up, per-command and quit->exit
 times; "none" adds no delay; a float scales every recorded delay. The delays stand in for QEMU's
-own work inside the emulator process and are spent spinning on a CPU, as QEMU's are (see
-work_until); the prober itself never sleeps (tests/test_probe_nosleep.py).
+own work inside the emulator process and are spent working on a CPU at the recording machine's
+speed, as QEMU's are (see work_until); the prober itself never sleeps (tests/test_probe_nosleep.py).
 
 The model of what is subtracted (pure arithmetic in `startup_delay`, `round_trip_s` and
 `reply_delay`, tested in tests/test_replay.py without any clock):

@@ -30,8 +30,9 @@ before with the same client against an echo server that answers at once (median 
 reply size, workbench.sim.roundtrip): the replay subtracts it to get QEMU's work. Every instant
 of a launch is on one clock (`time.perf_counter_ns`).
 
-Format 3 times are medians over `repeats` probes of the binary, one after another after one
-probe to warm the page cache (not kept); the replies are the first kept probe's. Format 2 is one
+Format 3 times are medians over `repeats` probes of the binary, taken in rounds over all the
+binaries recorded together, after one round that warms the page cache (not kept); the replies are
+the first kept probe's; `round_trip` and `work_rate` are medians of one measurement per round. Format 2 is one
 probe per binary and has no `round_trip` (the replay then takes the launch's smallest latency
 for it, and no `work_rate`: the replay then watches the clock); it still loads.
 
