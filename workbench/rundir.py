@@ -74,7 +74,7 @@ def collect_run_info() -> dict[str, Any]:
     dirty = bool(_run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--", "workbench"]))
     return {
         "format_version": FORMAT_VERSION,
-        "cpu_model": cpuinfo("model name"), "cores": os.cpu_count(), "memory_gib": round(mem_kib / 2**20, 1),
+        "hostname": platform.node(), "cpu_model": cpuinfo("model name"), "cores": os.cpu_count(), "memory_gib": round(mem_kib / 2**20, 1),
         "kernel": platform.release(), "os": _run(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
         "python": platform.python_version(),
         "qemu": _run([str(qemu), "--version"]).splitlines()[0] if qemu.exists() else None,

@@ -111,20 +111,31 @@ class Job:
     strategy: str | None = None
     n: int | None = None
     cache: str | None = None
+    case: str | None = None  # one case of a script that has several (scenarios, libvirt_real)
 
     @property
     def filename(self) -> str:
         parts = [self.benchmark]
         if self.n is not None:
             parts += [f"n{self.n:02d}", str(self.cache), str(self.strategy)]
+        if self.case:
+            parts.append(self.case)
         return "--".join(parts + [f"r{self.round}"]) + ".json"
 
-    def argv(self, mode: Mode, latency: str, install_root: Path, cache_root: Path, out: Path) -> list[str]:
-        cmd = [sys.executable, "-m", f"workbench.bench.{self.benchmark}", *mode.args(self.cache), "-q",
+    def argv(self, mode: Mode, latency: str, install_root: Path, cache_root: Path, out: Path,
+             processes: int | None = None, append: bool = False) -> list[str]:
+        """The pyperf command of this job; `processes` overrides the mode's worker count and
+        `append` adds the workers' runs to an existing file `out` (the main job's extra rounds)."""
+        args = list(mode.args(self.cache))
+        if processes is not None:
+            args[args.index("-p") + 1] = str(processes)
+        cmd = [sys.executable, "-m", f"workbench.bench.{self.benchmark}", *args, "-q",
                "--latency", latency, "--install-root", str(install_root),
-               "--cache-root", str(cache_root), "-o", str(out)]
+               "--cache-root", str(cache_root), "--append" if append else "-o", str(out)]
         if self.n is not None:
             cmd += ["--strategy", str(self.strategy), "--emulators", str(self.n), "--cache", str(self.cache)]
+        if self.case:
+            cmd += ["--case", self.case]
         return cmd
 
 
@@ -173,6 +184,41 @@ class SweepMismatch(ResultsError):
     """The run directory holds results made with other benchmark code or settings."""
 
 
+@dataclass(frozen=True)
+class Shard:
+    """`--shard I/N`: the I-th of N deterministic shares of a grid (1-based). Job k of the grid's
+    plan (its fixed order, before anything this machine lacks is left out) goes to shard
+    k mod N + 1, so neighbouring jobs (the strategies of one count) spread over the shards and
+    every shard gets a like share of cheap and expensive jobs."""
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Shard":
+        try:
+            i, n = (int(p) for p in text.split("/"))
+        except ValueError:
+            raise ValueError(f"expected a shard as I/N (e.g. 1/2), got {text!r}") from None
+        if not 1 <= i <= n:
+            raise ValueError(f"shard {text!r}: need 1 <= I <= N")
+        return cls(i, n)
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    def take(self, jobs: Sequence["Job"]) -> list["Job"]:
+        return [j for k, j in enumerate(jobs) if k % self.count == self.index - 1]
+
+
+def grid_id(jobs: Sequence[Job], mode: str, latency: str) -> str:
+    """sha256 of a grid's whole plan (every job file) and the settings its values depend on:
+    equal for the shards of one grid, different for any other grid."""
+    import hashlib
+
+    doc = json.dumps({"jobs": [j.filename for j in jobs], "mode": mode, "latency": latency}, sort_keys=True)
+    return hashlib.sha256(doc.encode()).hexdigest()
+
+
 @dataclass
 class SweepResult:
     ran: list[Job]
@@ -180,16 +226,40 @@ class SweepResult:
     failed: dict[str, str]  # file name -> the end of its stderr
 
 
-def _check_or_write_machine(out: Path, settings: dict) -> None:
+_SAME = ("latency", "mode", "grid_sha256", "shard")  # a resumed run must agree on these
+
+
+def _check_or_write_machine(out: Path, settings: dict) -> dict:
     info = rundir.collect_run_info() | {"sweep": settings}
     if (out / rundir.MACHINE_FILE).exists():
         old = rundir.read_run_info(out)
-        if old.code_sha256 != info["code_sha256"] or old.sweep.get("latency") != settings["latency"] \
-                or old.sweep.get("mode") != settings["mode"]:
+        if old.code_sha256 != info["code_sha256"] or any(
+                old.sweep.get(k, settings.get(k)) != settings.get(k) for k in _SAME):
             raise SweepMismatch(f"{out} holds results of other workbench code or settings "
                                 f"({out / rundir.MACHINE_FILE}); use a new output directory")
         info["sweep"]["created_at"] = old.sweep.get("created_at", settings["created_at"])
+        for key in ("jobs", "skipped_parts", "sessions"):  # what earlier sessions did stays recorded
+            if key in old.data:
+                info[key] = old.data[key]
+    info.setdefault("jobs", {})
+    info.setdefault("skipped_parts", [])
+    info.setdefault("sessions", []).append({"command_line": [sys.executable, *sys.argv],
+                                            "started_at": _now()})
     rundir.write_run_info(out, info)
+    return info
+
+
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def skip_part(info: dict, part: str, reason: str) -> None:
+    """Record a part of the grid that was not measured, with the reason (machine.json)."""
+    entry = {"part": part, "reason": reason}
+    if entry not in info.setdefault("skipped_parts", []):
+        info["skipped_parts"].append(entry)
 
 
 def _finished(path: Path) -> bool:
@@ -210,18 +280,90 @@ def _finished(path: Path) -> bool:
     return False
 
 
+@dataclass
+class JobRunner:
+    """Runs jobs of one run directory one at a time: each into a hidden temporary, renamed into
+    place when whole; records each job's wall time and the load around it in machine.json."""
+    out: Path
+    mode: Mode
+    latency: str
+    work: Path                  # installs and per-job cache roots live here
+    info: dict                  # machine.json as written at the start, updated per job
+    progress: object = None     # a tqdm bar counted in expected seconds, or None
+
+    def run(self, job: Job, processes: int | None = None, append: bool = False,
+            expected_s: float = 0.0) -> str | None:
+        """Run (or, append=True, add `processes` workers to) one job; None, or its error."""
+        import time
+
+        if self.progress is not None:
+            self.progress.set_postfix_str(job.filename[:-5], refresh=True)
+        final = self.out / job.filename
+        tmp = self.out / f".{job.filename}.tmp"
+        if append:
+            shutil.copyfile(final, tmp)
+        cache_root = Path(tempfile.mkdtemp(prefix="c-", dir=self.work))  # this job's caches only
+        load_before, t0 = os.getloadavg()[0], time.monotonic()
+        more = ({"processes": processes} if processes is not None else {}) | ({"append": True} if append else {})
+        proc = subprocess.run(job.argv(self.mode, self.latency, self.work / "installs", cache_root, tmp, **more),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        took = time.monotonic() - t0
+        shutil.rmtree(cache_root, ignore_errors=True)
+        rec = self.info["jobs"].setdefault(job.filename, {"seconds": 0.0, "processes": 0, "sessions": []})
+        rec["sessions"].append({"started_at": _now(), "seconds": round(took, 2),
+                                "load_1min_before": load_before, "load_1min_after": os.getloadavg()[0]})
+        error = None
+        if proc.returncode == 0 and tmp.exists():
+            os.replace(tmp, final)
+            rec["seconds"] = round(rec["seconds"] + took, 2)
+            rec["processes"] += processes if processes is not None else self.mode.processes
+        else:
+            tmp.unlink(missing_ok=True)
+            error = proc.stderr[-3000:] or f"exit status {proc.returncode}"
+            rec["sessions"][-1]["failed"] = error.strip().splitlines()[-1:] or [""]
+        rundir.write_run_info(self.out, self.info)
+        if self.progress is not None:
+            if error:
+                self.progress.write(f"FAILED {job.filename}: {error.strip().splitlines()[-1:]}")
+            self.progress.update(expected_s)
+        return error
+
+    def finish(self) -> None:
+        self.info["sessions"][-1]["finished_at"] = _now()
+        rundir.write_run_info(self.out, self.info)
+
+
+def progress_bar(total_s: float, done_s: float, enabled: bool):
+    """A bar whose unit is expected seconds of work: its ETA is weighted by each job's cost."""
+    from tqdm import tqdm
+
+    return tqdm(total=round(total_s, 1), initial=round(done_s, 1), unit="s", disable=not enabled,
+                dynamic_ncols=True, bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
+
+
+def libvirt_reason(jobs: Sequence[Job]) -> str | None:
+    """Why real libvirt 9.0 cannot be measured here, if jobs ask for it and it cannot."""
+    if not any(j.benchmark == "libvirt_real" for j in jobs):
+        return None
+    from workbench.libvirt9.backend import unavailable_reason
+
+    return unavailable_reason()
+
+
+def fmt_minutes(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
+
+
 def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategies: Sequence[str] | None = None,
               latency: str = "recorded", mode: str = "quick",
               benchmarks: Sequence[str] = GRID_BENCHMARKS + SINGLE_BENCHMARKS,
               caches: Sequence[str] = ("cold", "warm"), progress: bool = True,
-              blocks: Sequence[Block] | None = None) -> SweepResult:
+              blocks: Sequence[Block] | None = None, shard: Shard | None = None) -> SweepResult:
     """Run the grid into `out`: one block from (emulators, strategies, benchmarks, caches), or
-    `blocks` when given (the main job's main_grid)."""
-    import datetime as dt
-
-    from tqdm import tqdm
-
+    `blocks` when given (the main job's main_grid); `shard`: only that share of the grid."""
     from workbench.bench.common import ensure_install
+    from workbench.jobcost import CostModel
 
     if blocks is None:
         blocks = [Block(tuple(emulators), tuple(resolve_strategies(strategies)), tuple(benchmarks),
@@ -229,15 +371,13 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
     m = MODES[mode]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = plan_grid(blocks, m)
-    if any(j.benchmark == "libvirt_real" for j in jobs):
-        from workbench.libvirt9.backend import unavailable_reason
-
-        why = unavailable_reason()
-        if why:  # optional: the model's rows stand alone, and the run says why libvirt's are absent
-            print(f"sweep: real libvirt 9.0 not measured: {why}", file=sys.stderr)
-            jobs = [j for j in jobs if j.benchmark != "libvirt_real"]
-            blocks = [b for b in blocks if b.benchmarks != ("libvirt_real",)]
+    whole = plan_grid(blocks, m)
+    jobs = shard.take(whole) if shard else whole
+    why = libvirt_reason(jobs)
+    if why:  # optional: the model's rows stand alone, and the run says why libvirt's are absent
+        print(f"sweep: real libvirt 9.0 not measured: {why}", file=sys.stderr)
+        jobs = [j for j in jobs if j.benchmark != "libvirt_real"]
+        blocks = [b for b in blocks if b.benchmarks != ("libvirt_real",)]
     settings = {"mode": mode, "latency": latency,
                 "emulators": sorted({n for b in blocks for n in b.emulators}),
                 "strategies": list(dict.fromkeys(j.strategy for j in jobs if j.strategy)),
@@ -246,36 +386,36 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
                 "pyperf_args": list(m.pyperf_args), "processes": m.processes,
                 "values_per_benchmark": {"cold": m.values("cold"), "warm": m.values("warm")}, "rounds": m.rounds,
                 "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
-                "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    _check_or_write_machine(out, settings)
+                "grid_sha256": grid_id(whole, mode, latency), "grid_jobs": len(whole),
+                "shard": str(shard) if shard else None,
+                "created_at": _now()}
+    info = _check_or_write_machine(out, settings)
+    if why:
+        skip_part(info, "libvirt_real (real libvirt 9.0)", why)
     for stale in out.glob(".*.tmp*"):  # an interrupted job's partial output
         stale.unlink()
     todo = [j for j in jobs if not _finished(out / j.filename)]
     result = SweepResult([], [j for j in jobs if j not in todo], {})
+    costs = CostModel.from_run()
+    cost = {j.filename: costs.job_s(j, m.processes) for j in jobs}
+    left = sum(cost[j.filename] for j in todo)
+    if progress and todo:
+        print(f"sweep: {len(todo)} of {len(jobs)} jobs to run, expected {fmt_minutes(left)} "
+              f"(the reference run's job times; the bar's ETA corrects itself as jobs finish)", flush=True)
     work = Path(tempfile.mkdtemp(prefix="vcs-"))  # short: probe sockets live below /tmp anyway
     try:
-        installs = work / "installs"
         for n in sorted({j.n for j in todo if j.n is not None}):
-            ensure_install(installs, n, latency)  # once per sweep; read-only afterwards
-        bar = tqdm(total=len(jobs), initial=len(result.skipped), unit="job", disable=not progress,
-                   dynamic_ncols=True)
+            ensure_install(work / "installs", n, latency)  # once per sweep; read-only afterwards
+        bar = progress_bar(sum(cost.values()), sum(cost.values()) - left, progress)
+        runner = JobRunner(out, m, latency, work, info, bar)
         for job in todo:
-            bar.set_postfix_str(job.filename[:-5], refresh=True)
-            final = out / job.filename
-            tmp = out / f".{job.filename}.tmp"
-            cache_root = Path(tempfile.mkdtemp(prefix="c-", dir=work))  # this run's caches only
-            proc = subprocess.run(job.argv(m, latency, installs, cache_root, tmp),
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            shutil.rmtree(cache_root, ignore_errors=True)
-            if proc.returncode == 0 and tmp.exists():
-                os.replace(tmp, final)
-                result.ran.append(job)
+            error = runner.run(job, expected_s=cost[job.filename])
+            if error:
+                result.failed[job.filename] = error
             else:
-                tmp.unlink(missing_ok=True)
-                result.failed[job.filename] = proc.stderr[-3000:]
-                bar.write(f"FAILED {job.filename}: {proc.stderr.strip().splitlines()[-1:]}")
-            bar.update()
+                result.ran.append(job)
         bar.close()
+        runner.finish()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     write_results_csv(out)

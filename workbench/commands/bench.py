@@ -41,8 +41,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated benchmark scripts to run (default: all but parallel_scaling and "
                         "libvirt_real, which measure one strategy or system whatever --strategies says), "
                         "e.g. scenarios or libvirt_real")
+    s.add_argument("--shard", type=_shard, default=None, metavar="I/N",
+                   help="run only the I-th of N deterministic shares of the grid (job k of the grid's "
+                        "plan goes to shard k mod N + 1), e.g. one CI job per shard; join the shards "
+                        "with `workbench merge`")
     s.add_argument("-o", "--output", type=Path, required=True, help="run directory (resumed if it exists)")
     s.set_defaults(func=sweep)
+
+    s = sub.add_parser("merge", help="join the shards of one grid (sweep --shard I/N) into one run directory",
+                       description="Copy the result files of every shard into OUT with one machine.json "
+                                   "that keeps each shard's machine and provenance. Refused (exit 1) when "
+                                   "the runs are not shares of the same grid (grid, mode, latency), were "
+                                   "measured with different workbench code, or repeat a shard. Shards made "
+                                   "on several machines stay apart: machine.json names which machine "
+                                   "measured which job, and the report says so.")
+    s.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="shard run directories")
+    s.add_argument("-o", "--output", type=Path, required=True, help="the merged run directory (new)")
+    s.set_defaults(func=merge)
 
     s = sub.add_parser("compare", help="compare two runs; exit 1 if a regression is flagged",
                        description="Per benchmark in both runs: a significance test with a false "
@@ -86,17 +101,38 @@ def _benchmark_list(text: str) -> tuple[str, ...]:
     return names
 
 
+def _shard(text: str):
+    from workbench.sweep import Shard
+
+    try:
+        return Shard.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def sweep(args: argparse.Namespace) -> int:
     from workbench.sweep import GRID_BENCHMARKS, SINGLE_BENCHMARKS, run_sweep
 
     mode = "quick" if args.quick else "rigorous" if args.rigorous else "default"
     res = run_sweep(args.output, args.emulators, args.strategies, args.latency, mode,
-                    benchmarks=args.benchmarks or GRID_BENCHMARKS + SINGLE_BENCHMARKS)
+                    benchmarks=args.benchmarks or GRID_BENCHMARKS + SINGLE_BENCHMARKS, shard=args.shard)
     print(f"{len(res.ran)} runs made, {len(res.skipped)} kept from before, {len(res.failed)} failed; "
           f"results in {args.output}")
     for name, err in res.failed.items():
         print(f"workbench: {name} failed:\n{err}", file=sys.stderr)
     return 1 if res.failed else 0
+
+
+def merge(args: argparse.Namespace) -> int:
+    from workbench.merge import merge_runs
+
+    merged = merge_runs(args.runs, args.output)
+    files = sum(len(f) for f in merged["machines"].values())
+    print(f"merged {len(args.runs)} shards ({', '.join(merged['sweep']['shards'])} of "
+          f"{merged['sweep']['grid_jobs']} jobs' grid): {files} result files into {args.output}")
+    for label, names in merged["machines"].items():
+        print(f"  {label}: {len(names)} files")
+    return 0
 
 
 def compare(args: argparse.Namespace) -> int:
