@@ -83,6 +83,27 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="table (with a footer) or csv/json on stdout (method and test count on stderr)")
     s.set_defaults(func=compare)
 
+    s = sub.add_parser("aa", help="A/A check: the same grid swept twice plus an injected slowdown, compared",
+                       description="Sweep the same small grid --runs times (quick mode: a few minutes), copy "
+                                   "the last run with driver_startup (per-emulator, cold cache, largest emulator "
+                                   "count) slowed by --factor (workbench.aa.inject_slowdown, labelled in the copy), "
+                                   "and compare run1 with every other run and with the injected copy. Writes "
+                                   "OUT/run1.., OUT/injected, OUT/compare-*.csv and OUT/aa-summary.json; resumes "
+                                   "finished runs. Exit 1 when an A/A pair flags more than 1%% regressions or the "
+                                   "injected benchmark is unchanged (or inconclusive with an mdc below the "
+                                   "injected change).")
+    s.add_argument("--runs", type=int, default=2, help="sweeps of the same grid (default 2)")
+    s.add_argument("--emulators", type=emulator_list, default=None,
+                   help="comma-separated emulator counts (default 1,8)")
+    s.add_argument("--strategies", type=strategy_list, default=None,
+                   help="comma-separated strategies (default full-caps,per-emulator; per-emulator is injected)")
+    s.add_argument("--benchmarks", type=_benchmark_list, default=None,
+                   help="benchmark scripts (default driver_startup,parse; driver_startup is injected)")
+    s.add_argument("--rigorous", action="store_true", help="sweep in rigorous mode instead of quick")
+    s.add_argument("--factor", type=float, default=1.2, help="injected slowdown (default 1.2: 20%%)")
+    s.add_argument("-o", "--output", type=Path, required=True, help="directory for the runs and compare outputs")
+    s.set_defaults(func=aa)
+
     s = sub.add_parser("trace", help="write one driver startup plus one parse as a Chrome trace (Perfetto)",
                        description="On a fresh install and an empty cache: one driver startup and one "
                                    "parse, traced, written as Chrome trace event JSON.")
@@ -168,6 +189,29 @@ def compare(args: argparse.Namespace) -> int:
         print(format_compare_table(shown))
         print(f"\n{footer}")
     return 1 if counts.get("regression", 0) else 0
+
+
+def aa(args: argparse.Namespace) -> int:
+    from workbench import aa as check
+
+    if not 1.0 < args.factor < 10:
+        raise UsageError(f"--factor must lie between 1 and 10, got {args.factor}")
+    pairs = check.run_aa(args.output, args.runs, args.emulators or check.AA_EMULATORS,
+                         args.strategies or check.AA_STRATEGIES, args.benchmarks or check.AA_BENCHMARKS,
+                         "rigorous" if args.rigorous else "quick", args.factor)
+    for p in pairs:
+        line = (f"{p.output}: {p.tests} tests, " + ", ".join(f"{n} {v}" for v, n in sorted(p.verdicts.items()))
+                + f"; regressions {p.regression_share:.1%}; median mdc {p.mdc_median:.1%}")
+        if p.injected:
+            v = p.injected
+            line += (f"; injected x{args.factor} into {v['benchmark']}: {v['verdict']}, ratio {v['ratio']:.3f} "
+                     f"[{v['ci_low']:.3f}, {v['ci_high']:.3f}], mdc {v['mdc']:.1%}")
+        print(line)
+    bad = check.check_failures(pairs, args.factor)
+    for b in bad:
+        print(f"workbench: aa: {b}", file=sys.stderr)
+    print(f"summary in {args.output / check.SUMMARY_FILE}")
+    return 1 if bad else 0
 
 
 def format_compare_table(table) -> str:
