@@ -248,11 +248,19 @@ p.answer{{font-size:1.15em}} figure{{margin:1em 0}} figcaption{{font-size:13px}}
     return index
 
 
+def render_workers() -> int:
+    """Notebooks rendered side by side: one per core, at most 4 (each holds a kernel in memory)."""
+    import os
+
+    return max(1, min(4, len(os.sched_getaffinity(0))))
+
+
 def render_report(results: Path | Sequence[Path], out: Path, notebooks_dir: Path = NOTEBOOKS_DIR,
                   parameters: dict | None = None, reference: Path | None = None,
-                  progress: Callable[[str], None] | None = None) -> list[Outcome]:
+                  progress: Callable[[str], None] | None = None, workers: int | None = None) -> list[Outcome]:
     """Run every notebook of notebooks_dir on the run(s) `results` (and the `reference` run) into
-    `out`; write index.html. progress gets one line per notebook: '[3/6] apis 5.5 s'."""
+    `out`, `workers` at a time (default: render_workers()); write index.html. progress gets one
+    line per notebook as it finishes: '[3/6] apis 5.5 s'."""
     out = Path(out).absolute()
     out.mkdir(parents=True, exist_ok=True)
     runs = [Path(results)] if isinstance(results, (str, Path)) else [Path(r) for r in results]
@@ -264,11 +272,28 @@ def render_report(results: Path | Sequence[Path], out: Path, notebooks_dir: Path
         params["reference_dir"] = str(reference)
     params |= parameters or {}
     infos = describe_notebooks(notebooks_dir)
-    outcomes = []
-    for i, info in enumerate(infos, 1):
-        o = run_notebook(info, out, params)
-        outcomes.append(o)
+    outcomes: list[Outcome | None] = [None] * len(infos)
+    done = 0
+
+    def finished(i: int, o: Outcome) -> None:
+        nonlocal done
+        outcomes[i] = o
+        done += 1
         if progress:
-            progress(f"[{i}/{len(infos)}] {info.name} {o.seconds:.1f} s" + (" FAILED" if o.error else ""))
+            progress(f"[{done}/{len(infos)}] {o.notebook.name} {o.seconds:.1f} s" + (" FAILED" if o.error else ""))
+
+    workers = max(1, min(workers or render_workers(), len(infos)))
+    if workers == 1:
+        for i, info in enumerate(infos):
+            finished(i, run_notebook(info, out, params))
+    else:  # notebooks only read results: they can run side by side once nothing is measured
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(run_notebook, info, out, params): i for i, info in enumerate(infos)}
+            for f in as_completed(futures):
+                finished(futures[f], f.result())
+    outcomes = [o for o in outcomes if o is not None]
     write_index(out, outcomes, runs, reference)
     return outcomes

@@ -112,6 +112,7 @@ class Job:
     n: int | None = None
     cache: str | None = None
     case: str | None = None  # one case of a script that has several (scenarios, libvirt_real)
+    extra: tuple[str, ...] = ()  # more flags for the script (not part of the file name)
 
     @property
     def filename(self) -> str:
@@ -136,7 +137,7 @@ class Job:
             cmd += ["--strategy", str(self.strategy), "--emulators", str(self.n), "--cache", str(self.cache)]
         if self.case:
             cmd += ["--case", self.case]
-        return cmd
+        return cmd + list(self.extra)
 
 
 def resolve_strategies(spec: str | Sequence[str] | None = "all") -> list[str]:

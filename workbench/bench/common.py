@@ -31,7 +31,8 @@ T = TypeVar("T")
 # Flags passed on to workers, in (dest, option) pairs.
 _FLAGS = (("strategy", "--strategy"), ("emulators", "--emulators"), ("latency", "--latency"),
           ("cache", "--cache"), ("install_root", "--install-root"), ("cache_root", "--cache-root"),
-          ("domains", "--domains"), ("corpus", "--corpus"), ("targets", "--targets"))
+          ("domains", "--domains"), ("corpus", "--corpus"), ("targets", "--targets"), ("case", "--case"),
+          ("count", "--count"))
 
 
 # The parameters a benchmark's name carries (metadata key, short name), in this order, so that
@@ -77,6 +78,10 @@ class Bench:
         p.add_argument("--domains", type=int, default=0, help="persistent domain configs at startup")
         p.add_argument("--corpus", type=int, default=3, help="corpus domains to parse (smallest..largest)")
         p.add_argument("--targets", default="all", help="replay_fidelity: comma-separated targets")
+        p.add_argument("--case", default="all", help="scenarios: one scenario (e.g. cold_container), or all")
+        p.add_argument("--count", choices=("yes", "no"), default="yes",
+                       help="scenarios: make the untimed counting run (launches, per-call latencies as "
+                            "metadata); the main job says no: it costs as much as a value")
         self.args = self.runner.parse_args()
         unwind_on_sigterm()  # a worker killed mid-probe still ends its emulator and temp folder
         self.args.cache_root.mkdir(parents=True, exist_ok=True)

@@ -16,13 +16,19 @@ clock at the last answer; then (untimed) asks the daemon's `stats` and stops it 
 
 prebuilt and fixed-shipped run on an install whose `qemu-caps/` was built once (`workbench prebuild`, untimed:
 the packager's step). Emulator launches are counted by the daemon (cache stat `launches`, each
-probe adding the emulator processes it started) in one untimed counting run per scenario
-before the timed values, and recorded as metadata with its per-call latencies and the daemon's
-own CPU seconds (the emulators' CPU is not included): wb_launches, wb_ready_s,
-wb_first_answer_s, wb_worst_call_s, wb_last_answer_s, wb_daemon_cpu_s, wb_probes.
+probe adding the emulator processes it started) in one untimed counting run per scenario, and
+recorded as metadata with its per-call latencies and the daemon's own CPU seconds (the
+emulators' CPU is not included): wb_launches, wb_ready_s, wb_first_answer_s, wb_worst_call_s,
+wb_last_answer_s, wb_daemon_cpu_s, wb_probes. The counting run is made once per pyperf
+manager (not once per worker: it costs as much as a value) and handed to its workers in a file
+under --cache-root; a worker run on its own (no manager) counts for itself.
+
+--case NAME runs one scenario only (the main job asks only for cold_container); --count no leaves
+the counting run out (the main job: it costs as much as a value, and page one needs no counts).
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -142,13 +148,30 @@ def main() -> None:
         ensure_prebuilt(install)
     domains = x86_64_domains()
     define_xml = pick(domains, 1)[0].xml.decode()
-    for i, name in enumerate(SCENARIOS):
+    if b.args.case != "all" and b.args.case not in SCENARIOS:
+        b.runner.argparser.error(f"--case: expected one of {', '.join(SCENARIOS)} or all, got {b.args.case!r}")
+    chosen = [s for s in SCENARIOS if b.args.case in ("all", s)]
+    manager = not args.worker and not args.in_process and b.args.count == "yes"
+    counted_dir = b.args.cache_root / f"counted-{os.getpid() if manager else os.getppid()}"
+    if manager:
+        counted_dir.mkdir(exist_ok=True)
+        import atexit
+
+        atexit.register(shutil.rmtree, counted_dir, ignore_errors=True)
+    for i, name in enumerate(chosen):
         sc = Scenario(b, name, install, define_xml)
         meta = b.meta("scenario", case=name, phase="last_answer")
         meta["wb_cache"] = CACHE_STATE[name]  # the scenario's own, not --cache
-        runs_here = args.in_process or (args.worker and args.worker_task in (None, i))
-        if runs_here:  # the manager only collects what its workers measured
-            meta.update({f"wb_{k}": v for k, v in _counted_meta(sc.run()).items()})
+        counted = counted_dir / f"{name}.json"
+        if manager:  # once, for every worker this manager starts
+            counted.write_text(json.dumps(_counted_meta(sc.run())))
+            sc = Scenario(b, name, install, define_xml)  # the workers start from scratch
+        elif b.args.count == "yes" and (args.in_process or args.worker_task in (None, i)):
+            try:
+                found = json.loads(counted.read_text())
+            except (OSError, ValueError):  # a worker run by hand: count here
+                found = _counted_meta(sc.run())
+            meta.update({f"wb_{k}": v for k, v in found.items()})
 
         def time_func(loops: int, sc=sc) -> float:
             return sum(sc.run().last_s for _ in range(loops))

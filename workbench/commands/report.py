@@ -16,13 +16,11 @@ from workbench.errors import UsageError
 from workbench.paths import NOTEBOOKS_DIR, RESULTS_DIR
 
 REFERENCE_RUN = RESULTS_DIR / "reference"
-# `workbench run`: the emulator counts of the main grid (workbench.sweep.main_grid): libvirt's two
-# strategies at every count of the first tuple, the newer strategies at the second. Both grids
-# use the sweep's quick mode, so a --short run directory is resumed, not refused, by a later full
-# `workbench run` on the same -o. Wall times measured on the reference machine (2 cores) are in
-# data/results/reference/README.md.
+# `workbench run --full`: the emulator counts of the full grid (workbench.sweep.main_grid):
+# libvirt's two strategies at every count of the first tuple, the newer strategies at the second,
+# the sweep's quick mode (the committed reference run is one). Wall times measured on the
+# reference machine (2 cores) are in data/results/reference/README.md.
 FULL_GRID = ((1, 2, 4, 8, 16, 30), (1, 8, 30))
-SHORT_GRID = ((1, 8, 30), (1, 30))
 SWEEP_MODE = "quick"
 
 
@@ -50,15 +48,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--check", action="store_true", help="write nothing; exit 1 when a section is stale")
     s.set_defaults(func=readme_figures)
 
-    s = sub.add_parser("run", help="the main job: simulated installs, the benchmark sweep (1..30 emulators, "
-                                   "every strategy, about 50 min on 2 cores; resumes an existing -o) "
-                                   "and the report; prints the path of index.html",
+    s = sub.add_parser("run", help="the main job: the answer on page one with a 95%% CI beside each headline "
+                                   "ratio, in about 5 min on 2 cores (--full: the whole grid); then the report",
                        description=run.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("--short", "--quick", dest="short", action="store_true",
-                   help="the short grid: 1, 8 and 30 emulators (newer strategies 1 and 30), about a third "
-                        "of the time; the values per benchmark are the same (--quick is an older name "
-                        "for it, unrelated to `sweep --quick`)")
-    s.add_argument("-o", "--output", type=Path, default=Path("runs/latest"), help="run directory (default runs/latest)")
+    s.add_argument("--full", action="store_true",
+                   help="the full grid (every benchmark; libvirt's strategies at 1, 2, 4, 8, 16, 30 "
+                        "emulators, the newer ones at 1, 8, 30; 5 processes each), as the committed "
+                        "reference run; resumable")
+    s.add_argument("--budget", type=_seconds, default=None, metavar="SECONDS",
+                   help="the main job's wall-time budget, report included, that the adaptive part plans "
+                        "for (default 270); the first pass always runs whole")
+    s.add_argument("--reference", type=Path, default=None, metavar="RUN",
+                   help="a run the report draws beside this one and judges each headline against "
+                        "(e.g. data/results/reference)")
+    s.add_argument("-o", "--output", type=Path, default=None,
+                   help="run directory (default runs/latest, or runs/full with --full); resumed if it exists")
     s.add_argument("--reports", type=Path, default=Path("reports"), help="report directory (default reports/)")
     s.set_defaults(func=run)
 
@@ -120,42 +124,110 @@ def readme_figures(args: argparse.Namespace) -> int:
     return 1 if args.check and stale_any else 0
 
 
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return v
+
+
 def run(args: argparse.Namespace) -> int:
-    """The main job: a simulated install of every emulator count (made by the sweep, replaying
-    recorded QEMU 7.2 timings), the benchmark sweep into -o, then the report into --reports.
+    """The main job, then the report into --reports; prints its duration at the end.
 
-    The grid (workbench.sweep.main_grid): libvirt's two strategies (full-caps, per-emulator) run
-    every benchmark on a cold cache at 1, 2, 4, 8, 16 and 30 emulators and on a warm one at 1 and
-    30; the newer strategies run startup, the APIs and the scenarios cold at 1, 8 and 30; the
-    parallel pool's scaling at 30; real libvirt 9.0 on the same installs where it is installed
-    (skipped with the reason where not). About 50 minutes on 2 cores; --short (1, 8, 30) about a
-    third of that. The sweep's quick mode throughout: 5 pyperf worker processes, 1 value each on a
-    cold cache and 4 on a warm one (`workbench sweep --rigorous` is the slow, careful one).
-    An existing -o made with the same code is resumed: only missing benchmarks run.
+    workbench run: what the index page says, with a 95% confidence interval across worker
+    processes beside each headline ratio: cold daemon startup under full-caps and per-emulator at
+    1, 8 and 30 emulators (the cover letter), a cold container's client (spawn, get_version,
+    domcapabilities, define) under every strategy at 30, and real libvirt 9.0's cold container on
+    the same install where libvirt is installed (skipped with the reason where not). Simulated
+    emulators replaying recorded QEMU 7.2 timings. About 5 minutes on 2 cores, report included;
+    the expected duration is printed first. Adaptive: {rule}.
+
+    workbench run --full: the full grid (workbench.sweep.main_grid): libvirt's two strategies on
+    every benchmark cold at 1, 2, 4, 8, 16 and 30 emulators and warm at 1 and 30; the newer
+    strategies on startup, the APIs and the scenarios cold at 1, 8 and 30; the parallel pool's
+    scaling at 30; replay fidelity on the host's real QEMU; real libvirt 9.0 where installed; the
+    startup traces. The sweep's quick mode: 5 processes, 1 value each on a cold cache, 4 warm.
+
+    An existing -o made with the same code and job is resumed: only what is missing runs.
     """
-    from workbench.sweep import main_grid, run_sweep
-
     started = time.monotonic()
-    emulators, beyond = SHORT_GRID if args.short else FULL_GRID
-    print(f"sweep: libvirt's strategies at {list(emulators)} emulators, the newer ones at {list(beyond)}, "
-          f"simulated emulators (recorded latency), into {args.output}", flush=True)
-    res = run_sweep(args.output, latency="recorded", mode=SWEEP_MODE, blocks=main_grid(emulators, beyond))
+    if args.full:
+        out = args.output or Path("runs/full")
+        status = _run_full(out)
+    else:
+        from workbench import mainjob
+
+        out = args.output or Path("runs/latest")
+        budget = args.budget or mainjob.BUDGET_S
+        from workbench.sweep import resolve_strategies
+
+        jobs = mainjob.answer_jobs(resolve_strategies("all"), True)
+        first = mainjob.expected_first_pass_s(jobs)
+        print(f"run: the answer (cover letter, cold container at {mainjob.N} for every strategy, real "
+              f"libvirt 9.0 where installed) into {out}; expected about {_minutes(first + mainjob.REPORT_S)} "
+              f"(first pass {_minutes(first)} from the reference run's job times, report "
+              f"{_minutes(mainjob.REPORT_S)}), then more processes where the CIs are wide, up to "
+              f"{_minutes(budget)} in all", flush=True)
+        res = mainjob.run_answer(out, budget, started=started)
+        status = _sweep_status(res)
+    status = max(status, make_report(out, args.reports, reference=args.reference))
+    took = time.monotonic() - started
+    if not args.full:
+        from workbench import mainjob
+
+        for line in mainjob.summary_lines(out):
+            print(f"answer: {line}", flush=True)
+        mainjob.record_duration(out, took)
+    print(f"run: took {_minutes(took)} (sweep and report)", flush=True)
+    return status
+
+
+def _minutes(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
+
+
+def _sweep_status(res) -> int:
     for name, err in res.failed.items():
         print(f"workbench: {name} failed:\n{err}", file=sys.stderr)
     print(f"sweep: {len(res.ran)} benchmarks run, {len(res.skipped)} kept from before, "
           f"{len(res.failed)} failed", flush=True)
+    return 1 if res.failed else 0
+
+
+def _run_full(out: Path) -> int:
+    from workbench.sweep import main_grid, run_sweep
+
+    emulators, beyond = FULL_GRID
+    print(f"sweep: libvirt's strategies at {list(emulators)} emulators, the newer ones at {list(beyond)}, "
+          f"simulated emulators (recorded latency), into {out}", flush=True)
+    res = run_sweep(out, latency="recorded", mode=SWEEP_MODE, blocks=main_grid(emulators, beyond))
+    status = _sweep_status(res)
     from workbench.startup_traces import TRACES_DIR, TraceError, make_traces
 
     try:  # the startup timeline of the report: a few seconds
-        traces = make_traces(Path(args.output) / TRACES_DIR)
+        traces = make_traces(Path(out) / TRACES_DIR)
         print(f"traces: {', '.join(str(p) for p in traces)}", flush=True)
     except TraceError as e:
         print(f"workbench: {e}", file=sys.stderr)
-        res.failed["startup traces"] = str(e)
-    status = make_report(args.output, args.reports)
-    took = int(time.monotonic() - started)
-    print(f"run: took {took // 60} min {took % 60} s (sweep and report)", flush=True)
-    return 1 if res.failed else status
+        status = 1
+    return status
+
+
+def _fill_run_doc() -> None:
+    from workbench.mainjob import stop_rule
+
+    import textwrap
+
+    rule = textwrap.fill(f"Adaptive: {stop_rule()}.", 96, initial_indent="    ", subsequent_indent="    ")
+    run.__doc__ = run.__doc__.replace("    the expected duration is printed first. Adaptive: {rule}.",
+                                      "    the expected duration is printed first.\n" + rule)
+
+
+_fill_run_doc()
 
 
 def _lab_settings() -> Path:
