@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from workbench import plots, tables
+from workbench.precision import Interval, mean_interval, process_medians, ratio_interval
 
 BENCHMARK = "daemon_startup"  # spawn to first answered API call: the closest to libvirtd's startup
 AFTER = "per-emulator"
@@ -36,6 +37,22 @@ class Ratio:
     ratio: float
     low: float              # the range the two IQRs allow
     high: float
+    ci_low: float = float("nan")   # 95% CI of the ratio across worker processes (precision.py)
+    ci_high: float = float("nan")
+    processes: int = 0             # the smaller side's process count
+
+
+@dataclass(frozen=True)
+class HeadRatio:
+    """One headline ratio of one run: slower / faster at n emulators, with its 95% CI across
+    worker processes (the unit that repeats; values within a process are correlated)."""
+    run: str
+    key: str                # cover_letter | cold_container | libvirt
+    what: str
+    slower: str
+    faster: str
+    n: int
+    interval: Interval
 
 
 @dataclass(frozen=True)
@@ -66,7 +83,7 @@ class Answer:
                 f"takes <strong>{e(tables.fmt_duration(base.median_s))}</strong> when every emulator is "
                 f"probed at startup ({e(plots.BASELINE)}) and <strong>{e(tables.fmt_duration(after.median_s))}"
                 f"</strong> with the {e(r.strategy)} cache: <strong>{e(tables.fmt_ratio(r.ratio))} faster</strong>"
-                f" (IQR range {e(tables.sig(r.low))}–{e(tables.sig(r.high))}×); each emulator adds "
+                f" (geometric means of the process medians; {e(fmt_ci(r.ci_low, r.ci_high, r.processes))}); each emulator adds "
                 f"{e(tables.fmt_duration(base.slope_s))} to a {e(plots.BASELINE)} startup and "
                 f"{e(tables.fmt_duration(after.slope_s))} to a {e(r.strategy)} one (least-squares "
                 f"slope of the medians over {self.n_range(r.run)} emulators; {e(self.kind)}{', run ' + e(r.run) if r.run else ''})."
@@ -98,10 +115,18 @@ def answer(df: pd.DataFrame, benchmark: str = BENCHMARK) -> Answer:
             ri = plots.ratio_interval(base, g)
             if len(ri):
                 last = ri.sort_values("n_emulators").iloc[-1]
-                ratios.append(Ratio(run, s, int(last.n_emulators), float(last.ratio),
-                                    float(last.ratio_low), float(last.ratio_high)))
+                n = int(last.n_emulators)
+                at = cold[(cold["run"] == run) & (cold["n_emulators"] == n)]
+                ci = ratio_interval(process_medians(at[at["strategy"] == plots.BASELINE]),
+                                    process_medians(at[at["strategy"] == s]))
+                # the estimate is the one the CI is about (geometric means of the process
+                # medians), where there are processes; else the ratio of the medians
+                est = ci.estimate if ci.processes >= 2 else float(last.ratio)
+                ratios.append(Ratio(run, s, n, est, float(last.ratio_low),
+                                    float(last.ratio_high), ci.low, ci.high, ci.processes))
     # the per-emulator cache (the series' strategy) first: it is the sentence's comparison
-    ratios.sort(key=lambda r: (r.strategy != AFTER, r.run))
+    order = {r: i for i, r in enumerate(dict.fromkeys(q["run"]))}  # the first run is the one answered
+    ratios.sort(key=lambda r: (r.strategy != AFTER, order.get(r.run, len(order))))
     share = float("nan")
     if ratios:
         r = ratios[0]
@@ -112,44 +137,170 @@ def answer(df: pd.DataFrame, benchmark: str = BENCHMARK) -> Answer:
                   int(q["n_emulators"].min()) if len(q) else 1, share)
 
 
+def fmt_ci(low: float, high: float, processes: int) -> str:
+    """'95% CI 27.9–30.4× across 5 processes', or why there is none."""
+    if not (low == low and high == high) or processes < 2 or not np.isfinite(high):
+        return "no 95% CI: fewer than 2 worker processes a side"
+    return f"95% CI {tables.sig(low)}–{tables.sig(high)}× across {processes} processes a side"
+
+
+def head_ratios(df: pd.DataFrame) -> list[HeadRatio]:
+    """Page one's ratios per run: the cover letter (cold daemon startup, full-caps / per-emulator
+    at the largest count both have), a cold container's client (per-emulator / the fastest newer
+    strategy), real libvirt 9.0's cold container / the model's per-emulator one."""
+    df = df if "run" in df else df.assign(run="")
+    out = []
+    for run, d in df.groupby("run", sort=False):
+        cold = _cold(d, BENCHMARK)
+        both = [n for n, g in cold.groupby("n_emulators") if {plots.BASELINE, AFTER} <= set(g["strategy"])]
+        if both:
+            at = cold[cold["n_emulators"] == max(both)]
+            out.append(HeadRatio(run, "cover_letter", "cold daemon startup (cover letter)", plots.BASELINE,
+                                 AFTER, int(max(both)),
+                                 ratio_interval(process_medians(at[at["strategy"] == plots.BASELINE]),
+                                                process_medians(at[at["strategy"] == AFTER]))))
+        cc = d[(d["benchmark"] == "scenario") & (d["case"] == "cold_container") & d["strategy"].notna()]
+        model = cc[cc["system"] == "model"]
+        if len(model) and (model["strategy"] == AFTER).any():
+            n = int(model[model["strategy"] == AFTER]["n_emulators"].max())
+            at = model[model["n_emulators"] == n]
+            per = process_medians(at[at["strategy"] == AFTER])
+            newer = {s: mean_interval(process_medians(g)) for s, g in at.groupby("strategy")
+                     if s not in (plots.BASELINE, AFTER)}
+            if newer:
+                best = min(newer, key=lambda s: newer[s].estimate)
+                out.append(HeadRatio(run, "cold_container", "a cold container's client, best newer strategy",
+                                     AFTER, best, n,
+                                     ratio_interval(per, process_medians(at[at["strategy"] == best]))))
+            lv = cc[(cc["system"] != "model") & (cc["n_emulators"] == n)]
+            if len(lv):
+                out.append(HeadRatio(run, "libvirt", "a cold container's client, real libvirt 9.0 against the model",
+                                     str(lv["strategy"].iloc[0]), AFTER, n,
+                                     ratio_interval(process_medians(lv), per)))
+    return out
+
+
+def holds(this: HeadRatio, ref: HeadRatio, within: float = 0.10) -> str:
+    """Whether a headline holds against the reference: 'holds' when the two ratios are within
+    `within` of each other or their 95% CIs overlap, else 'differs'."""
+    a, b = this.interval, ref.interval
+    close = abs(a.estimate / b.estimate - 1) <= within
+    overlap = a.low <= b.high and b.low <= a.high
+    return "holds" if close or overlap else "differs"
+
+
+def ratios_table(df: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
+    """The headline ratios of every run (times faster), with 95% CIs across processes;
+    `reference`: the label of the reference run, against which every other run is judged."""
+    heads = head_ratios(df)
+    ref = {h.key: h for h in heads if reference is not None and h.run == reference}
+    rows = []
+    for h in heads:
+        iv = h.interval
+        row = {"run": h.run, "what": f"{h.what} at {h.n}: {h.slower} / {h.faster}",
+               "ratio": iv.estimate, "ci_low": iv.low, "ci_high": iv.high, "processes": iv.processes}
+        if ref and h.run != reference:
+            r = ref.get(h.key)
+            row["against the reference"] = (f"{holds(h, r)} (reference {tables.fmt_ratio(r.interval.estimate)})"
+                                            if r else "not in the reference")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def show_ratios_table(df: pd.DataFrame, output_dir, reference: str | None) -> tables.Formatted | None:
+    t = ratios_table(df, reference)
+    if t.empty:
+        return None
+    shown = t.assign(ci=[fmt_ci(a, b, int(k)).removeprefix("95% CI ") for a, b, k in
+                         zip(t["ci_low"], t["ci_high"], t["processes"])]).drop(columns=["ci_low", "ci_high", "processes"])
+    shown = shown if t["run"].nunique() > 1 else shown.drop(columns="run")
+    return tables.show_table(shown, output_dir, "headline_ratios",
+                             "Headline ratios (times faster), each with its 95% confidence interval across "
+                             "worker processes (Welch, log scale)" + (
+                                 "; holds = within 10% of the reference's ratio or the two CIs overlap"
+                                 if reference else ""),
+                             plots.kind(df), plots.provenance(df), names={"ci": "95% CI", "ratio": "times faster"},
+                             csv_frame=t)
+
+
 def figure(df: pd.DataFrame, ans: Answer) -> plt.Figure:
-    """Cold startup against emulators installed, every strategy (and run): median line, IQR band,
-    every value as a dot; each line's seconds per emulator at its end; the ratio at the largest
-    count as a bracket between full-caps and each other strategy. Linear axes from 0: a slope
-    reads as a slope."""
+    """Two panels. Left: cold daemon startup against emulators installed, every strategy (and
+    run), median line with its IQR band and every value as a dot, on a log axis so that the
+    strategies near 0.1 s stay apart; one bracket, the cover letter's ratio at the largest count
+    with its 95% CI across processes. Right: a cold container's client at the largest count, every
+    strategy and real libvirt 9.0, geometric mean of the process medians with its 95% CI, log axis."""
     cold = _cold(df, ans.benchmark)
     q = plots.quartiles(cold, ["run", "strategy", "n_emulators"])
     style = plots.series_style(cold)
-    fig, ax = plt.subplots(figsize=(9, 4.8))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 5.2), gridspec_kw={"width_ratios": [1.25, 1]})
     for (s, run), g in q.groupby(["strategy", "run"], sort=False):
         st = style[(s, run)]
         plots.band(ax, g, "n_emulators", st["label"], st["color"], ls=st["ls"], marker=st["marker"])
         plots.points(ax, cold[(cold["strategy"] == s) & (cold["run"] == run)], "n_emulators", st["color"])
     n_top = max((ln.n_max for ln in ans.lines), default=1)
-    for ln in ans.lines:
-        ax.annotate(f"{tables.fmt_duration(ln.slope_s)} per emulator",
-                    (ln.n_max, ln.median_s), xytext=(8, 0), textcoords="offset points", va="center",
-                    fontsize=9, color=style[(ln.strategy, ln.run)]["color"])
-    for k, r in enumerate(ans.ratios):
-        base = next(ln for ln in ans.lines if ln.run == r.run and ln.strategy == plots.BASELINE)
-        other = next(ln for ln in ans.lines if ln.run == r.run and ln.strategy == r.strategy)
-        x = r.n + 0.6 + 1.2 * k
+    cover = next((r for r in ans.ratios if r.strategy == AFTER), None)
+    if cover is not None:
+        base = next(ln for ln in ans.lines if ln.run == cover.run and ln.strategy == plots.BASELINE)
+        other = next(ln for ln in ans.lines if ln.run == cover.run and ln.strategy == AFTER)
+        x = cover.n * 1.12
         ax.annotate("", (x, other.median_s), (x, base.median_s),
-                    arrowprops={"arrowstyle": "<->", "color": "black", "lw": 1})
-        ax.text(x + 0.3, (base.median_s + other.median_s) / 2,
-                f"{tables.fmt_ratio(r.ratio)} at {r.n}\n(IQR range {tables.sig(r.low)}–{tables.sig(r.high)}×)"
-                + (f"\n{r.strategy}" if len(ans.ratios) > 1 else ""), fontsize=9, va="center")
-    ax.set_xlim(0, n_top * 1.45)
-    ax.set_ylim(bottom=0)
-    ax.set_xlabel("emulators installed (count)")
-    ax.set_ylabel("cold startup time (s)")
-    ax.grid(alpha=0.3)
-    ax.set_title(f"Cold {ans.benchmark}: spawn to first answered API call")
-    plots.legend_beside(fig, title="strategy")
+                    arrowprops={"arrowstyle": "<->", "color": "black", "lw": 1.2})
+        ci = fmt_ci(cover.ci_low, cover.ci_high, cover.processes).replace(" across", "\nacross")
+        ax.text(x * 1.06, float(np.sqrt(base.median_s * other.median_s)),
+                f"{tables.fmt_ratio(cover.ratio)} faster\n{plots.BASELINE} → {AFTER}\nat {cover.n}\n({ci})",
+                fontsize=9, va="center")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ns = sorted(q["n_emulators"].dropna().astype(int).unique())
+    ax.set_xticks(ns, [str(n) for n in ns])
+    ax.minorticks_off()
+    ax.set_xlim(min(ns, default=1) * 0.8, n_top * 2.6)
+    ax.set_xlabel("emulators installed (count, log scale)")
+    ax.set_ylabel("cold startup time (s, log scale)")
+    ax.grid(alpha=0.3, which="both")
+    ax.set_title(f"Cold {ans.benchmark}: spawn to first answered API call", fontsize=11)
+    ax.legend(title="strategy", fontsize=8, title_fontsize=8, loc="upper left", ncols=2)
+    _container_panel(bx, df)
     fig.text(0.01, 0.0, tables.provenance_label(ans.kind, ans.source), fontsize=8, ha="left",
              va="top", style="italic", wrap=True)
     fig.tight_layout()
     return fig
+
+
+def _container_panel(ax, df: pd.DataFrame) -> None:
+    """A cold container's client (spawn to last answer) at the largest count, per strategy."""
+    df = df if "run" in df else df.assign(run="")
+    cc = df[(df["benchmark"] == "scenario") & (df["case"] == "cold_container") & df["strategy"].notna()]
+    if cc.empty:
+        ax.text(0.5, 0.5, "no cold-container client in this run", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.set_axis_off()
+        return
+    rows = []
+    for (run, s), g in cc.groupby(["run", "strategy"], sort=False):
+        at = g[g["n_emulators"] == g["n_emulators"].max()]
+        iv = mean_interval(process_medians(at))
+        rows.append((run, s, int(at["n_emulators"].iloc[0]), iv))
+    rows.sort(key=lambda r: (r[0], -r[3].estimate))
+    from workbench.qemu.strategies import STRATEGIES
+
+    colors = plots.strategy_colors(s for _, s, _, _ in rows)
+    colors.update({s: "black" for s in colors if s not in STRATEGIES})  # real libvirt 9.0: apart
+    several = len({r for r, _, _, _ in rows}) > 1
+    for i, (run, s, n, iv) in enumerate(rows):
+        lo = iv.estimate - iv.low if np.isfinite(iv.high) else 0
+        hi = iv.high - iv.estimate if np.isfinite(iv.high) else 0
+        ax.barh(i, iv.estimate, color=colors.get(s, "#777777"), alpha=0.8,
+                xerr=[[lo], [hi]], capsize=3, error_kw={"lw": 1})
+        ax.text(iv.estimate * 1.15 if not hi else iv.high * 1.1, i, plots.fmt_time(iv.estimate),
+                va="center", fontsize=8)
+    ax.set_yticks(range(len(rows)), [f"{s} · {run}" if several else s for run, s, _, _ in rows], fontsize=9)
+    ax.set_xscale("log")
+    lo = min(r[3].estimate for r in rows)
+    ax.set_xlim(lo / 2, max(r[3].estimate for r in rows) * 4)
+    ax.set_xlabel("spawn to last answer (s, log scale); bar: geometric mean, whisker: 95% CI")
+    ax.set_title(f"A cold container's client at {rows[0][2]} emulators", fontsize=11)
+    ax.grid(alpha=0.3, axis="x", which="both")
 
 
 def headline_table(df: pd.DataFrame) -> pd.DataFrame:

@@ -199,13 +199,20 @@ def _answer_html(out: Path, results: Sequence[Path], reference: Path | None) -> 
         fig.savefig(out / "index" / "headline.png", dpi=100, bbox_inches="tight")
         import matplotlib.pyplot as plt
         plt.close(fig)
-        caption = ("Cold startup against the number of emulators installed, every strategy: median "
-                   "line, interquartile band, every value as a dot; seconds per emulator at each "
-                   "line's end, the ratio at the largest count as a bracket")
+        caption = ("Left: cold daemon startup against the number of emulators installed, every "
+                   "strategy, log axes: median line, interquartile band, every value as a dot; the "
+                   "cover letter's ratio at the largest count as a bracket with its 95% CI across "
+                   "worker processes. Right: a cold container's client (spawn to last answer) at the "
+                   "largest count, every strategy and real libvirt 9.0 where measured: geometric mean "
+                   "of the process medians with its 95% CI")
         label = tables.provenance_label(ans.kind, ans.source)
         parts.append(f'<figure id="headline-figure"><img src="index/headline.png" '
                      f'alt="{html.escape(caption + " (" + label + ")", quote=True)}" style="max-width:100%">'
                      f'<figcaption>{html.escape(caption)}.<br><em>{html.escape(label)}</em></figcaption></figure>')
+    ref_label = next((r for r in df["run"].unique() if r.endswith(" (reference)")), None)
+    ratios = headline.show_ratios_table(df, out / "index", ref_label)
+    if ratios is not None:
+        parts.append(ratios.html)
     table = headline.show_headline_table(df, out / "index", several)
     if table is not None:
         parts.append(table.html)
