@@ -59,6 +59,11 @@ def daemon(strategy: str, n: int) -> sweep.Job:
 LIBVIRT_JOB = sweep.Job("libvirt_real", 1, "libvirt-9.0", N, "cold", "cold_container")
 
 
+def todo_possible(jobs: Sequence[sweep.Job]) -> bool:
+    names = {j.strategy for j in jobs if j.benchmark == "scenarios"}
+    return "per-emulator" in names and bool(names - set(sweep.LIBVIRT_STRATEGIES))
+
+
 def answer_jobs(strategies: Sequence[str], libvirt: bool) -> list[sweep.Job]:
     """The main job's benchmarks, the strategies of one count next to each other."""
     jobs = [daemon(s, n) for n in COVER_COUNTS for s in sweep.LIBVIRT_STRATEGIES]
@@ -134,18 +139,22 @@ def expected_first_pass_s(jobs: Sequence[sweep.Job]) -> float:
 
 
 def run_answer(out: Path, budget_s: float = BUDGET_S, report_s: float = REPORT_S,
-               started: float | None = None, say: Callable[[str], None] = print) -> sweep.SweepResult:
+               started: float | None = None, say: Callable[[str], None] = print,
+               strategies: Sequence[str] | None = None, progress: bool = True) -> sweep.SweepResult:
     """The sweep of the main job into `out` (resumable: finished benchmarks are kept and may get
-    more processes); returns what ran. The report is the caller's."""
+    more processes); returns what ran. The report is the caller's. `strategies`: the cold
+    container's (default all)."""
     from workbench.bench.common import ensure_install
     from workbench.jobcost import CostModel
 
     started = time.monotonic() if started is None else started
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    strategies = sweep.resolve_strategies("all")
+    strategies = sweep.resolve_strategies(strategies or "all")
     why = sweep.libvirt_reason([LIBVIRT_JOB])
     jobs = answer_jobs(strategies, libvirt=not why)
+    if not todo_possible(jobs):
+        raise sweep.SweepMismatch("the main job needs per-emulator and at least one newer strategy")
     settings = {"mode": MODE.name, "latency": "recorded", "emulators": sorted({j.n for j in jobs}),
                 "strategies": list(dict.fromkeys(j.strategy for j in jobs)),
                 "benchmarks": list(dict.fromkeys(j.benchmark for j in jobs)),
@@ -170,7 +179,7 @@ def run_answer(out: Path, budget_s: float = BUDGET_S, report_s: float = REPORT_S
     try:
         for n in sorted({j.n for j in todo if j.n is not None}):
             ensure_install(work / "installs", n, "recorded")
-        bar = sweep.progress_bar(sum(first.values()), 0, True)
+        bar = sweep.progress_bar(sum(first.values()), 0, progress)
         runner = sweep.JobRunner(out, MODE, "recorded", work, info, bar)
         for job in todo:  # the first pass: every benchmark, MIN_PROCESSES processes
             error = runner.run(job, expected_s=first[job.filename])

@@ -34,6 +34,11 @@ ORDER = ("summary", "startup_scaling", "apis", "parse_path", "probe_anatomy", "m
          "host_api")
 
 
+# Notebooks that measure while they run (live exploration): opened in JupyterLab, run with
+# papermill by hand, never rendered into a report (a report reads results only).
+LIVE = ("explore",)
+
+
 @dataclass(frozen=True)
 class NotebookInfo:
     name: str         # file stem: <name>.py, <name>.html, <name>/
@@ -58,6 +63,8 @@ def describe_notebooks(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[NotebookInfo
 
     infos = []
     for path in Path(notebooks_dir).glob("*.py"):
+        if path.stem in LIVE:
+            continue
         nb = jupytext.read(path, fmt="py:percent")
         md = next((c.source for c in nb.cells if c.cell_type == "markdown"), "")
         lines = [ln.strip() for ln in md.splitlines()]

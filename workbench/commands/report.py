@@ -70,6 +70,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=lab.__doc__)
     s.add_argument("--port", type=int, default=8888, help="port to serve JupyterLab on (default 8888)")
     s.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    s.add_argument("--open", default="explore", metavar="NOTEBOOK",
+                   help="the notebook opened first (default explore: measure a question live; "
+                        "'' opens none)")
     s.set_defaults(func=lab)
 
 
@@ -253,22 +256,27 @@ def _lab_settings() -> Path:
     return settings
 
 
-def lab_command(port: int, no_browser: bool, settings: Path) -> list[str]:
+def lab_command(port: int, no_browser: bool, settings: Path, notebook: str = "explore") -> list[str]:
+    """JupyterLab on notebooks/, opening `notebook` (default: explore, the live one) first."""
     cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={NOTEBOOKS_DIR}",
            f"--port={port}", f"--LabApp.app_settings_dir={settings}"]
+    if notebook:
+        cmd.append(str(NOTEBOOKS_DIR / f"{notebook}.py"))
     if os.geteuid() == 0:  # containers run as root; JupyterLab refuses root unless told
         cmd.append("--allow-root")
     return cmd + (["--no-browser"] if no_browser else [])
 
 
 def lab(args: argparse.Namespace) -> int:
-    """JupyterLab on notebooks/, .py notebooks opening as notebooks (jupytext), kernel python3."""
+    """JupyterLab on notebooks/, .py notebooks opening as notebooks (jupytext), kernel python3;
+    explore.py (live measurement: strategies, counts, benchmark and cache state in its parameter
+    cell) open first."""
     from workbench.report import ensure_kernel
 
     ensure_kernel()
     settings = _lab_settings()
     try:
-        return subprocess.run(lab_command(args.port, args.no_browser, settings)).returncode
+        return subprocess.run(lab_command(args.port, args.no_browser, settings, args.open)).returncode
     except KeyboardInterrupt:
         return 0
     finally:

@@ -1,0 +1,71 @@
+"""workbench run's main job: the answer's benchmarks, the adaptive stop rule, machine.json."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from workbench import mainjob, sweep
+from workbench.precision import Interval, mean_interval, ratio_interval
+
+
+def test_intervals_are_across_processes_on_a_log_scale():
+    iv = mean_interval([1.0, 1.1, 0.9, 1.05])
+    assert iv.low < iv.estimate < iv.high and iv.processes == 4 and 0 < iv.half_width < 0.2
+    r = ratio_interval([3.0, 3.1, 2.9], [0.1, 0.11, 0.1])
+    assert 28 < r.estimate < 31 and r.low < r.estimate < r.high
+    assert ratio_interval([3.0], [1.0]).high == float("inf")  # one process: no CI, said as such
+    assert Interval(1, 0, float("inf"), 1).half_width == float("inf")
+
+
+def test_the_main_job_measures_what_page_one_says():
+    jobs = mainjob.answer_jobs(sweep.resolve_strategies("all"), libvirt=True)
+    cover = {(j.strategy, j.n) for j in jobs if j.benchmark == "daemon_startup"}
+    assert cover == {(s, n) for s in ("full-caps", "per-emulator") for n in mainjob.COVER_COUNTS}
+    container = [j for j in jobs if j.benchmark == "scenarios"]
+    assert {j.strategy for j in container} == set(sweep.resolve_strategies("all"))
+    assert all(j.n == 30 and j.case == "cold_container" for j in container)
+    assert mainjob.LIBVIRT_JOB in jobs and max(mainjob.COVER_COUNTS) == 30
+    assert "95% confidence interval" in mainjob.stop_rule()
+
+
+@pytest.fixture(scope="module")
+def small_answer(tmp_path_factory):
+    """The main job on 2 emulators, three strategies, libvirt left out: every benchmark open
+    (precision 0) so each gets one more process, up to MAX_PROCESSES."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(mainjob, "N", 2)
+    mp.setattr(mainjob, "COVER_COUNTS", (2,))
+    mp.setattr(mainjob, "LIBVIRT_JOB", sweep.Job("libvirt_real", 1, "libvirt-9.0", 2, "cold", "cold_container"))
+    mp.setattr(mainjob, "PRECISION", 0.0)
+    mp.setattr(mainjob, "MAX_PROCESSES", 4)
+    mp.setattr(mainjob, "STEP", 1)
+    mp.setattr(sweep, "libvirt_reason", lambda jobs: "no libvirt here (test)")
+    out = tmp_path_factory.mktemp("answer") / "run"
+    said = []
+    res = mainjob.run_answer(out, budget_s=100_000, report_s=0, say=said.append,
+                             strategies=["per-emulator", "fixed-shipped"], progress=False)
+    yield out, res, said
+    mp.undo()
+
+
+def test_every_benchmark_gets_processes_until_the_rule_stops_it(small_answer):
+    out, res, said = small_answer
+    assert not res.failed and len(res.ran) == 4
+    info = json.loads((out / "machine.json").read_text())
+    assert {rec["processes"] for rec in info["jobs"].values()} == {4}  # 3, then +1
+    assert any("+1 processes" in line for line in said)
+    session = info["sessions"][-1]
+    assert session["command_line"] and session["started_at"] and session["finished_at"]
+    for rec in info["jobs"].values():
+        assert all("load_1min_before" in s and "load_1min_after" in s for s in rec["sessions"])
+    parts = {p["part"]: p["reason"] for p in info["skipped_parts"]}
+    assert parts["libvirt_real (real libvirt 9.0)"] == "no libvirt here (test)"
+
+
+def test_the_run_prints_each_headline_ratio_with_its_ci(small_answer):
+    out, _, _ = small_answer
+    lines = mainjob.summary_lines(out, libvirt=False)
+    assert len(lines) == 2
+    assert lines[0].startswith("cover letter") and "95% CI" in lines[0]
+    assert "per-emulator / fixed-shipped" in lines[1] and "95% CI" in lines[1]
