@@ -32,12 +32,11 @@ index_link = ""  # link back to the report's index page (set by `workbench repor
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
-import pyperf
 from IPython.display import HTML, Markdown
 
 from workbench import plots, tables
 from workbench.paths import RESULTS_DIR
-from workbench.results import load_run, result_files
+from workbench.results import load_run
 from workbench.rundir import read_run_info
 
 if index_link:
@@ -61,15 +60,10 @@ COLORS = dict(zip(DESIGNS, ["tab:red", "tab:gray", "tab:blue", "tab:green"]))
 SOURCE = f"over the daemon socket, run {run.name}"
 
 # %%
-# The tidy table (one row per value), joined with the wb_* metadata load_run does not keep.
+# The tidy table (one row per value), with every wb_* parameter as a column.
 df = load_run(run)
-meta = {}
-for f in result_files(run):
-    for b in pyperf.BenchmarkSuite.load(str(f)).get_benchmarks():
-        md = b.get_metadata()
-        meta[b.get_name()] = {k[3:]: md[k] for k in md if k.startswith("wb_") and
-                              k[3:] in ("host", "question", "design", "memo", "round_trips", "probe")}
-df = df.join(pd.DataFrame.from_dict(meta, orient="index"), on="name")
+df = df.reindex(columns=list(df.columns) + [k for k in ("host", "question", "design", "memo", "round_trips",
+                                                         "probe") if k not in df.columns])
 hosts = [h for h in HOST_ORDER if h in set(df["host"].dropna())]
 m = read_run_info(run).data
 display(Markdown(f"Run `{run.name}`: {len(df):,} values of {df['name'].nunique()} benchmarks; host "

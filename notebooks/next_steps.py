@@ -38,12 +38,11 @@ index_link = ""  # link back to the report's index page (set by `workbench repor
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
-import pyperf
 from IPython.display import HTML, Markdown
 
 from workbench import plots, tables
 from workbench.qemu.strategies import STRATEGIES
-from workbench.results import MODEL, result_files
+from workbench.results import MODEL
 
 if index_link:
     display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))
@@ -58,18 +57,10 @@ if sc.empty:
                "`workbench sweep --benchmarks scenarios -o DIR` and pass it as `results_dir`.")
 
 # %%
-# The counted metadata of each (file, benchmark), joined to the tidy rows; real libvirt rows
-# (a `system` column other than the workbench's) are labelled by their system.
-meta = {}
-for run in runs:
-    for f in result_files(run):
-        for b in pyperf.BenchmarkSuite.load(str(f)).get_benchmarks():
-            md = b.get_metadata()
-            meta[(f.name, b.get_name())] = {k: md.get(f"wb_{k}") for k in COUNTED}
-counted = pd.DataFrame.from_dict(meta, orient="index")
-counted.index = pd.MultiIndex.from_tuples(counted.index, names=["file", "name"])
+# The counted metadata are columns of the tidy rows (absent where no benchmark counted them);
+# real libvirt rows (a `system` column other than the workbench's) are labelled by their system.
+sc = sc.reindex(columns=list(sc.columns) + [k for k in COUNTED if k not in sc.columns])
 if not sc.empty:
-    sc = sc.join(counted, on=["file", "name"])
     own = sc["system"].isna() | (sc["system"] == MODEL)
     sc["label"] = sc["strategy"].where(own, sc["system"].astype(str))  # real libvirt: its name
 labels = [s for s in STRATEGIES if s in set(sc.get("label", []))] + \

@@ -49,11 +49,11 @@ def test_rows_come_from_metadata_with_warmups_left_out(tmp_path):
     f = write_suite(tmp_path / "s.json", {"x": (startup_meta(wb_case="c", wb_phase="parse"), [0.5, 0.25])},
                     warmups=2, per_run=2)
     rows = results.suite_rows(f)
-    assert [(r.value_index, r.time_s) for r in rows] == [(0, 0.5), (1, 0.25)]
+    assert [(r["value_index"], r["time_s"]) for r in rows] == [(0, 0.5), (1, 0.25)]
     r = rows[0]
-    assert (r.benchmark, r.case, r.phase, r.strategy, r.n_emulators, r.cache, r.latency, r.emulators,
-            r.source) == ("driver_startup", "c", "parse", "full-caps", 2, "cold", "recorded", "simulated",
-                          "measured-replay")
+    assert tuple(r[k] for k in ("benchmark", "case", "phase", "strategy", "n_emulators", "cache", "latency",
+                                "emulators", "source")) == (
+        "driver_startup", "c", "parse", "full-caps", 2, "cold", "recorded", "simulated", "measured-replay")
 
 
 def test_load_run_reads_every_result_file_and_nothing_else(tmp_path):
@@ -197,7 +197,7 @@ def test_source_comes_from_metadata_or_the_emulator_kind(tmp_path):
         "a": (startup_meta(wb_source="modelled"), [1.0]),
         "b": (startup_meta(wb_emulators="real"), [1.0]),
         "c": (startup_meta(), [1.0])})
-    assert [r.source for r in results.suite_rows(tmp_path / "s.json")] == [
+    assert [r["source"] for r in results.suite_rows(tmp_path / "s.json")] == [
         "modelled", "measured-real", "measured-replay"]
 
 

@@ -9,41 +9,24 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyperf
 
 from workbench.errors import ResultsError
+from workbench.params import BenchParams, key_columns
 from workbench.rundir import MACHINE_FILE, MODEL, RESULTS_CSV, result_files  # noqa: F401 (re-exported)
 
 # Where a value comes from: a real QEMU binary, a replaying emulator, or a model (not a timing).
 SOURCES = ("measured-real", "measured-replay", "modelled")
-# Parameters that identify what was measured; `latency` is left out on purpose so that a run
-# made with --latency 2 is compared with a recorded-latency one.
-KEY = ["benchmark", "case", "phase", "system", "strategy", "n_emulators", "cache", "emulators", "domains"]
+# Parameters that identify what was measured (BenchParams' keyed fields and the row descriptors);
+# `latency` is left out on purpose so that a run made with --latency 2 is compared with a
+# recorded-latency one.
+KEY = key_columns()
 COLUMNS = KEY + ["latency", "run_index", "value_index", "time_s", "source", "name", "file"]
-
-
-@dataclass
-class Row:
-    benchmark: str
-    case: str
-    phase: str
-    system: str
-    strategy: str | None
-    n_emulators: int | None
-    cache: str | None
-    emulators: str
-    domains: int | None
-    latency: str | None
-    run_index: int
-    value_index: int
-    time_s: float
-    source: str
-    name: str
-    file: str
+_INT_COLUMNS = ("n_emulators", "domains")
 
 
 def source_of(md: dict) -> str:
@@ -60,8 +43,10 @@ def load_suite(path: Path) -> pyperf.BenchmarkSuite:
         raise ResultsError(f"{path}: not a valid pyperf result file ({type(e).__name__}: {e})") from None
 
 
-def suite_rows(path: Path) -> list[Row]:
-    """One Row per value (warmups left out) of every benchmark in one pyperf JSON file."""
+def suite_rows(path: Path) -> list[dict[str, Any]]:
+    """One row per value (warmups left out) of every benchmark in one pyperf JSON file: the
+    COLUMNS, then every other wb_* key the benchmark carries (its own parameters: workers,
+    host, launches...) under its name without the prefix."""
     suite = load_suite(path)
     rows = []
     for bench in suite.get_benchmarks():
@@ -69,28 +54,29 @@ def suite_rows(path: Path) -> list[Row]:
         unit = md.get("unit", "second")
         if unit != "second":
             continue  # only timings go into time_s
-        n = md.get("wb_n_emulators")
-        domains = md.get("wb_domains")
+        params = BenchParams.from_metadata(md)
+        n, domains = params.get("n_emulators"), params.get("domains")
+        base = params | {
+            "benchmark": md.get("wb_benchmark", bench.get_name()), "case": md.get("wb_case", ""),
+            "phase": md.get("wb_phase", "total"), "system": md.get("wb_system", MODEL),
+            "n_emulators": None if n is None else int(n), "emulators": md.get("wb_emulators", "simulated"),
+            "domains": None if domains is None else int(domains), "source": source_of(md),
+            "name": bench.get_name(), "file": Path(path).name}
         value_index = 0
         for run_index, run in enumerate(bench.get_runs()):
             for v in run.values:  # calibration runs have no values
-                rows.append(Row(
-                    benchmark=md.get("wb_benchmark", bench.get_name()), case=md.get("wb_case", ""),
-                    phase=md.get("wb_phase", "total"), system=md.get("wb_system", MODEL), strategy=md.get("wb_strategy"),
-                    n_emulators=None if n is None else int(n), cache=md.get("wb_cache"),
-                    emulators=md.get("wb_emulators", "simulated"),
-                    domains=None if domains is None else int(domains),
-                    latency=md.get("wb_latency"), run_index=run_index, value_index=value_index,
-                    time_s=float(v), source=source_of(md), name=bench.get_name(), file=Path(path).name))
+                rows.append(base | {"run_index": run_index, "value_index": value_index, "time_s": float(v)})
                 value_index += 1
     return rows
 
 
 def load_run(run_dir: Path) -> pd.DataFrame:
-    """The tidy table of a run directory: one row per value of every pyperf JSON file in it."""
-    rows = [asdict(r) for f in result_files(run_dir) for r in suite_rows(f)]
-    df = pd.DataFrame(rows, columns=COLUMNS)
-    for col in ("n_emulators", "domains"):
+    """The tidy table of a run directory: one row per value of every pyperf JSON file in it, with
+    every parameter its benchmarks recorded (COLUMNS first, then the others by name)."""
+    rows = [r for f in result_files(run_dir) for r in suite_rows(f)]
+    extra = sorted({k for r in rows for k in r} - set(COLUMNS))
+    df = pd.DataFrame(rows, columns=COLUMNS + extra)
+    for col in _INT_COLUMNS:
         df[col] = df[col].astype("Int64")
     return df
 

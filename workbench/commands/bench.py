@@ -8,6 +8,7 @@ from pathlib import Path
 
 from workbench.commands.args import emulator_count, emulator_list, latency, strategy_list, strategy_names
 from workbench.errors import ResultsError, UsageError
+from workbench.params import Spec, sweep_axes
 from workbench.sim.catalog import MAX_SIMULATED
 
 DEFAULT_GRID = "1,2,4,8,12,16,20,24,30"
@@ -41,6 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated benchmark scripts to run (default: all but parallel_scaling and "
                         "libvirt_real, which measure one strategy or system whatever --strategies says), "
                         "e.g. scenarios or libvirt_real")
+    for name, spec in sweep_axes():  # every further axis of the parameter record
+        s.add_argument(spec.axis, type=_value_list(spec), default=None, dest=f"axis_{name}",
+                       help=f"comma-separated values of {spec.flag} ({spec.help}), one job each "
+                            f"(default: the scripts' default)")
     s.add_argument("-o", "--output", type=Path, required=True, help="run directory (resumed if it exists)")
     s.set_defaults(func=sweep)
 
@@ -75,6 +80,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=trace)
 
 
+def _value_list(spec: Spec):
+    def parse(text: str) -> tuple:
+        values = []
+        for part in (p.strip() for p in text.split(",")):
+            if not part:
+                continue
+            if spec.choices is not None and part not in spec.choices:
+                raise argparse.ArgumentTypeError(f"unknown value {part!r}; choose from {', '.join(spec.choices)}")
+            values.append(spec.type(part) if spec.type is not None else part)
+        if not values:
+            raise argparse.ArgumentTypeError(f"expected comma-separated values, got {text!r}")
+        return tuple(values)
+    return parse
+
+
 def _benchmark_list(text: str) -> tuple[str, ...]:
     from workbench.sweep import EXTRA_BENCHMARKS, GRID_BENCHMARKS, SINGLE_BENCHMARKS
 
@@ -90,8 +110,10 @@ def sweep(args: argparse.Namespace) -> int:
     from workbench.sweep import GRID_BENCHMARKS, SINGLE_BENCHMARKS, run_sweep
 
     mode = "quick" if args.quick else "rigorous" if args.rigorous else "default"
+    axes = {name: getattr(args, f"axis_{name}") for name, _ in sweep_axes()
+            if getattr(args, f"axis_{name}") is not None}
     res = run_sweep(args.output, args.emulators, args.strategies, args.latency, mode,
-                    benchmarks=args.benchmarks or GRID_BENCHMARKS + SINGLE_BENCHMARKS)
+                    benchmarks=args.benchmarks or GRID_BENCHMARKS + SINGLE_BENCHMARKS, axes=axes)
     print(f"{len(res.ran)} runs made, {len(res.skipped)} kept from before, {len(res.failed)} failed; "
           f"results in {args.output}")
     for name, err in res.failed.items():
