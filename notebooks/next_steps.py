@@ -40,9 +40,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import HTML, Markdown
 
-from workbench import plots, tables
+from workbench.analysis import plots, tables
 from workbench.qemu.strategies import STRATEGIES
-from workbench.results import MODEL
+from workbench.analysis.results import MODEL
 
 if index_link:
     display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))

@@ -34,7 +34,7 @@ trace_emulators = 8  # emulators in the startup traces of the timeline (`workben
 import pandas as pd
 from IPython.display import HTML, Markdown
 
-from workbench import plots, tables
+from workbench.analysis import plots, tables
 
 if index_link:
     display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))
@@ -138,7 +138,7 @@ if not startup.empty:
 # starts at once and probes the one emulator the domain needs during post-parse.
 
 # %%
-from workbench.startup_traces import make_traces, run_traces
+from workbench.bench.startup_traces import make_traces, run_traces
 
 first_run = plots.as_list(results_dir)[0] if plots.as_list(results_dir) else None
 traces = run_traces(first_run, trace_emulators) if first_run else None

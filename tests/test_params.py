@@ -48,7 +48,7 @@ def test_names_and_keys_are_those_of_the_runs_already_made():
 
 
 def test_the_sweep_builds_each_jobs_argv_from_the_record():
-    from workbench import sweep
+    from workbench.bench import sweep
 
     job = sweep.Job("driver_startup", 1, "full-caps", 8, "warm")
     argv = job.argv(sweep.MODES["quick"], "none", Path("/i"), Path("/c"), Path("/o"))

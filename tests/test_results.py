@@ -7,7 +7,7 @@ from pathlib import Path
 import pyperf
 import pytest
 
-from workbench import results
+from workbench.analysis import results
 
 
 def write_suite(path: Path, benches: dict[str, tuple[dict, list[float]]], warmups: int = 0,
@@ -115,7 +115,7 @@ def test_compare_orders_emulator_counts_as_numbers_and_names_its_columns(tmp_pat
     table = results.compare(d, d)
     assert list(table["n_emulators"]) == [1, 2, 12, 30]
     assert {"ratio", "ci_low", "ci_high", "p", "p_adj", "verdict"} <= set(table.columns)
-    assert set(table["verdict"]) <= set(__import__("workbench.stats").stats.VERDICTS)
+    assert set(table["verdict"]) <= set(__import__("workbench.analysis.stats").analysis.stats.VERDICTS)
 
 
 def test_tracing_overhead_and_fidelity_summaries(tmp_path):
@@ -133,7 +133,7 @@ def test_tracing_overhead_and_fidelity_summaries(tmp_path):
 
 
 # -- provenance and the run directory ------------------------------------------------------------
-from workbench import aa, rundir  # noqa: E402
+from workbench.analysis import aa, rundir  # noqa: E402
 from workbench.errors import ResultsError  # noqa: E402
 from workbench.paths import REPO_ROOT  # noqa: E402
 
@@ -254,7 +254,7 @@ def test_replayed_qemu_time_counts_the_launches_the_prober_makes() -> None:
 def test_headline_share_needs_the_runs_kvm(tmp_path) -> None:
     import pandas as pd
 
-    from workbench import plots
+    from workbench.analysis import plots
 
     rows = pd.DataFrame([{"benchmark": "daemon_startup", "cache": "cold", "phase": "total", "n_emulators": 2,
                           "strategy": s, "time_s": t, "emulators": "simulated", "run": ""}

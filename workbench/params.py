@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from workbench.commands.args import emulator_count, latency
+from workbench.args import emulator_count, latency
 from workbench.sim.catalog import MAX_SIMULATED
 
 @dataclass(frozen=True)

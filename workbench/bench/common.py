@@ -24,7 +24,7 @@ from workbench import trace
 from workbench.errors import unwind_on_sigterm
 from workbench.params import BenchParams, param_name
 from workbench.paths import DOMAINS_DIR
-from workbench.rundir import MODEL
+from workbench.analysis.rundir import MODEL
 
 T = TypeVar("T")
 

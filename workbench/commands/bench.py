@@ -6,7 +6,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from workbench.commands.args import emulator_count, emulator_list, latency, strategy_list, strategy_names
+from workbench.args import emulator_count, emulator_list, latency, strategy_list, strategy_names
 from workbench.errors import ResultsError, UsageError
 from workbench.params import Spec, sweep_axes
 from workbench.sim.catalog import MAX_SIMULATED
@@ -96,7 +96,7 @@ def _value_list(spec: Spec):
 
 
 def _benchmark_list(text: str) -> tuple[str, ...]:
-    from workbench.sweep import EXTRA_BENCHMARKS, GRID_BENCHMARKS, SINGLE_BENCHMARKS
+    from workbench.bench.sweep import EXTRA_BENCHMARKS, GRID_BENCHMARKS, SINGLE_BENCHMARKS
 
     known = GRID_BENCHMARKS + SINGLE_BENCHMARKS + EXTRA_BENCHMARKS
     names = tuple(n.strip() for n in text.split(",") if n.strip())
@@ -107,7 +107,7 @@ def _benchmark_list(text: str) -> tuple[str, ...]:
 
 
 def sweep(args: argparse.Namespace) -> int:
-    from workbench.sweep import GRID_BENCHMARKS, SINGLE_BENCHMARKS, run_sweep
+    from workbench.bench.sweep import GRID_BENCHMARKS, SINGLE_BENCHMARKS, run_sweep
 
     mode = "quick" if args.quick else "rigorous" if args.rigorous else "default"
     axes = {name: getattr(args, f"axis_{name}") for name, _ in sweep_axes()
@@ -126,9 +126,9 @@ def compare(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from workbench.results import compare as do_compare, load_run
-    from workbench.rundir import read_run_info
-    from workbench.stats import METHOD
+    from workbench.analysis.results import compare as do_compare, load_run
+    from workbench.analysis.rundir import read_run_info
+    from workbench.analysis.stats import METHOD
 
     for run in (args.run_a, args.run_b):
         if not run.is_dir():

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from workbench.commands.args import strategy_names
+from workbench.args import strategy_names
 from workbench.errors import UsageError
 
 

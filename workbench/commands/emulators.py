@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from workbench.commands.args import emulator_count, latency, positive_int
+from workbench.args import emulator_count, latency, positive_int
 from workbench.errors import ProbeError, UsageError
 from workbench.sim.catalog import INSTALL_ORDER, MAX_SIMULATED
 from workbench.sim.transcript import REPEATS
@@ -156,7 +156,7 @@ def probe(args: argparse.Namespace) -> int:
 
 
 def prebuild(args: argparse.Namespace) -> int:
-    from workbench.qemu.prebuilt import build_prebuilt
+    from workbench.qemu.designs.prebuilt import build_prebuilt
 
     if not args.dir.is_dir():
         raise UsageError(f"{args.dir}: not a directory")

@@ -4,7 +4,7 @@ Jobs run one at a time (two cores: parallel jobs would measure each other), in a
 puts the strategies of one (n, cache, benchmark) next to each other, so a slow spell of the
 machine hits both. Each job writes its file atomically (pyperf writes a hidden temporary, we
 rename it), so an interrupted sweep keeps every finished file and a rerun skips them.
-machine.json (workbench.rundir) pins the code hash of the whole package and the sweep settings: a rerun with other code or
+machine.json (workbench.analysis.rundir) pins the code hash of the whole package and the sweep settings: a rerun with other code or
 settings refuses to mix its results into the directory.
 """
 from __future__ import annotations
@@ -20,10 +20,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from workbench import rundir
+from workbench.analysis import rundir
 from workbench.errors import ResultsError
 from workbench.params import BenchParams, specs
-from workbench.results import write_results_csv
+from workbench.analysis.results import write_results_csv
 
 # Scripts run once per (n, cache, strategy); SINGLE ones once per round (their own axes).
 GRID_BENCHMARKS = ("daemon_startup", "driver_startup", "apis", "parse", "tracing_overhead", "scenarios")
@@ -92,7 +92,7 @@ _SCENARIO_CACHES = {"scenarios": ("cold",)}
 # would otherwise run the untimed setup hundreds of times). Values within one pyperf process are
 # correlated (a process keeps its memory layout, hash seed, caches: the A/A check saw one process
 # of a 120 us parse at 120 us throughout and the next at 160 us), so the process is the unit
-# `workbench compare` tests on (workbench.stats: per-process medians). Every mode therefore runs
+# `workbench compare` tests on (workbench.analysis.stats: per-process medians). Every mode therefore runs
 # several worker processes; a process needs only a few values for its median. Welch's t on
 # 5 vs 5 process medians can reach the p <= alpha/m a lone change needs under Benjamini-Hochberg
 # (m ~ 1,100 benchmarks on the full grid: 4.5e-5) for a 20% change when processes differ by ~3%.

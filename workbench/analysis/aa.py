@@ -11,8 +11,8 @@ from pathlib import Path
 import pyperf
 
 from workbench.errors import UsageError
-from workbench.results import load_suite, write_results_csv
-from workbench.rundir import read_run_info, result_files, write_run_info
+from workbench.analysis.results import load_suite, write_results_csv
+from workbench.analysis.rundir import read_run_info, result_files, write_run_info
 
 
 def inject_slowdown(run_in: Path, run_out: Path, benchmark: str, factor: float,
@@ -38,7 +38,7 @@ def inject_slowdown(run_in: Path, run_out: Path, benchmark: str, factor: float,
     shutil.copytree(run_in, run_out)
     target = run_out / hits[0].name
     suite = load_suite(target)
-    label = f"values x{factor} (injected by workbench.aa.inject_slowdown)"
+    label = f"values x{factor} (injected by workbench.analysis.aa.inject_slowdown)"
     benches = []
     for b in suite.get_benchmarks():
         if b.get_name() == benchmark:

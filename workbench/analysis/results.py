@@ -3,7 +3,7 @@
 pyperf's JSON files are the record. Every benchmark our scripts write carries its parameters as
 `wb_*` metadata, so a row is built from metadata alone (file names only matter for resuming).
 The regression rule (moderated t on per-process medians, Benjamini-Hochberg, a ratio CI beyond a
-minimum relevant change) is workbench.stats; compare() applies it per benchmark.
+minimum relevant change) is workbench.analysis.stats; compare() applies it per benchmark.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pyperf
 
 from workbench.errors import ResultsError
 from workbench.params import BenchParams, key_columns
-from workbench.rundir import MACHINE_FILE, MODEL, RESULTS_CSV, result_files  # noqa: F401 (re-exported)
+from workbench.analysis.rundir import MACHINE_FILE, MODEL, RESULTS_CSV, result_files  # noqa: F401 (re-exported)
 
 # Where a value comes from: a real QEMU binary, a replaying emulator, or a model (not a timing).
 SOURCES = ("measured-real", "measured-replay", "modelled")
@@ -83,7 +83,7 @@ def load_run(run_dir: Path) -> pd.DataFrame:
 
 def write_results_csv(run_dir: Path) -> Path:
     """results.csv beside the JSON files (derived: safe to delete)."""
-    from workbench import rundir
+    from workbench.analysis import rundir
 
     return rundir.write_results_csv(run_dir, load_run(run_dir))
 
@@ -107,9 +107,9 @@ def compare(run_a: Path | pd.DataFrame, run_b: Path | pd.DataFrame, min_change: 
             alpha: float = 0.05) -> pd.DataFrame:
     """Per benchmark (KEY) in both runs: medians, ratio b/a of process medians with CI, p, BH p, verdict.
 
-    The rule lives in workbench.stats (its METHOD names it); `regression` is verdict == regression.
+    The rule lives in workbench.analysis.stats (its METHOD names it); `regression` is verdict == regression.
     """
-    from workbench import stats
+    from workbench.analysis import stats
 
     a, b = _frame(run_a), _frame(run_b)
 
