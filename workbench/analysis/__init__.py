@@ -1,2 +1,3 @@
-"""Reading and judging runs: run directories, the tidy results table, statistics, tables,
-headline, plots and the rendered report. Reads what the benchmarks wrote; runs nothing."""
+"""Reading and judging finished runs: run directories, the tidy results table, statistics, and
+the tables, conclusions, headline and plots the notebooks, the report and the READMEs show,
+computed by tested functions (the notebooks only draw them). Runs nothing."""

@@ -45,29 +45,37 @@ def load_suite(path: Path) -> pyperf.BenchmarkSuite:
 
 def suite_rows(path: Path) -> list[dict[str, Any]]:
     """One row per value (warmups left out) of every benchmark in one pyperf JSON file: the
-    COLUMNS, then every other wb_* key the benchmark carries (its own parameters: workers,
-    host, launches...) under its name without the prefix."""
+    COLUMNS, then every other wb_* key the benchmark carries (its own parameters and counts:
+    workers, host, launches...) under its name without the prefix. pyperf keeps a key at the
+    benchmark level only where every worker process agrees on it, so each value takes its own
+    process's metadata first."""
     suite = load_suite(path)
     rows = []
     for bench in suite.get_benchmarks():
-        md = bench.get_metadata()
-        unit = md.get("unit", "second")
-        if unit != "second":
+        common = bench.get_metadata()
+        if common.get("unit", "second") != "second":
             continue  # only timings go into time_s
-        params = BenchParams.from_metadata(md)
-        n, domains = params.get("n_emulators"), params.get("domains")
-        base = params | {
-            "benchmark": md.get("wb_benchmark", bench.get_name()), "case": md.get("wb_case", ""),
-            "phase": md.get("wb_phase", "total"), "system": md.get("wb_system", MODEL),
-            "n_emulators": None if n is None else int(n), "emulators": md.get("wb_emulators", "simulated"),
-            "domains": None if domains is None else int(domains), "source": source_of(md),
-            "name": bench.get_name(), "file": Path(path).name}
         value_index = 0
         for run_index, run in enumerate(bench.get_runs()):
-            for v in run.values:  # calibration runs have no values
+            if not run.values:
+                continue  # calibration runs have no values
+            md = common | run.get_metadata()
+            base = _row_base(md, bench.get_name(), Path(path).name)
+            for v in run.values:
                 rows.append(base | {"run_index": run_index, "value_index": value_index, "time_s": float(v)})
                 value_index += 1
     return rows
+
+
+def _row_base(md: dict[str, Any], name: str, file: str) -> dict[str, Any]:
+    params = BenchParams.from_metadata(md)
+    n, domains = params.get("n_emulators"), params.get("domains")
+    return params | {
+        "benchmark": md.get("wb_benchmark", name), "case": md.get("wb_case", ""),
+        "phase": md.get("wb_phase", "total"), "system": md.get("wb_system", MODEL),
+        "n_emulators": None if n is None else int(n), "emulators": md.get("wb_emulators", "simulated"),
+        "domains": None if domains is None else int(domains), "source": source_of(md),
+        "name": name, "file": file}
 
 
 def load_run(run_dir: Path) -> pd.DataFrame:
