@@ -43,6 +43,34 @@ def load_suite(path: Path) -> pyperf.BenchmarkSuite:
         raise ResultsError(f"{path}: not a valid pyperf result file ({type(e).__name__}: {e})") from None
 
 
+MAX_TIME_S = 86_400.0  # a day: no single measured value of the workbench comes near it
+
+
+def _count(path: Path, bench: str, key: str, v: object) -> int | None:
+    """An integer metadata value (wb_n_emulators, wb_domains), or a ResultsError naming it."""
+    if v is None:
+        return None
+    try:
+        n = int(v)
+    except (TypeError, ValueError, OverflowError):
+        raise ResultsError(f"{path}: benchmark {bench}: metadata {key}={v!r} is not a whole number") from None
+    if not 0 <= n <= 1_000_000:
+        raise ResultsError(f"{path}: benchmark {bench}: metadata {key}={v!r} is out of range")
+    return n
+
+
+def _time(path: Path, bench: str, v: object) -> float:
+    """A measured value in seconds: finite, not negative, at most MAX_TIME_S."""
+    try:
+        t = float(v)
+    except (TypeError, ValueError, OverflowError):
+        raise ResultsError(f"{path}: benchmark {bench}: value {v!r} is not a number") from None
+    if not 0.0 <= t <= MAX_TIME_S:  # also refuses nan and inf
+        raise ResultsError(f"{path}: benchmark {bench}: value {v!r} s is not a duration "
+                           f"between 0 and {MAX_TIME_S:g} s")
+    return t
+
+
 def suite_rows(path: Path) -> list[dict[str, Any]]:
     """One row per value (warmups left out) of every benchmark in one pyperf JSON file: the
     COLUMNS, then every other wb_* key the benchmark carries (its own parameters and counts:
@@ -60,22 +88,23 @@ def suite_rows(path: Path) -> list[dict[str, Any]]:
             if not run.values:
                 continue  # calibration runs have no values
             md = common | run.get_metadata()
-            base = _row_base(md, bench.get_name(), Path(path).name)
+            base = _row_base(path, md, bench.get_name())
             for v in run.values:
-                rows.append(base | {"run_index": run_index, "value_index": value_index, "time_s": float(v)})
+                rows.append(base | {"run_index": run_index, "value_index": value_index,
+                                    "time_s": _time(path, bench.get_name(), v)})
                 value_index += 1
     return rows
 
 
-def _row_base(md: dict[str, Any], name: str, file: str) -> dict[str, Any]:
+def _row_base(path: Path, md: dict[str, Any], name: str) -> dict[str, Any]:
     params = BenchParams.from_metadata(md)
-    n, domains = params.get("n_emulators"), params.get("domains")
     return params | {
         "benchmark": md.get("wb_benchmark", name), "case": md.get("wb_case", ""),
         "phase": md.get("wb_phase", "total"), "system": md.get("wb_system", MODEL),
-        "n_emulators": None if n is None else int(n), "emulators": md.get("wb_emulators", "simulated"),
-        "domains": None if domains is None else int(domains), "source": source_of(md),
-        "name": name, "file": file}
+        "n_emulators": _count(path, name, "wb_n_emulators", params.get("n_emulators")),
+        "emulators": md.get("wb_emulators", "simulated"),
+        "domains": _count(path, name, "wb_domains", params.get("domains")), "source": source_of(md),
+        "name": name, "file": Path(path).name}
 
 
 def load_run(run_dir: Path) -> pd.DataFrame:
