@@ -74,12 +74,12 @@ def parse(path: Path) -> RepliesFile:
     objects = _objects(path, text)
     rf = RepliesFile(path, version, arch)
     for i in range(0, len(objects), 2):
-        (line, cmd), reply = objects[i], objects[i + 1] if i + 1 < len(objects) else (0, None)
+        line, cmd = objects[i]
         if not isinstance(cmd, dict) or not isinstance(cmd.get("execute"), str):
             raise UsageError(f"{path}:{line}: expected a command ({{\"execute\": ...}})")
-        if reply is None:
+        if i + 1 >= len(objects):
             raise UsageError(f"{path}:{line}: command {cmd['execute']} has no reply")
-        rline, rep = reply
+        rline, rep = objects[i + 1]
         if not isinstance(rep, dict) or not ("return" in rep or "error" in rep):
             raise UsageError(f"{path}:{rline}: expected the reply to {cmd['execute']}")
         if cmd["execute"] == "qmp_capabilities":
