@@ -96,7 +96,9 @@ def _probe_replies(rf: libvirt_replies.RepliesFile, work: Path, transcripts_dir:
     write_emulator(binary, gzip.compress(json.dumps(tr.to_json()).encode()), "none")
     sent: list[str] = []
     try:
-        result = probe(str(binary), on_exchange=lambda ex: sent.append(command_key(ex.command, ex.arguments)))
+        # teardown does not enter the comparison: end each launch at once (pidfd)
+        result = probe(str(binary), teardown="pidfd",
+                       on_exchange=lambda ex: sent.append(command_key(ex.command, ex.arguments)))
     except WorkbenchError as e:
         _add(report, "caps", rf.label, "probe", f"failed: {e}", "probed", force=False)
         return None
