@@ -160,10 +160,9 @@ class Transcript:
         return self.launches[0]
 
     def save(self, path: Path) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=9) as f:
-            json.dump(self.to_json(), f, separators=(",", ":"))
-        tmp.replace(path)
+        from workbench.atomicfile import replacing
+        with replacing(path) as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9) as f:
+            f.write(json.dumps(self.to_json(), separators=(",", ":")).encode())
 
 
 def transcript_filename(target: str) -> str:
