@@ -36,10 +36,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from workbench import plots, tables
-from workbench.explore import measure
-from workbench.precision import mean_interval, process_medians, ratio_interval
-from workbench.sweep import resolve_strategies
+from workbench.analysis import plots, tables
+from workbench.bench.explore import measure
+from workbench.analysis.precision import mean_interval, process_medians, ratio_interval
+from workbench.bench.sweep import resolve_strategies
 
 chosen = resolve_strategies("all" if strategies == "all" else list(strategies))
 df = measure(chosen, emulators, benchmark, cache, processes, latency, run_dir or None)

@@ -5,10 +5,10 @@ import jupytext
 import papermill as pm
 import pytest
 
-from workbench import explore
+from workbench.bench import explore
 from workbench.errors import UsageError
 from workbench.paths import NOTEBOOKS_DIR
-from workbench.report import KERNEL, describe_notebooks, ensure_kernel, kernel_manager_class
+from workbench.analysis.report import KERNEL, describe_notebooks, ensure_kernel, kernel_manager_class
 
 
 def test_jobs_are_the_sweeps_own_and_bad_choices_are_refused():

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from workbench import mainjob, sweep
-from workbench.precision import Interval, mean_interval, ratio_interval
+from workbench.bench import mainjob, sweep
+from workbench.analysis.precision import Interval, mean_interval, ratio_interval
 
 
 def test_intervals_are_across_processes_on_a_log_scale():

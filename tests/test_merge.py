@@ -5,9 +5,10 @@ import json
 
 import pytest
 
-from workbench import results, sweep
+from workbench.analysis import results
+from workbench.bench import sweep
 from workbench.cli import main as cli_main
-from workbench.merge import MergeRefused, merge_runs
+from workbench.bench.merge import MergeRefused, merge_runs
 
 GRID = dict(emulators=[1], strategies=["full-caps", "per-emulator"], latency="none", mode="quick",
             benchmarks=["driver_startup"], caches=["cold", "warm"], progress=False)

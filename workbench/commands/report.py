@@ -16,7 +16,7 @@ from workbench.errors import UsageError
 from workbench.paths import NOTEBOOKS_DIR, RESULTS_DIR
 
 REFERENCE_RUN = RESULTS_DIR / "reference"
-# `workbench run --full`: the emulator counts of the full grid (workbench.sweep.main_grid):
+# `workbench run --full`: the emulator counts of the full grid (workbench.bench.sweep.main_grid):
 # libvirt's two strategies at every count of the first tuple, the newer strategies at the second,
 # the sweep's quick mode (the committed reference run is one). Wall times measured on the
 # reference machine (2 cores) are in data/results/reference/README.md.
@@ -80,7 +80,7 @@ def make_report(results: Path | list[Path], output: Path, notebooks_dir: Path = 
                 parameters: dict | None = None, reference: Path | None = None) -> int:
     """Render the report, printing one line per notebook; print where it is and every failing
     notebook. 1 if any failed."""
-    from workbench.report import render_report
+    from workbench.analysis.report import render_report
 
     runs = [results] if isinstance(results, (str, Path)) else list(results)
     for run in runs + ([reference] if reference else []):
@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     emulators replaying recorded QEMU 7.2 timings. About 5 minutes on 2 cores, report included;
     the expected duration is printed first. Adaptive: {rule}.
 
-    workbench run --full: the full grid (workbench.sweep.main_grid): libvirt's two strategies on
+    workbench run --full: the full grid (workbench.bench.sweep.main_grid): libvirt's two strategies on
     every benchmark cold at 1, 2, 4, 8, 16 and 30 emulators and warm at 1 and 30; the newer
     strategies on startup, the APIs and the scenarios cold at 1, 8 and 30; the parallel pool's
     scaling at 30; replay fidelity on the host's real QEMU; real libvirt 9.0 where installed; the
@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
 
         out = args.output or Path("runs/latest")
         budget = args.budget or mainjob.BUDGET_S
-        from workbench.sweep import resolve_strategies
+        from workbench.bench.sweep import resolve_strategies
 
         jobs = mainjob.answer_jobs(resolve_strategies("all"), True)
         first = mainjob.expected_first_pass_s(jobs)
@@ -202,14 +202,14 @@ def _sweep_status(res) -> int:
 
 
 def _run_full(out: Path) -> int:
-    from workbench.sweep import main_grid, run_sweep
+    from workbench.bench.sweep import main_grid, run_sweep
 
     emulators, beyond = FULL_GRID
     print(f"sweep: libvirt's strategies at {list(emulators)} emulators, the newer ones at {list(beyond)}, "
           f"simulated emulators (recorded latency), into {out}", flush=True)
     res = run_sweep(out, latency="recorded", mode=SWEEP_MODE, blocks=main_grid(emulators, beyond))
     status = _sweep_status(res)
-    from workbench.startup_traces import TRACES_DIR, TraceError, make_traces
+    from workbench.bench.startup_traces import TRACES_DIR, TraceError, make_traces
 
     try:  # the startup timeline of the report: a few seconds
         traces = make_traces(Path(out) / TRACES_DIR)
@@ -221,7 +221,7 @@ def _run_full(out: Path) -> int:
 
 
 def _fill_run_doc() -> None:
-    from workbench.mainjob import stop_rule
+    from workbench.bench.mainjob import stop_rule
 
     import textwrap
 
@@ -271,7 +271,7 @@ def lab(args: argparse.Namespace) -> int:
     """JupyterLab on notebooks/, .py notebooks opening as notebooks (jupytext), kernel python3;
     explore.py (live measurement: strategies, counts, benchmark and cache state in its parameter
     cell) open first."""
-    from workbench.report import ensure_kernel
+    from workbench.analysis.report import ensure_kernel
 
     ensure_kernel()
     settings = _lab_settings()

@@ -13,9 +13,9 @@ import shutil
 from pathlib import Path
 from typing import Sequence
 
-from workbench import rundir
+from workbench.analysis import rundir
 from workbench.errors import ResultsError, UsageError
-from workbench.results import write_results_csv
+from workbench.analysis.results import write_results_csv
 
 _MACHINE_KEYS = ("cpu_model", "cores", "memory_gib", "kernel", "os", "python", "qemu", "kvm_usable", "hostname")
 

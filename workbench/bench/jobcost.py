@@ -46,7 +46,7 @@ class CostModel:
         return model
 
     def process_s(self, job) -> float:
-        """Expected seconds of one worker process of `job` (a workbench.sweep.Job)."""
+        """Expected seconds of one worker process of `job` (a workbench.bench.sweep.Job)."""
         stem = _stem(job.filename)
         if job.case:
             whole = stem.rsplit("--", 1)[0]  # the same job with every case

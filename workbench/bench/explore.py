@@ -14,7 +14,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from workbench import sweep
+from workbench.bench import sweep
 from workbench.errors import UsageError
 from workbench.paths import REPO_ROOT
 
@@ -49,10 +49,10 @@ def measure(strategies: Sequence[str], emulators: Sequence[int], benchmark: str 
             cache: str = "cold", processes: int = 3, latency: str = "recorded",
             run_dir: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
     """Run the jobs into run_dir (default: a new dir under runs/explore/) and return its tidy
-    table (workbench.results.load_run). `processes` worker processes per benchmark, one value
+    table (workbench.analysis.results.load_run). `processes` worker processes per benchmark, one value
     each on a cold cache (4 warm)."""
     from workbench.bench.common import ensure_install
-    from workbench.results import load_run, write_results_csv
+    from workbench.analysis.results import load_run, write_results_csv
 
     todo = jobs(strategies, emulators, benchmark, cache)
     if processes < 1:

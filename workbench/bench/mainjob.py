@@ -9,7 +9,7 @@ It measures what the index page says and nothing else:
 
 Every benchmark first gets MIN_PROCESSES pyperf worker processes (one value each: a cold value is
 a whole startup). Then, while the time budget allows, processes are added STEP at a time to the
-benchmark whose 95% confidence interval (across process medians, workbench.precision) is widest,
+benchmark whose 95% confidence interval (across process medians, workbench.analysis.precision) is widest,
 the headline ratios' benchmarks first, until every interval lies within +-PRECISION of its
 estimate or has MAX_PROCESSES. The stop rule is printed by `workbench run --help`. Each headline
 ratio is printed with its 95% CI across processes at the end.
@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from workbench import rundir, sweep
-from workbench.precision import Interval, mean_interval, process_medians, ratio_interval
+from workbench.analysis import rundir
+from workbench.bench import sweep
+from workbench.analysis.precision import Interval, mean_interval, process_medians, ratio_interval
 
 N = 30
 COVER_COUNTS = (1, 8, N)
@@ -95,7 +96,7 @@ class Measured:
     out: Path
 
     def medians(self, job: sweep.Job) -> list[float]:
-        from workbench.results import suite_rows
+        from workbench.analysis.results import suite_rows
 
         path = self.out / job.filename
         if not path.exists():
@@ -132,7 +133,7 @@ def fmt_interval(iv: Interval) -> str:
 
 
 def expected_first_pass_s(jobs: Sequence[sweep.Job]) -> float:
-    from workbench.jobcost import CostModel
+    from workbench.bench.jobcost import CostModel
 
     costs = CostModel.from_run()
     return sum(costs.job_s(j, MIN_PROCESSES) for j in jobs)
@@ -145,7 +146,7 @@ def run_answer(out: Path, budget_s: float = BUDGET_S, report_s: float = REPORT_S
     more processes); returns what ran. The report is the caller's. `strategies`: the cold
     container's (default all)."""
     from workbench.bench.common import ensure_install
-    from workbench.jobcost import CostModel
+    from workbench.bench.jobcost import CostModel
 
     started = time.monotonic() if started is None else started
     out = Path(out)
@@ -190,7 +191,7 @@ def run_answer(out: Path, budget_s: float = BUDGET_S, report_s: float = REPORT_S
         runner.finish()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    from workbench.results import write_results_csv
+    from workbench.analysis.results import write_results_csv
 
     write_results_csv(out)
     return result

@@ -10,8 +10,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from workbench import plots, tables
-from workbench.precision import Interval, mean_interval, process_medians, ratio_interval
+from workbench.analysis import plots, tables
+from workbench.analysis.precision import Interval, mean_interval, process_medians, ratio_interval
 
 BENCHMARK = "daemon_startup"  # spawn to first answered API call: the closest to libvirtd's startup
 AFTER = "per-emulator"
