@@ -155,7 +155,7 @@ def head_ratios(df: pd.DataFrame) -> list[HeadRatio]:
         both = [n for n, g in cold.groupby("n_emulators") if {plots.BASELINE, AFTER} <= set(g["strategy"])]
         if both:
             at = cold[cold["n_emulators"] == max(both)]
-            out.append(HeadRatio(run, "cover_letter", "cold daemon startup (cover letter)", plots.BASELINE,
+            out.append(HeadRatio(run, "cover_letter", "cover letter: cold daemon startup", plots.BASELINE,
                                  AFTER, int(max(both)),
                                  ratio_interval(process_medians(at[at["strategy"] == plots.BASELINE]),
                                                 process_medians(at[at["strategy"] == AFTER]))))
@@ -169,12 +169,12 @@ def head_ratios(df: pd.DataFrame) -> list[HeadRatio]:
                      if s not in (plots.BASELINE, AFTER)}
             if newer:
                 best = min(newer, key=lambda s: newer[s].estimate)
-                out.append(HeadRatio(run, "cold_container", "a cold container's client, best newer strategy",
+                out.append(HeadRatio(run, "cold_container", "cold container, best newer strategy",
                                      AFTER, best, n,
                                      ratio_interval(per, process_medians(at[at["strategy"] == best]))))
             lv = cc[(cc["system"] != "model") & (cc["n_emulators"] == n)]
             if len(lv):
-                out.append(HeadRatio(run, "libvirt", "a cold container's client, real libvirt 9.0 against the model",
+                out.append(HeadRatio(run, "libvirt", "cold container, real libvirt 9.0 against the model",
                                      str(lv["strategy"].iloc[0]), AFTER, n,
                                      ratio_interval(process_medians(lv), per)))
     return out
@@ -197,12 +197,12 @@ def ratios_table(df: pd.DataFrame, reference: str | None = None) -> pd.DataFrame
     rows = []
     for h in heads:
         iv = h.interval
-        row = {"run": h.run, "what": f"{h.what} at {h.n}: {h.slower} / {h.faster}",
+        row = {"run": h.run, "what": f"{h.what} at {h.n} ({h.slower} / {h.faster})",
                "ratio": iv.estimate, "ci_low": iv.low, "ci_high": iv.high, "processes": iv.processes}
         if ref and h.run != reference:
             r = ref.get(h.key)
-            row["against the reference"] = (f"{holds(h, r)} (reference {tables.fmt_ratio(r.interval.estimate)})"
-                                            if r else "not in the reference")
+            row["vs reference"] = (f"{holds(h, r)} ({tables.fmt_ratio(r.interval.estimate)})"
+                                   if r else "not in the reference")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -211,7 +211,8 @@ def show_ratios_table(df: pd.DataFrame, output_dir, reference: str | None) -> ta
     t = ratios_table(df, reference)
     if t.empty:
         return None
-    shown = t.assign(ci=[fmt_ci(a, b, int(k)).removeprefix("95% CI ") for a, b, k in
+    shown = t.assign(ci=[fmt_ci(a, b, int(k)).removeprefix("95% CI ").replace(" across ", " · ").replace(
+        " processes a side", " proc.") for a, b, k in
                          zip(t["ci_low"], t["ci_high"], t["processes"])]).drop(columns=["ci_low", "ci_high", "processes"])
     shown = shown if t["run"].nunique() > 1 else shown.drop(columns="run")
     return tables.show_table(shown, output_dir, "headline_ratios",
@@ -259,7 +260,9 @@ def figure(df: pd.DataFrame, ans: Answer) -> plt.Figure:
     ax.set_ylabel("cold startup time (s, log scale)")
     ax.grid(alpha=0.3, which="both")
     ax.set_title(f"Cold {ans.benchmark}: spawn to first answered API call", fontsize=11)
-    ax.legend(title="strategy", fontsize=8, title_fontsize=8, loc="upper left", ncols=2)
+    several = cold["run"].nunique() > 1
+    ax.legend(title="strategy", fontsize=8, title_fontsize=8, ncols=3 if several else 2,
+              **({"loc": "upper center", "bbox_to_anchor": (0.5, -0.16)} if several else {"loc": "upper left"}))
     _container_panel(bx, df)
     fig.text(0.01, 0.0, tables.provenance_label(ans.kind, ans.source), fontsize=8, ha="left",
              va="top", style="italic", wrap=True)

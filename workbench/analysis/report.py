@@ -206,7 +206,8 @@ def _answer_html(out: Path, results: Sequence[Path], reference: Path | None) -> 
         if any(Path(run).glob("*.json")):
             from workbench.analysis.results import load_run
             frames.append(plots.with_run_machine(load_run(run), run).assign(
-                run=label + (" (reference)" if reference and run == reference and len(runs) > 1 else "")))
+                run=label + (" (reference)" if reference and run == reference and len(runs) > 1
+                             and "reference" not in label else "")))
     if not frames:
         return "<p>No results to answer from.</p>"
     import pandas as pd
@@ -233,7 +234,9 @@ def _answer_html(out: Path, results: Sequence[Path], reference: Path | None) -> 
         parts.append(f'<figure id="headline-figure"><img src="index/headline.png" '
                      f'alt="{html.escape(caption + " (" + label + ")", quote=True)}" style="max-width:100%">'
                      f'<figcaption>{html.escape(caption)}.<br><em>{html.escape(label)}</em></figcaption></figure>')
-    ref_label = next((r for r in df["run"].unique() if r.endswith(" (reference)")), None)
+    ref_label = None
+    if reference and reference not in results and len(runs) > 1:  # the last frame is the reference's
+        ref_label = frames[-1]["run"].iloc[0] if len(frames[-1]) else None
     ratios = headline.show_ratios_table(df, out / "index", ref_label)
     if ratios is not None:
         parts.append(ratios.html)
