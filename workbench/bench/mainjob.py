@@ -103,7 +103,7 @@ class Measured:
             return []
         import pandas as pd
 
-        rows = pd.DataFrame([r.__dict__ for r in suite_rows(path)])
+        rows = pd.DataFrame(suite_rows(path))  # one dict per value
         return process_medians(rows) if len(rows) else []
 
     def interval(self, job: sweep.Job) -> Interval:
