@@ -24,7 +24,9 @@ and `enum` and cost 10 to 25 ms more per launch, so JSON goes through `_json`'s 
 encoder and sockets through `_socket`, and records are plain classes.
 
 Misbehaviour for tests (`misbehave`): "crash-at:CMD", "hang-at:CMD", "garbage-at:CMD",
-"hang-at-start", "exit-at-start", "greeting-garbage".
+"hang-at-start", "exit-at-start", "greeting-garbage". A replay that starts to hang says so on
+the FIFO `$WORKBENCH_TMP/replay-hangs` when a reader holds it open (HANG_FIFO), so a test waits
+for that event instead of polling for the process.
 """
 from __future__ import annotations
 
@@ -221,9 +223,31 @@ def _kvm_usable() -> bool:
     return os.access(KVM_DEVICE, os.R_OK | os.W_OK)
 
 
+HANG_FIFO = "replay-hangs"  # in $WORKBENCH_TMP
+
+
 def _forever() -> None:
+    _announce_hang()
     while True:
         time.sleep(3600)
+
+
+def _announce_hang() -> None:
+    """Write 'PID\\n' to $WORKBENCH_TMP/replay-hangs if it is a FIFO with a reader (O_NONBLOCK: no
+    reader, no FIFO, nothing written and no wait)."""
+    path = os.path.join(os.environ.get("WORKBENCH_TMP", "/tmp"), HANG_FIFO)
+    try:
+        if os.stat(path).st_mode & 0o170000 != 0o010000:  # S_ISFIFO, without importing stat
+            return
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        os.write(fd, f"{os.getpid()}\n".encode())
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _load(transcript: bytes | str | os.PathLike) -> dict:
