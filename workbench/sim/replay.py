@@ -37,8 +37,8 @@ import sys
 import time
 import zlib
 
-from workbench.sim.replay_timing import (launch_round_trip, reply_delay, round_trip_s,
-                                           set_work_rate, started_at, startup_delay,
+from workbench.sim.replay_timing import (cpu_now, inherit_cpu, launch_round_trip, reply_delay,
+                                           round_trip_s, set_work_rate, startup_delay,
                                            take_ballast, work_until)
 
 GARBAGE = b"\x00\xffnot json\r\n"
@@ -260,7 +260,7 @@ def _load(transcript: bytes | str | os.PathLike) -> dict:
 
 def main(argv: list[str], transcript: bytes | str | os.PathLike, latency: str = "recorded",
          misbehave: str | None = None) -> int:
-    t_exec = started_at()
+    t_exec = 0.0  # on the CPU clock (cpu_now): this process's creation, a few hundred us before exec
     prog = os.path.basename(argv[0]) if argv else "qemu-system"
     try:
         factor = parse_latency(latency)
@@ -296,7 +296,7 @@ def main(argv: list[str], transcript: bytes | str | os.PathLike, latency: str = 
                            f"Failed to bind socket to {opts.socket}: {e.strerror or e}")
     if opts.daemonize:
         # ready_s counts from before the prober's fork; spawn_s (fork+exec, also the prober's)
-        # has already passed when t_exec is taken.
+        # is left out of the CPU this process must use before it reports ready.
         return _daemonize(prog, sock, server, opts, t_exec + startup_delay(launches[selected], factor))
     if opts.pidfile and not _write_pidfile(prog, opts.pidfile):
         return 1
@@ -346,6 +346,7 @@ def _daemonize(prog: str, sock: _socket.socket, server: "_Server", opts: Options
     r, w = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
+    cpu_at_fork = cpu_now()
     pid = os.fork()
     if pid > 0:
         # Parent: exit 0 once the daemon reports ready (it does so at the recorded ready time).
@@ -355,6 +356,7 @@ def _daemonize(prog: str, sock: _socket.socket, server: "_Server", opts: Options
         os.close(r)
         os._exit(0 if ok else 1)
     os.close(r)
+    inherit_cpu(cpu_at_fork)
     os.setsid()
     # The daemon works until the recorded ready time (its ballast first), then says it is ready.
     take_ballast(server.launch, server.factor)
@@ -457,7 +459,7 @@ class _Server:
             data = conn.recv(1 << 16)
             if not data:
                 return
-            arrived = time.monotonic()
+            arrived = cpu_now()  # budgets count this process's CPU from the request's arrival
             for msg in split.feed(data):
                 self._handle(msg, arrived)
 
