@@ -141,3 +141,18 @@ def test_round_trip_median_of_takes_each_size_apart() -> None:
     c = roundtrip.RoundTrip([(64, 0.002), (4096, 0.009)], 3)
     m = roundtrip.RoundTrip.median_of([a, b, c])
     assert m.points == [(64, 0.002), (4096, 0.004)] and m.samples == 9
+
+
+def test_replay_work_is_counted_on_the_process_cpu_clock(monkeypatch) -> None:
+    """The budget is CPU time: work_until returns only once this process has used the CPU
+    asked for (without a work rate it watches that clock), and a forked daemon counts its
+    parent's CPU as its own."""
+    monkeypatch.setattr(replay_timing, "_work_rate", None)
+    monkeypatch.setattr(replay_timing, "_ballast", None)
+    deadline = replay_timing.cpu_now() + 0.02
+    replay_timing.work_until(deadline)
+    assert replay_timing.cpu_now() >= deadline
+    before = replay_timing.cpu_now()
+    monkeypatch.setattr(replay_timing, "_cpu_inherited", 0.0)
+    replay_timing.inherit_cpu(5.0)
+    assert replay_timing.cpu_now() >= before + 5.0 - 0.001

@@ -226,3 +226,16 @@ def test_paired_ratio_removes_the_load_both_sides_share():
     assert stats.fidelity_verdict(stats.paired_ratio([1.0], [1.3])) == "inconclusive"  # one pair: no CI
     with pytest.raises(ValueError, match="pairs"):
         stats.paired_ratio([1.0, 2.0], [1.0])
+
+
+def test_parallel_fidelity_rows_compare_speed_ups_side_by_side():
+    from workbench.sim.fidelity_parallel import scaling_rows
+
+    times = {(1, "real"): [4.0, 4.2, 4.1], (1, "simulated"): [4.0, 4.1, 4.2],
+             (8, "real"): [2.2, 2.3, 2.2], (8, "simulated"): [1.7, 1.8, 1.75]}
+    rows = scaling_rows(times)
+    assert [r["workers"] for r in rows] == [1, 8]
+    assert rows[0]["speedup_ratio"] == pytest.approx(1.0)
+    r8 = rows[1]
+    assert r8["speedup_real"] == pytest.approx(4.1 / 2.2) and r8["speedup_simulated"] == pytest.approx(4.1 / 1.75)
+    assert r8["speedup_ratio"] > 1.2 and r8["verdict"] == "differs"  # replays overstating the speed-up show
