@@ -15,7 +15,7 @@ from test_notebooks import small_run
 from workbench.commands import report as report_actions
 from workbench.cli import main
 from workbench.paths import NOTEBOOKS_DIR
-from workbench.report import describe_notebooks
+from workbench.analysis.report import describe_notebooks
 
 
 @pytest.fixture(scope="session")
@@ -112,3 +112,4 @@ def test_several_runs_and_a_reference_are_shown_side_by_side(results_run, tmp_pa
     assert set(cold["run"]) == {"machine-a", "machine-b", f"{results_run.name} (reference)"}
     index = (out / "index.html").read_text()
     assert "machine-a" in index and "machine-b" in index
+

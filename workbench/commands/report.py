@@ -1,4 +1,5 @@
-"""Report commands: report (notebooks -> HTML), run (the main job: sweep + report), lab (JupyterLab)."""
+"""Report commands: report (notebooks -> HTML), run (the main job: sweep + report), lab (JupyterLab),
+readme-figures (the numbers README files quote, regenerated from the run they quote)."""
 from __future__ import annotations
 
 import argparse
@@ -15,7 +16,7 @@ from workbench.errors import UsageError
 from workbench.paths import NOTEBOOKS_DIR, RESULTS_DIR
 
 REFERENCE_RUN = RESULTS_DIR / "reference"
-# `workbench run`: the emulator counts of the main grid (workbench.sweep.main_grid): libvirt's two
+# `workbench run`: the emulator counts of the main grid (workbench.bench.sweep.main_grid): libvirt's two
 # strategies at every count of the first tuple, the newer strategies at the second. Both grids
 # use the sweep's quick mode, so a --short run directory is resumed, not refused, by a later full
 # `workbench run` on the same -o. Wall times measured on the reference machine (2 cores) are in
@@ -35,6 +36,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a run drawn beside the others as the reference, and judged against")
     s.add_argument("-o", "--output", type=Path, default=Path("reports"), help="report directory (default reports/)")
     s.set_defaults(func=report)
+
+    s = sub.add_parser("readme-figures", help="regenerate the numbers README files quote from the run they quote",
+                       description="Rewrite the generated sections (<!-- figures:KEY --> ... <!-- /figures:KEY -->) "
+                                   "of README files from a results run: its results, pyperf metadata and "
+                                   "machine.json. Text outside the markers is left alone. With --check nothing "
+                                   "is written; exit 1 when a section differs from what the run gives.")
+    s.add_argument("--results", type=Path, default=REFERENCE_RUN, metavar="RUN",
+                   help="the run the README quotes (default: data/results/reference)")
+    s.add_argument("--readme", type=Path, action="append", default=None, metavar="FILE",
+                   help="a README with generated sections; repeatable (default: RUN/README.md, and the "
+                        "repository's README.md when RUN is the committed reference)")
+    s.add_argument("--check", action="store_true", help="write nothing; exit 1 when a section is stale")
+    s.set_defaults(func=readme_figures)
 
     s = sub.add_parser("run", help="the main job: simulated installs, the benchmark sweep (1..30 emulators, "
                                    "every strategy, about 50 min on 2 cores; resumes an existing -o) "
@@ -59,7 +73,7 @@ def make_report(results: Path | list[Path], output: Path, notebooks_dir: Path = 
                 parameters: dict | None = None, reference: Path | None = None) -> int:
     """Render the report, printing one line per notebook; print where it is and every failing
     notebook. 1 if any failed."""
-    from workbench.report import render_report
+    from workbench.analysis.report import render_report
 
     runs = [results] if isinstance(results, (str, Path)) else list(results)
     for run in runs + ([reference] if reference else []):
@@ -85,11 +99,32 @@ def report(args: argparse.Namespace) -> int:
     return make_report(results, args.output, reference=getattr(args, "reference", None))
 
 
+def readme_figures(args: argparse.Namespace) -> int:
+    """Regenerate (or with --check, compare) the generated sections of each README from --results."""
+    from workbench.analysis import figures
+    from workbench.paths import REPO_ROOT
+
+    run_dir = Path(args.results)
+    if not run_dir.is_dir():
+        raise UsageError(f"--results {run_dir}: not a run directory")
+    readmes = args.readme or ([run_dir / "README.md"] + (
+        [REPO_ROOT / "README.md"] if run_dir.resolve() == REFERENCE_RUN.resolve() else []))
+    stale_any = False
+    for readme in readmes:
+        if not Path(readme).is_file():
+            raise UsageError(f"--readme {readme}: no such file")
+        stale = figures.update(Path(readme), run_dir, check=args.check)
+        stale_any |= bool(stale)
+        verb = "differ from the run" if args.check else "rewritten"
+        print(f"{readme}: {len(stale)} section(s) {verb}" + (f": {', '.join(stale)}" if stale else ""))
+    return 1 if args.check and stale_any else 0
+
+
 def run(args: argparse.Namespace) -> int:
     """The main job: a simulated install of every emulator count (made by the sweep, replaying
     recorded QEMU 7.2 timings), the benchmark sweep into -o, then the report into --reports.
 
-    The grid (workbench.sweep.main_grid): libvirt's two strategies (full-caps, per-emulator) run
+    The grid (workbench.bench.sweep.main_grid): libvirt's two strategies (full-caps, per-emulator) run
     every benchmark on a cold cache at 1, 2, 4, 8, 16 and 30 emulators and on a warm one at 1 and
     30; the newer strategies run startup, the APIs and the scenarios cold at 1, 8 and 30; the
     parallel pool's scaling at 30; real libvirt 9.0 on the same installs where it is installed
@@ -98,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     cold cache and 4 on a warm one (`workbench sweep --rigorous` is the slow, careful one).
     An existing -o made with the same code is resumed: only missing benchmarks run.
     """
-    from workbench.sweep import main_grid, run_sweep
+    from workbench.bench.sweep import main_grid, run_sweep
 
     started = time.monotonic()
     emulators, beyond = SHORT_GRID if args.short else FULL_GRID
@@ -109,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"workbench: {name} failed:\n{err}", file=sys.stderr)
     print(f"sweep: {len(res.ran)} benchmarks run, {len(res.skipped)} kept from before, "
           f"{len(res.failed)} failed", flush=True)
-    from workbench.startup_traces import TRACES_DIR, TraceError, make_traces
+    from workbench.bench.startup_traces import TRACES_DIR, TraceError, make_traces
 
     try:  # the startup timeline of the report: a few seconds
         traces = make_traces(Path(args.output) / TRACES_DIR)
@@ -156,7 +191,7 @@ def lab_command(port: int, no_browser: bool, settings: Path) -> list[str]:
 
 def lab(args: argparse.Namespace) -> int:
     """JupyterLab on notebooks/, .py notebooks opening as notebooks (jupytext), kernel python3."""
-    from workbench.report import ensure_kernel
+    from workbench.analysis.report import ensure_kernel
 
     ensure_kernel()
     settings = _lab_settings()
