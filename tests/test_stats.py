@@ -229,7 +229,7 @@ def test_paired_ratio_removes_the_load_both_sides_share():
 
 
 def test_parallel_fidelity_rows_compare_speed_ups_side_by_side():
-    from workbench.sim.fidelity_parallel import scaling_rows
+    from workbench.bench.fidelity_parallel import scaling_rows
 
     times = {(1, "real"): [4.0, 4.2, 4.1], (1, "simulated"): [4.0, 4.1, 4.2],
              (8, "real"): [2.2, 2.3, 2.2], (8, "simulated"): [1.7, 1.8, 1.75]}

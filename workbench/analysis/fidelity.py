@@ -19,7 +19,7 @@ import math
 
 import pandas as pd
 
-from workbench import stats
+from workbench.analysis import stats
 
 COLUMNS = ["target", "real_s", "simulated_s", "recorded_s", "procs_real", "procs_simulated", "ratio",
            "ci_low", "ci_high", "verdict", "real_pace", "cause"]

@@ -98,7 +98,7 @@ def record(args: argparse.Namespace) -> int:
 
 def fidelity(args: argparse.Namespace) -> int:
     if args.parallel:
-        from workbench.sim import fidelity_parallel as fp
+        from workbench.bench import fidelity_parallel as fp
 
         n = args.emulators or 30
         rows = fp.scaling_rows(fp.measure(n, args.repeats or 3))
@@ -106,8 +106,13 @@ def fidelity(args: argparse.Namespace) -> int:
         return 0
     from workbench.sim.fidelity_phases import check_targets, compare, format_rows
 
+    from workbench.analysis.stats import fidelity_verdict, paired_ratio
+
     check_targets(args.targets)
     rows = compare(args.targets, args.repeats or 7)
+    for r in rows:  # the rounds pair the sides: one real and one replay probe, alternated
+        eff = paired_ratio(r["real_values"], r["simulated_values"])
+        r.update(ratio=eff.ratio, ci_low=eff.ci_low, ci_high=eff.ci_high, verdict=fidelity_verdict(eff))
     print(json.dumps(rows, indent=1) if args.json else format_rows(rows))
     return 0
 

@@ -3,8 +3,9 @@
 For each target: one probe of the real /usr/bin/qemu-system-<target> and one of its replaying
 emulator (recorded latency), alternated (which side goes first alternates too), `--repeats`
 times, each in a fresh Python process as a benchmark worker does; the medians per phase on both
-sides and as recorded, and for each phase the paired ratio replay / real with its 95% CI and a
-verdict (workbench.stats.fidelity_verdict: faithful within 5%, differs, inconclusive). The
+sides and as recorded, and each side's values in round order (`real_values`, `simulated_values`:
+the pairs from which `workbench fidelity` gives the paired ratio replay / real with its 95% CI and
+a verdict, workbench.analysis.stats.fidelity_verdict: faithful within 5%, differs, inconclusive). The
 replay fidelity benchmark times whole probes; this says which phase a difference is in.
 Measured (real binary, replaying emulator) and recorded (the transcript); nothing modelled.
 """
@@ -20,7 +21,6 @@ from pathlib import Path
 
 from workbench.errors import UsageError
 from workbench.sim.install import install
-from workbench.stats import fidelity_verdict, paired_ratio
 from workbench.sim.transcript import load, transcript_filename
 from workbench.paths import TRANSCRIPTS_DIR
 
@@ -83,11 +83,9 @@ def compare(targets: list[str], repeats: int) -> list[dict]:
         rec = recorded_phases(t)
         for phase in PHASES:
             pairs = [[r[phase] for r in runs[(t, side)]] for side in ("real", "simulated")]
-            eff = paired_ratio(*pairs)
             rows.append({"target": t, "phase": phase, "real_s": statistics.median(pairs[0]),
                          "simulated_s": statistics.median(pairs[1]), "recorded_s": rec.get(phase),
-                         "ratio": eff.ratio, "ci_low": eff.ci_low, "ci_high": eff.ci_high,
-                         "verdict": fidelity_verdict(eff)})
+                         "real_values": pairs[0], "simulated_values": pairs[1]})
     return rows
 
 
@@ -97,9 +95,9 @@ def format_rows(rows: list[dict]) -> str:
              "   (real, sim: measured medians; ratio: paired; recorded: the transcript)"]
     for r in rows:
         rec = "" if r["recorded_s"] is None else f"{r['recorded_s'] * 1e3:9.2f}"
-        ci = "-" if math.isnan(r["ci_low"]) else f"{r['ratio']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+        ci = "-" if math.isnan(r.get("ci_low", math.nan)) else f"{r['ratio']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
         lines.append(f"{r['target']:9} {r['phase']:26} {r['real_s'] * 1e3:9.2f} {r['simulated_s'] * 1e3:9.2f} "
-                     f"{(r['simulated_s'] - r['real_s']) * 1e3:+9.2f} {rec:>9} {ci:>22} {r['verdict']}")
+                     f"{(r['simulated_s'] - r['real_s']) * 1e3:+9.2f} {rec:>9} {ci:>22} {r.get('verdict', '')}")
     return "\n".join(lines)
 
 

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from workbench.errors import UsageError
-from workbench.stats import fidelity_verdict, paired_ratio
+from workbench.analysis.stats import fidelity_verdict, paired_ratio
 
 WORKERS = (1, 2, 4, 8)
 
