@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from workbench.args import (TEARDOWN_HELP, emulator_count, latency, positive_int,
+from workbench.args import (TEARDOWN_HELP, emulator_count, latency, positive_int, target_list,
                                      reaper_setting, teardown_mode)
 from workbench.errors import ProbeError, UsageError
 from workbench.sim.catalog import INSTALL_ORDER, MAX_SIMULATED
@@ -62,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "the prober's own work between commands, kill and clean up) on both sides "
                                    "and as recorded. The replay_fidelity benchmark times whole probes; this "
                                    "says which phase a difference is in.")
-    s.add_argument("--targets", type=lambda t: [x for x in t.split(",") if x], default=["sh4eb", "alpha", "m68k", "x86_64"],
+    s.add_argument("--targets", type=target_list, default=["sh4eb", "alpha", "m68k", "x86_64"],
                    help="comma-separated targets with a real binary here (default: sh4eb,alpha,m68k,x86_64)")
     s.add_argument("--repeats", type=positive_int, default=7, help="probes per target and side (default 7)")
     s.add_argument("--json", action="store_true", help="print the rows as JSON (seconds)")
