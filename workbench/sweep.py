@@ -119,10 +119,13 @@ class Job:
             parts += [f"n{self.n:02d}", str(self.cache), str(self.strategy)]
         return "--".join(parts + [f"r{self.round}"]) + ".json"
 
-    def argv(self, mode: Mode, latency: str, install_root: Path, cache_root: Path, out: Path) -> list[str]:
+    def argv(self, mode: Mode, latency: str, install_root: Path, cache_root: Path, out: Path,
+             qemu: str = "") -> list[str]:
         cmd = [sys.executable, "-m", f"workbench.bench.{self.benchmark}", *mode.args(self.cache), "-q",
                "--latency", latency, "--install-root", str(install_root),
                "--cache-root", str(cache_root), "-o", str(out)]
+        if qemu:
+            cmd += ["--qemu", qemu]
         if self.n is not None:
             cmd += ["--strategy", str(self.strategy), "--emulators", str(self.n), "--cache", str(self.cache)]
         return cmd
@@ -214,7 +217,7 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
               latency: str = "recorded", mode: str = "quick",
               benchmarks: Sequence[str] = GRID_BENCHMARKS + SINGLE_BENCHMARKS,
               caches: Sequence[str] = ("cold", "warm"), progress: bool = True,
-              blocks: Sequence[Block] | None = None) -> SweepResult:
+              blocks: Sequence[Block] | None = None, qemu: str = "") -> SweepResult:
     """Run the grid into `out`: one block from (emulators, strategies, benchmarks, caches), or
     `blocks` when given (the main job's main_grid)."""
     import datetime as dt
@@ -238,7 +241,7 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
             print(f"sweep: real libvirt 9.0 not measured: {why}", file=sys.stderr)
             jobs = [j for j in jobs if j.benchmark != "libvirt_real"]
             blocks = [b for b in blocks if b.benchmarks != ("libvirt_real",)]
-    settings = {"mode": mode, "latency": latency,
+    settings = {"mode": mode, "latency": latency, **({"qemu": qemu} if qemu else {}),
                 "emulators": sorted({n for b in blocks for n in b.emulators}),
                 "strategies": list(dict.fromkeys(j.strategy for j in jobs if j.strategy)),
                 "benchmarks": list(dict.fromkeys(j.benchmark for j in jobs)),
@@ -256,7 +259,7 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
     try:
         installs = work / "installs"
         for n in sorted({j.n for j in todo if j.n is not None}):
-            ensure_install(installs, n, latency)  # once per sweep; read-only afterwards
+            ensure_install(installs, n, latency, qemu)  # once per sweep; read-only afterwards
         bar = tqdm(total=len(jobs), initial=len(result.skipped), unit="job", disable=not progress,
                    dynamic_ncols=True)
         for job in todo:
@@ -267,7 +270,7 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
             private = Path(tempfile.mkdtemp(prefix=".job-", dir=out))
             tmp = private / job.filename
             cache_root = Path(tempfile.mkdtemp(prefix="c-", dir=work))  # this run's caches only
-            proc = subprocess.run(job.argv(m, latency, installs, cache_root, tmp),
+            proc = subprocess.run(job.argv(m, latency, installs, cache_root, tmp, qemu),
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             shutil.rmtree(cache_root, ignore_errors=True)
             if proc.returncode == 0 and tmp.exists():

@@ -31,7 +31,8 @@ T = TypeVar("T")
 # Flags passed on to workers, in (dest, option) pairs.
 _FLAGS = (("strategy", "--strategy"), ("emulators", "--emulators"), ("latency", "--latency"),
           ("cache", "--cache"), ("install_root", "--install-root"), ("cache_root", "--cache-root"),
-          ("domains", "--domains"), ("corpus", "--corpus"), ("targets", "--targets"))
+          ("domains", "--domains"), ("corpus", "--corpus"), ("targets", "--targets"),
+          ("qemu", "--qemu"))
 
 
 # The parameters a benchmark's name carries (metadata key, short name), in this order, so that
@@ -77,6 +78,8 @@ class Bench:
         p.add_argument("--domains", type=int, default=0, help="persistent domain configs at startup")
         p.add_argument("--corpus", type=int, default=3, help="corpus domains to parse (smallest..largest)")
         p.add_argument("--targets", default="all", help="replay_fidelity: comma-separated targets")
+        p.add_argument("--qemu", default="", help="targets replaying libvirt 9.0's test data of "
+                       "another QEMU (workbench install --qemu); their rows are `modelled`")
         self.args = self.runner.parse_args()
         unwind_on_sigterm()  # a worker killed mid-probe still ends its emulator and temp folder
         self.args.cache_root.mkdir(parents=True, exist_ok=True)
@@ -92,6 +95,12 @@ class Bench:
              "wb_n_emulators": a.emulators, "wb_cache": a.cache, "wb_latency": a.latency,
              "wb_emulators": "simulated", "wb_domains": a.domains, "wb_source": "measured-replay",
              "wb_system": MODEL}
+        if a.qemu:  # emulators replaying libvirt's test data: times borrowed, so modelled
+            from workbench.sim.libvirt_replies import parse_qemu_spec, spec_label
+            from workbench.sim.catalog import INSTALL_ORDER
+
+            label = spec_label(parse_qemu_spec(a.qemu, list(INSTALL_ORDER[:a.emulators]), True))
+            m.update(wb_emulators=f"simulated+{label}", wb_source="modelled", wb_qemu=label)
         if case:
             m["wb_case"] = case
         m.update({f"wb_{k}": v for k, v in extra.items()})
@@ -103,7 +112,8 @@ class Bench:
         self.runner.bench_time_func(param_name(name, metadata), time_func, metadata=metadata, **kwargs)
 
     def install(self) -> Path:
-        return ensure_install(self.args.install_root, self.args.emulators, self.args.latency)
+        return ensure_install(self.args.install_root, self.args.emulators, self.args.latency,
+                              self.args.qemu)
 
     def tmpdir(self, prefix: str) -> Path:
         return Path(tempfile.mkdtemp(prefix=prefix, dir=self._root))
@@ -136,14 +146,16 @@ def ensure_real_install(root: Path, n: int) -> Path | None:
     return _fill_once(dest, link)
 
 
-def ensure_install(root: Path, n: int, latency: str) -> Path:
-    """The read-only install for (n, latency), written once (atomically) and then reused."""
+def ensure_install(root: Path, n: int, latency: str, qemu: str = "") -> Path:
+    """The read-only install for (n, latency, qemu), written once (atomically) and then reused."""
     from workbench.sim.install import MANIFEST, install
 
-    dest = Path(root).absolute() / f"n{n}-{latency}"
+    suffix = "-q" + qemu.replace("=", "@").replace(",", "+") if qemu else ""
+    dest = Path(root).absolute() / f"n{n}-{latency}{suffix}"
     if (dest / MANIFEST).is_file():
         return dest
-    return _fill_once(dest, lambda tmp: install(tmp, n, latency=latency))
+    return _fill_once(dest, lambda tmp: install(tmp, n, latency=latency, qemu=qemu,
+                                                  qemu_ignore_absent=True))
 
 
 def _fill_once(dest: Path, fill: Callable[[Path], Any]) -> Path:

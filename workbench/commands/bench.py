@@ -62,6 +62,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated benchmark scripts to run (default: all but parallel_scaling and "
                         "libvirt_real, which measure one strategy or system whatever --strategies says), "
                         "e.g. scenarios or libvirt_real")
+    s.add_argument("--qemu", default="", metavar="VERSION|TARGET=VERSION,...",
+                   help="installs whose named targets replay libvirt 9.0's test data of that QEMU "
+                        "(as `workbench install --qemu`; targets beyond an install's count are left "
+                        "out); their rows say source=modelled (times borrowed from the 7.2 recordings)")
     s.add_argument("-o", "--output", type=Path, required=True, help="run directory (resumed if it exists)")
     s.set_defaults(func=sweep)
 
@@ -132,7 +136,7 @@ def sweep(args: argparse.Namespace) -> int:
 
     mode = "quick" if args.quick else "rigorous" if args.rigorous else "default"
     res = run_sweep(args.output, args.emulators, args.strategies, args.latency, mode,
-                    benchmarks=args.benchmarks or GRID_BENCHMARKS + SINGLE_BENCHMARKS)
+                    benchmarks=args.benchmarks or GRID_BENCHMARKS + SINGLE_BENCHMARKS, qemu=args.qemu)
     print(f"{len(res.ran)} runs made, {len(res.skipped)} kept from before, {len(res.failed)} failed; "
           f"results in {args.output}")
     for name, err in res.failed.items():
