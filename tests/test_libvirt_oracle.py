@@ -153,3 +153,23 @@ def test_a_mixed_install_probes_each_version_and_says_modelled(tmp_path):
     assert versions["qemu-system-aarch64"].version == 4002000
     assert not versions["qemu-system-aarch64"].kvm  # another arch's QEMU has no KVM on this host
     assert versions["qemu-system-i386"].version // 1000 == 7002  # the 7.2 recording
+
+
+def test_schema_change_shares_between_consecutive_versions(tmp_path):
+    from workbench.analysis.qemu_versions import schema_change_shares
+
+    def file(version: str, schema: list, tpm: list) -> None:
+        objs = MINI[:6] + [{"execute": "query-qmp-schema"}, {"return": schema},
+                           {"execute": "query-tpm-models"}, {"return": tpm}]
+        objs[3] = {"return": {"qemu": dict(zip(("major", "minor", "micro"), map(int, version.split(".")))),
+                              "package": ""}}
+        _replies(tmp_path, objs, f"caps_{version}.x86_64.replies")
+
+    file("7.1.0", [{"name": "a"}, {"name": "b"}], ["tpm-tis"])
+    file("7.2.0", [{"name": "a"}, {"name": "b2"}, {"name": "c"}, {"name": "d"}], ["tpm-tis"])
+    file("8.0.0", [{"name": "a"}, {"name": "b2"}, {"name": "c"}, {"name": "d"}], ["tpm-crb"])
+    rows = schema_change_shares(tmp_path).to_dict("records")
+    assert [(r["from"], r["to"]) for r in rows] == [("7.1.0", "7.2.0"), ("7.2.0", "8.0.0")]
+    assert rows[0]["schema_unchanged_share"] == 0.25 and not rows[0]["schema_identical"]
+    assert rows[0]["build_constant_unchanged_share"] == 0.5  # tpm-models the same, schema not
+    assert rows[1]["schema_identical"] and rows[1]["build_constant_unchanged_share"] == 0.5
