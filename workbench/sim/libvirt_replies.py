@@ -141,7 +141,7 @@ def default_tests_dir() -> Path:
 
 
 def parse_qemu_spec(spec: str, targets: list[str], ignore_absent: bool = False) -> dict[str, str]:
-    """`--qemu`: "8.0.0" (every target) or "x86_64=8.0.0,aarch64=4.2.0" (those targets; the
+    """`--qemu`: "8.0.0" (every target) or "x86_64=8.0.0,aarch64=4.2.0" (or with "+"; those targets; the
     others replay the QEMU 7.2 recordings) -> {target: version}. UsageError on bad input.
     `ignore_absent`: a named target not among `targets` is left out (a sweep's smaller installs)."""
     spec = spec.strip()
@@ -153,7 +153,7 @@ def parse_qemu_spec(spec: str, targets: list[str], ignore_absent: bool = False) 
             raise UsageError(f"--qemu {spec!r}: expected a QEMU version X.Y.Z or TARGET=X.Y.Z,...")
         return {t: spec for t in targets}
     out: dict[str, str] = {}
-    for part in spec.split(","):
+    for part in re.split(r"[,+]", spec):  # "+" too: the sweep's --qemus takes a comma-separated list
         target, _, ver = part.strip().partition("=")
         if not version.match(ver) or not target:
             raise UsageError(f"--qemu {spec!r}: {part!r} is not TARGET=X.Y.Z")
