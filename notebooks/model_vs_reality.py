@@ -179,4 +179,4 @@ else:
         "a store keyed on anything coarser than the build (the version number alone, or the architecture) "
         "would hand out wrong replies after nearly every upgrade; keyed on the binary's bytes, version, package "
         "and module directory, an upgrade is a miss, never a stale hit: its staleness risk lies only in "
-        "what the key does not see (docs: workbench/qemu/schema_store.py)."))
+        "what the key does not see (docs: workbench/qemu/designs/schema_store.py)."))

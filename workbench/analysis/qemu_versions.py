@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.libvirt9.oracle import per_file_table
-from workbench.qemu.schema_store import REUSABLE
+from workbench.qemu.designs.schema_store import REUSABLE
 from workbench.sim import libvirt_replies
 from workbench.sim.transcript import command_key
 
