@@ -60,6 +60,18 @@ def target_list(text: str) -> list[str]:
     return names
 
 
+def qemu_spec(text: str) -> str:
+    """`--qemu`: '' (the 7.2 recordings), a QEMU version X.Y.Z, or TARGET=X.Y.Z joined by + or ,."""
+    from workbench.errors import UsageError
+    from workbench.sim.libvirt_replies import parse_qemu_spec
+
+    try:
+        parse_qemu_spec(text, list(INSTALL_ORDER))
+    except UsageError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
 def latency(text: str) -> str:
     """`--latency`: recorded (replay recorded timings), none (answer at once) or a factor >= 0."""
     from workbench.sim.replay import parse_latency

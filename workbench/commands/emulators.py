@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from workbench.args import (TEARDOWN_HELP, emulator_count, latency, positive_int, target_list,
+from workbench.args import (TEARDOWN_HELP, emulator_count, latency, positive_int, qemu_spec, target_list,
                                      reaper_setting, teardown_mode)
 from workbench.errors import ProbeError, UsageError
 from workbench.sim.catalog import INSTALL_ORDER, MAX_SIMULATED
@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"('all': {len(INSTALL_ORDER)}; default {MAX_SIMULATED})")
     s.add_argument("--latency", type=latency, default="recorded",
                    help="recorded: replay recorded timings (default); none: answer at once; FACTOR: scale them")
-    s.add_argument("--qemu", default="", metavar="VERSION|TARGET=VERSION,...",
+    s.add_argument("--qemu", type=qemu_spec, default="", metavar="VERSION|TARGET=VERSION,...",
                    help="replay libvirt 9.0's test data (tests/qemucapabilitiesdata) of this QEMU "
                         "version instead of the 7.2 recording: '8.0.0' for every target, or "
                         "'x86_64=8.0.0,aarch64=4.2.0' for those targets (the others replay 7.2). "
