@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
         out = args.output or Path("runs/full")
         status = _run_full(out)
     else:
-        from workbench import mainjob
+        from workbench.bench import mainjob
 
         out = args.output or Path("runs/latest")
         budget = args.budget or mainjob.BUDGET_S
@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     status = max(status, make_report(out, args.reports, reference=args.reference))
     took = time.monotonic() - started
     if not args.full:
-        from workbench import mainjob
+        from workbench.bench import mainjob
 
         for line in mainjob.summary_lines(out):
             print(f"answer: {line}", flush=True)
