@@ -69,3 +69,29 @@ def test_the_run_prints_each_headline_ratio_with_its_ci(small_answer):
     assert len(lines) == 2
     assert lines[0].startswith("cover letter") and "95% CI" in lines[0]
     assert "per-emulator / fixed-shipped" in lines[1] and "95% CI" in lines[1]
+
+
+def test_run_prints_the_expected_duration_the_ratios_and_its_own(tmp_path, monkeypatch, capsys):
+    """The command's wiring (the measuring itself is the fixture's): before, after, exit status."""
+    from workbench.cli import main
+    from workbench.commands import report as report_cmd
+
+    calls = {}
+
+    def fake_answer(out, budget, started=None, **kw):
+        calls["budget"] = budget
+        (out / "machine.json").parent.mkdir(parents=True, exist_ok=True)
+        return sweep.SweepResult([], [], {})
+
+    monkeypatch.setattr(mainjob, "run_answer", fake_answer)
+    monkeypatch.setattr(mainjob, "summary_lines", lambda out: ["cover letter: 29x (95% CI 27-31x)"])
+    monkeypatch.setattr(mainjob, "record_duration", lambda out, s: calls.setdefault("took", s))
+    monkeypatch.setattr(report_cmd, "make_report", lambda *a, **kw: 0)
+    assert main(["run", "-o", str(tmp_path / "run"), "--budget", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "expected about" in out and "up to 3 min 20 s" in out
+    assert "answer: cover letter: 29x (95% CI 27-31x)" in out and "run: took" in out
+    assert calls["budget"] == 200 and calls["took"] >= 0
+    with pytest.raises(SystemExit) as bad:  # bad usage: argparse's exit 2 with the reason
+        main(["run", "--budget", "0"])
+    assert bad.value.code == 2 and "seconds > 0" in capsys.readouterr().err
