@@ -157,3 +157,26 @@ def test_real_install_links_the_same_targets_or_is_none(tmp_path, monkeypatch) -
         sorted(f"qemu-system-{t}" for t in INSTALL_ORDER[:3])
     assert all((dest / p.name).resolve().parent == fake for p in dest.iterdir())
     assert common.ensure_real_install(tmp_path / "inst", 3) == dest  # made once, then reused
+
+
+def test_scenarios_count_once_per_manager_and_every_worker_carries_the_counts(tmp_path):
+    """--case runs one scenario; the counting run is made by the pyperf manager and handed to its
+    worker processes (not repeated in each); --count no leaves it out."""
+    out = tmp_path / "s.json"
+    base = [sys.executable, "-m", "workbench.bench.scenarios", "-p", "2", "-n", "1", "-w", "0", "--loops", "1",
+            "-q", "--latency", "none", "--emulators", "1", "--strategy", "per-emulator", "--case", "cold_container",
+            "--install-root", str(tmp_path / "inst"), "--cache-root", str(tmp_path / "c")]
+    proc = subprocess.run(base + ["-o", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    df = results.load_run(tmp_path)
+    assert set(df["case"]) == {"cold_container"} and df["run_index"].nunique() == 2
+    assert (df["launches"] >= 1).all() and df["launches"].nunique() == 1  # the manager's one count
+    assert not list((tmp_path / "c").iterdir()), "the counts' hand-over folder was left behind"
+    bad = subprocess.run(base[:-4] + ["--case", "nope", "-o", str(tmp_path / "x.json")], capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode == 2 and "--case" in bad.stderr
+    out.unlink()
+    proc = subprocess.run(base + ["--count", "no", "-o", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    df = results.load_run(tmp_path)
+    assert "launches" not in df or df["launches"].isna().all()
