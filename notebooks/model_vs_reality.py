@@ -148,14 +148,13 @@ else:
 
 # %%
 from workbench.analysis import qemu_versions
-from workbench.libvirt9 import oracle
 from workbench.sim.libvirt_replies import default_tests_dir
 
 libvirt_tests = default_tests_dir()
 if not (libvirt_tests / "qemucapabilitiesdata").is_dir():
     plots.note(f"libvirt 9.0's test data is not at {libvirt_tests}: scripts/fetch-libvirt-source.sh fetches it.")
 else:
-    oracle_report = oracle.run(libvirt_tests).to_json()
+    oracle_report = qemu_versions.oracle_report(libvirt_tests)
     per_file = qemu_versions.oracle_per_file(oracle_report)
     display(tables.show_table(per_file, output_dir, "libvirt_tests",
                               "The workbench's probe on libvirt 9.0's test data, per file and check "

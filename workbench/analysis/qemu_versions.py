@@ -66,6 +66,23 @@ def schema_change_shares(tests_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SHARE_COLUMNS)
 
 
+def oracle_report(tests_dir: Path) -> dict:
+    """`workbench validate --libvirt-tests DIR --json`, run as its own process (it probes with
+    asyncio, which a notebook kernel's running event loop forbids; notebooks never probe)."""
+    import subprocess
+    import sys
+
+    from workbench.errors import ResultsError
+
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "validate", "--libvirt-tests",
+                           str(tests_dir), "--json"], capture_output=True, text=True)
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        raise ResultsError(f"validate --libvirt-tests {tests_dir} failed (exit {proc.returncode}): "
+                           f"{proc.stderr.strip()[-500:]}") from None
+
+
 def oracle_per_file(report: dict) -> pd.DataFrame:
     """`workbench validate --libvirt-tests --json`'s rows as one row per file and check."""
     return pd.DataFrame(per_file_table(report),

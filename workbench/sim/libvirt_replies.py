@@ -168,6 +168,14 @@ def parse_qemu_spec(spec: str, targets: list[str], ignore_absent: bool = False) 
     return out
 
 
+def next_version(tests_dir: Path, arch: str, version: str) -> str | None:
+    """The next QEMU version libvirt's test data holds for `arch` after `version` (None: none)."""
+    have = sorted(name_parts(p)[0] for p in replies_files(tests_dir) if name_parts(p)[1] == arch)
+    cur = tuple(int(x) for x in version.split("."))
+    later = [v for v in have if v > cur]
+    return ".".join(map(str, later[0])) if later else None
+
+
 def spec_label(versions: dict[str, str]) -> str:
     """A run's name for the mix: "aarch64@4.2.0+x86_64@8.0.0" ("" for none)."""
     return "+".join(f"{t}@{v}" for t, v in sorted(versions.items()))
