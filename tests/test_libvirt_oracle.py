@@ -201,7 +201,7 @@ def test_upgrade_table_puts_both_upgrades_side_by_side():
             for c, t, l, u in (("package_upgrade", 1.0, 2, None), ("package_upgrade", 3.0, 2, None),
                                ("version_upgrade", 5.0, 2, "x86_64@7.1.0->7.2.0"),
                                ("cold_container", 9.0, 2, None))]
-    rows.append(dict(benchmark="scenario", case="package_upgrade", strategy="schema-reuse", qemu="",
+    rows.append(dict(benchmark="scenario", case="package_upgrade", strategy="schema-reuse", qemu="recorded",
                      time_s=1.0, launches=2, source="measured-replay", upgrade=None))
     t = upgrade_table(pd.DataFrame(rows))
     assert list(t["case"]) == ["package_upgrade", "version_upgrade"]

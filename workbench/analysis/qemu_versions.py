@@ -99,7 +99,8 @@ def upgrade_table(df: pd.DataFrame) -> pd.DataFrame:
     cols = ["qemu", "upgrade", "strategy", "case", "last_answer_s", "launches", "source"]
     if df.empty or "case" not in df or "qemu" not in df:
         return pd.DataFrame(columns=cols)
-    sc = df[(df["benchmark"] == "scenario") & df["case"].isin(UPGRADE_CASES) & (df["qemu"].fillna("") != "")]
+    mixed = ~df["qemu"].fillna("recorded").isin(["", "recorded"])
+    sc = df[(df["benchmark"] == "scenario") & df["case"].isin(UPGRADE_CASES) & mixed]
     if sc.empty:
         return pd.DataFrame(columns=cols)
     sc = sc.assign(upgrade=sc["upgrade"] if "upgrade" in sc else "",  # wb_upgrade of version_upgrade

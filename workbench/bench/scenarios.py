@@ -200,7 +200,7 @@ def main() -> None:
         ensure_prebuilt(install)
     domains = x86_64_domains()
     define_xml = pick(domains, 1)[0].xml.decode()
-    jumps = upgrades(b.params.qemu, b.params.emulators) if b.params.qemu else {}
+    jumps = upgrades(b.params.qemu, b.params.emulators)
     names = SCENARIOS + (("version_upgrade",) if jumps else ())
     for i, name in enumerate(names):
         sc = Scenario(b, name, install, define_xml)

@@ -145,7 +145,7 @@ def parse_qemu_spec(spec: str, targets: list[str], ignore_absent: bool = False) 
     others replay the QEMU 7.2 recordings) -> {target: version}. UsageError on bad input.
     `ignore_absent`: a named target not among `targets` is left out (a sweep's smaller installs)."""
     spec = spec.strip()
-    if not spec:
+    if not spec or spec == "recorded":  # the 7.2 recordings only
         return {}
     version = re.compile(r"\d+\.\d+\.\d+\Z")
     if "=" not in spec:
