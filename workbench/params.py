@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from workbench.args import emulator_count, latency
+from workbench.args import emulator_count, latency, qemu_spec
 from workbench.sim.catalog import MAX_SIMULATED
 
 @dataclass(frozen=True)
@@ -76,7 +76,8 @@ class BenchParams:
         "data of another QEMU, as `workbench install --qemu` ('8.0.0' or 'x86_64=8.0.0+aarch64=4.2.0'; "
         "targets beyond the install's count are left out); their times are borrowed from the 7.2 "
         "recordings: rows say source=modelled",
-        meta="qemu", short="qemu", named="unless-default", key=True, axis="--qemus", missing="recorded"))
+        type=qemu_spec, meta="qemu", short="qemu", named="unless-default", key=True, axis="--qemus",
+        missing="recorded"))
     install_root: Path | None = field(default=None, metadata=_spec(
         "--install-root", "installs live in ROOT/n<N>-<latency>, made there if missing and then reused "
         "(the sweep passes one per sweep); default: this process's own", type=Path))
