@@ -437,7 +437,7 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
               f"(the reference run's job times; the bar's ETA corrects itself as jobs finish)", flush=True)
     work = Path(tempfile.mkdtemp(prefix="vcs-"))  # short: probe sockets live below /tmp anyway
     try:
-        for n, qemu in sorted({(j.n, str(dict(j.axes).get("qemu", ""))) for j in todo if j.n is not None}):
+        for n, qemu in sorted({(j.n, str(dict(j.axes).get("qemu", "recorded"))) for j in todo if j.n is not None}):
             ensure_install(work / "installs", n, latency, qemu)  # once per sweep; read-only afterwards
         bar = progress_bar(sum(cost.values()), sum(cost.values()) - left, progress)
         runner = JobRunner(out, m, latency, work, info, bar)
