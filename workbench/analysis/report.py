@@ -111,7 +111,14 @@ def kernel_manager_class() -> type:
 
     class ThisPythonOverIPC(AsyncKernelManager):
         def __init__(self, **kwargs) -> None:
-            super().__init__(transport="ipc", kernel_spec_manager=ThisPython(), **kwargs)
+            # Each kernel its own socket prefix: the default ("kernel-ipc" in the working
+            # directory) is shared by kernels started side by side, which then pick the same
+            # socket files and read each other's messages (invalid signatures).
+            import tempfile
+            import uuid
+
+            ip = str(Path(tempfile.gettempdir()) / f"wb-kernel-{uuid.uuid4().hex[:12]}")
+            super().__init__(transport="ipc", ip=ip, kernel_spec_manager=ThisPython(), **kwargs)
 
     return ThisPythonOverIPC
 
