@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from workbench.args import emulator_count, latency, qemu_spec
 from workbench.sim.catalog import MAX_SIMULATED
+from workbench.qemu.strategy_names import PER_EMULATOR
 
 @dataclass(frozen=True)
 class Spec:
@@ -56,7 +57,7 @@ class BenchParams:
     cache: str = field(default="cold", metadata=_spec(
         "--cache", "the capabilities cache at the start of each value", choices=("cold", "warm"),
         meta="cache", short="cache", key=True))
-    strategy: str = field(default="per-emulator", metadata=_spec(
+    strategy: str = field(default=PER_EMULATOR, metadata=_spec(
         "--strategy", "capabilities strategy", meta="strategy", short="strategy", key=True))
     domains: int = field(default=0, metadata=_spec(
         "--domains", "persistent domain configs at startup", type=int, meta="domains", short="domains",
@@ -117,7 +118,10 @@ class BenchParams:
     # -- metadata ----------------------------------------------------------------------
     def to_metadata(self) -> dict[str, Any]:
         """The wb_* keys of every recorded parameter."""
-        return {f"wb_{spec.meta}": getattr(self, f.name) for f, spec in specs() if spec.meta}
+        # pyperf refuses an empty metadata value: an empty or unset parameter is left out, and
+        # from_metadata reads it back as its Spec.missing
+        return {f"wb_{spec.meta}": getattr(self, f.name) for f, spec in specs()
+                if spec.meta and getattr(self, f.name) not in (None, "")}
 
     @staticmethod
     def from_metadata(md: Mapping[str, Any]) -> dict[str, Any]:

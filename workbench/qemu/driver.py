@@ -30,12 +30,13 @@ from workbench.qemu.domcaps import domain_capabilities_xml
 from workbench.qemu.search import default_emulator
 from workbench.qemu.strategies import Strategy, get_strategy
 from workbench.qemu.trust import EmulatorPolicy
+from workbench.qemu.strategy_names import PER_EMULATOR
 
 
 @dataclass
 class DriverOptions:
     search_path: str                  # where emulators are found (an install dir, or $PATH)
-    strategy: str = "per-emulator"
+    strategy: str = PER_EMULATOR
     cache_dir: Path | None = None     # None: memory-only cache
     config_dir: Path | None = None    # persistent domain configs (*.xml)
     host_root: str = "/"              # procfs/sysfs root for the host sub-probes
