@@ -7,14 +7,16 @@ sweep builds each job's argv from the same record. In the spirit of pyperf's met
 one table of names, types and meanings, so a new axis (a teardown, a QEMU version, a libvirt
 build) is one field here, with a `Spec` saying how it shows:
 
-    teardown: str = field(default="kill", metadata=_spec("--teardown", "how a probe's emulator ends",
-                          choices=("kill", "quit"), meta="teardown", short="teardown",
-                          named="unless-default", key=True, axis="--teardowns"))
+    teardown: str = field(default="libvirt9", metadata=_spec(
+        "--teardown", "how a probe's emulator ends", choices=("libvirt9", "libvirt5", "pidfd"),
+        meta="teardown", short="teardown", named="unless-default", key=True, axis="--teardowns",
+        missing="libvirt9"))
 
-and nothing else changes: the scripts take `--teardown`, the sweep `--teardowns kill,quit` (one
-job per value, its file name tagged where the value is not the default), every benchmark carries
-`wb_teardown`, its name `teardown=quit` where not the default, and `load_run` a `teardown` column
-that `workbench compare` keys on (runs made before the field existed read as the default).
+and nothing else changes: the scripts take `--teardown`, the sweep `--teardowns libvirt9,pidfd`
+(one job per value, its file name tagged where the value is not the default), every benchmark
+carries `wb_teardown`, its name `teardown=pidfd` where not the default, and `load_run` a
+`teardown` column that `workbench compare` keys on (runs made before the field existed read as
+`missing`). The `qemu` field below is such an axis.
 """
 from __future__ import annotations
 
