@@ -1,4 +1,4 @@
-"""Scenarios (issue 13): a daemon spawned, then one client's calls, timed to its last answer.
+"""Scenarios: a daemon spawned, then one client's calls, timed to its last answer.
 
 The client is KubeVirt's: get_version, get_domain_capabilities for the host arch (what
 `virsh domcapabilities` asks with no arguments), then one define_xml. Each value spawns

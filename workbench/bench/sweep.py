@@ -213,7 +213,7 @@ def _check_or_write_machine(out: Path, settings: dict) -> None:
 
 def _finished(path: Path) -> bool:
     """A result file counts only if it is a whole pyperf JSON document; a truncated or corrupt one
-    is set aside as NAME.bad (kept for inspection) and its job re-run (issue 12)."""
+    is set aside as NAME.bad (kept for inspection) and its job re-run."""
     if not path.exists():
         return False
     try:
