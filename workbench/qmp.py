@@ -19,8 +19,9 @@ from qemu.qmp import ExecuteError, QMPClient, QMPError
 from workbench import trace
 from workbench.errors import ProbeError, ProbeTimeout
 
-# Per QMP message: a hostile emulator must not make the prober buffer without bound. query-qmp-schema, the largest reply, is ~200 KiB; qemu.qmp's
-# default line limit of 64 KiB is too small for it.
+# Per QMP message: a hostile emulator must not make the prober buffer without bound.
+# query-qmp-schema, the largest reply, is ~200 KiB; qemu.qmp's default line limit of 64 KiB is
+# too small for it.
 MAX_REPLY_BYTES = 16 << 20
 
 # qemu.qmp logs every protocol failure at ERROR level; our errors carry the same facts.
