@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pyperf
 
-from workbench.bench.common import ensure_install
+from workbench.sim.installs import ensure_install
 from workbench.errors import unwind_on_sigterm
 from workbench.libvirt9 import backend, measure
 from workbench.params import BenchParams, param_name
