@@ -64,8 +64,15 @@ CACHE="${LIBVIRT_BUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/virtcaps-workbench
 case "$prefix" in /*) ;; *) prefix="$(pwd)/$prefix" ;; esac
 case "$prefix/" in "$HERE"/*) die "the prefix $prefix is inside the checkout; choose one outside it" 2 ;; esac
 RECORD="$prefix/virtcaps-build.json"
+MULTIARCH="$(gcc -print-multiarch 2>/dev/null || true)"
+[ -n "$MULTIARCH" ] || MULTIARCH="$(uname -m)-linux-gnu"
 
 MESON_OPTS=(
+  # libvirt's debug log then names the build: "libvirt version: 9.0.0, package: NAME (virtcaps-workbench)"
+  -Dpackager=virtcaps-workbench -Dpackager_version="$name"
+  # QEMU's own directories as Debian's libvirt has them (firmware descriptors; the module
+  # directory whose mtime is part of each cached capability's validity)
+  -Dqemu_datadir=/usr/share/qemu -Dqemu_moddir="/usr/lib/$MULTIARCH/qemu"
   --libdir=lib -Ddebug=false -Doptimization=2 -Dno_git=true -Dsystem=false
   -Ddocs=disabled -Dtests=disabled -Dnls=disabled -Dbash_completion=disabled
   -Dwireshark_dissector=disabled -Dinit_script=none -Dhost_validate=disabled
