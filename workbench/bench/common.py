@@ -37,7 +37,8 @@ _FLAGS = (("strategy", "--strategy"), ("emulators", "--emulators"), ("latency", 
 # The parameters a benchmark's name carries (metadata key, short name), in this order, so that
 # `pyperf show` names them and `pyperf convert --add` never merges two parameter sets.
 NAME_PARAMS = (("n_emulators", "n"), ("cache", "cache"), ("strategy", "strategy"),
-               ("domains", "domains"), ("latency", "latency"), ("emulators", "emulators"))
+               ("domains", "domains"), ("latency", "latency"), ("emulators", "emulators"),
+               ("libvirt_build", "build"))  # only a libvirt built by scripts/build-libvirt.sh has it
 
 
 def param_name(base: str, metadata: dict[str, Any]) -> str:

@@ -6,7 +6,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from workbench.commands.args import emulator_count, emulator_list, latency, strategy_list, strategy_names
+from workbench.commands.args import (emulator_count, emulator_list, latency, libvirt_option, strategy_list,
+                                     strategy_names)
 from workbench.errors import ResultsError, UsageError
 from workbench.sim.catalog import MAX_SIMULATED
 
@@ -41,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated benchmark scripts to run (default: all but parallel_scaling and "
                         "libvirt_real, which measure one strategy or system whatever --strategies says), "
                         "e.g. scenarios or libvirt_real")
+    libvirt_option(s)
     s.add_argument("-o", "--output", type=Path, required=True, help="run directory (resumed if it exists)")
     s.set_defaults(func=sweep)
 
@@ -91,12 +93,21 @@ def sweep(args: argparse.Namespace) -> int:
 
     mode = "quick" if args.quick else "rigorous" if args.rigorous else "default"
     res = run_sweep(args.output, args.emulators, args.strategies, args.latency, mode,
-                    benchmarks=args.benchmarks or GRID_BENCHMARKS + SINGLE_BENCHMARKS)
+                    benchmarks=args.benchmarks or GRID_BENCHMARKS + SINGLE_BENCHMARKS,
+                    libvirt=_libvirt_values(args.libvirt))
     print(f"{len(res.ran)} runs made, {len(res.skipped)} kept from before, {len(res.failed)} failed; "
           f"results in {args.output}")
     for name, err in res.failed.items():
         print(f"workbench: {name} failed:\n{err}", file=sys.stderr)
     return 1 if res.failed else 0
+
+
+def _libvirt_values(values: list[str] | None) -> list[str]:
+    """Checked here (a bad prefix is a usage error before the sweep starts), passed on as given."""
+    from workbench.libvirt9 import builds
+
+    builds.parse(values)
+    return [v if v == builds.SYSTEM_WORD else str(Path(v).expanduser().resolve()) for v in values or ()]
 
 
 def compare(args: argparse.Namespace) -> int:
