@@ -31,7 +31,6 @@ index_link = ""  # link back to the report's index page (set by `workbench repor
 trace_emulators = 8  # emulators in the startup traces of the timeline (`workbench run` makes them with 8)
 
 # %%
-import pandas as pd
 from IPython.display import HTML, Markdown
 
 from workbench import plots, tables
@@ -138,32 +137,24 @@ if not startup.empty:
 # starts at once and probes the one emulator the domain needs during post-parse.
 
 # %%
-from workbench.startup_traces import make_traces, run_traces
+from workbench.analysis.startup import trace_summary
+from workbench.startup_traces import run_traces
 
 first_run = plots.as_list(results_dir)[0] if plots.as_list(results_dir) else None
 traces = run_traces(first_run, trace_emulators) if first_run else None
-if traces:
-    trace_kind, trace_source = "replayed", f"`workbench trace` made by `workbench run`, run {first_run.name}"
+if not traces:
+    plots.note(f"The run has no startup traces with {trace_emulators} emulators (`workbench run` makes "
+               "them into RUN/traces; `workbench trace --strategy S --emulators N -o "
+               "RUN/traces/startup-S-nNN.json` adds them): no timeline. This page reads results only.")
 else:
-    traces = make_traces(plots.resolve(output_dir) / "traces", trace_emulators)
-    trace_kind = "replayed"
-    trace_source = "`workbench trace` run while rendering this report, on this machine (not part of the run)"
-    plots.note(f"The run has no startup traces (`workbench run` makes them; this one was made "
-               f"without): the two below were **made now, while rendering the report**, on simulated "
-               f"emulators with recorded latency — not part of the run's measurements.")
-fig = plots.timeline_figure([(f"{t.stem.split('-n')[0].removeprefix('startup-')}, cold cache, "
-                              f"{trace_emulators} emulators: startup and one domain parse", t) for t in traces])
-plots.show_figure(fig, output_dir, "startup_timeline",
-                  f"Timeline of one cold startup and one domain parse with {trace_emulators} emulators, "
-                  "full-caps (top) and per-emulator (bottom): driver spans, probe launches and QMP commands",
-                  trace_kind, trace_source.replace("`", ""))
-spans = pd.concat([plots.trace_spans(t).assign(trace=t.stem) for t in traces])
-summary = spans[spans["name"].isin(["driver.startup", "probe.launch", "qmp"])].pivot_table(
-    index="trace", columns="name", values="dur_ms", aggfunc=["sum", "count"])
-summary.columns = [f"{n} {'(total, ms)' if a == 'sum' else '(count)'}" for a, n in summary.columns]
-display(tables.show_table(summary, output_dir, "startup_timeline",
-                          "What each trace holds: time in the startup, in probe launches and in QMP commands",
-                          trace_kind, trace_source.replace("`", ""),
-                          formats={c: (lambda v: tables.fmt_duration(v / 1e3)) for c in summary.columns if "ms" in c}
-                          | {c: (lambda v: f"{int(v):,}") for c in summary.columns if "count" in c},
-                          names={c: c.replace(" (total, ms)", " (total)") for c in summary.columns}))
+    trace_source = f"workbench trace made by workbench run, run {first_run.name}"
+    fig = plots.timeline_figure([(f"{t.stem.split('-n')[0].removeprefix('startup-')}, cold cache, "
+                                  f"{trace_emulators} emulators: startup and one domain parse", t) for t in traces])
+    plots.show_figure(fig, output_dir, "startup_timeline",
+                      f"Timeline of one cold startup and one domain parse with {trace_emulators} emulators, "
+                      "full-caps (top) and per-emulator (bottom): driver spans, probe launches and QMP commands",
+                      "replayed", trace_source)
+    display(tables.show_table(trace_summary(traces), output_dir, "startup_timeline",
+                              "What each trace holds: time in the startup, in probe launches and in QMP commands",
+                              "replayed", trace_source,
+                              names={c: c.replace(" total_s", " (total)") for c in trace_summary(traces).columns}))

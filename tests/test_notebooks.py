@@ -36,7 +36,7 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
                       "replay_fidelity.csv": ["target", "simulated", "real", "recorded", "ratio", "provenance"]},
     "next_steps": {"last_answer.png": [], "launches.png": [],
                    "last_answer.csv": ["case", "strategy"] + QUARTILE_COLS[1:],
-                   "tradeoffs.csv": ["scenario", "strategy", "n_emulators", "last_answer_s", "startup_s",
+                   "tradeoffs.csv": ["scenario", "strategy", "n_emulators", "last_answer_s", "startup_s", "probes", "source",
                                      "first_answer_s", "worst_call_s", "cpu_s", "launches",
                                      "staleness_risk", "provenance"]},
     "summary": {"headline.csv": ["what", "full-caps", "per-emulator", "ratio", "provenance"]},

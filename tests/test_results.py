@@ -98,11 +98,13 @@ def test_one_process_a_side_is_underpowered(tmp_path):
     assert row["verdict"] == "underpowered" and (row["procs_a"], row["procs_b"]) == (1, 1)
 
 
-def test_significant_but_ci_inside_the_minimum_change_is_not_flagged(tmp_path):
+def test_significant_but_ci_across_the_minimum_change_is_inconclusive(tmp_path):
+    # 7% slower, significant, but the CI reaches below the 5% minimum change: neither a
+    # regression nor unchanged; its minimum detectable change says what the runs could see
     table = results.compare(make_run(tmp_path / "a"), make_run(tmp_path / "b", 1.07))
     row = table.set_index("benchmark").loc["driver_startup"]
     assert row["p_adj"] < 0.05 and row["ci_low"] < 1.05 < row["ratio"]
-    assert row["verdict"] == "unchanged" and not row["regression"]
+    assert row["verdict"] == "inconclusive" and not row["regression"] and row["mdc"] > 0.05
     assert results.compare(make_run(tmp_path / "c"), make_run(tmp_path / "d", 1.07), min_change=0.03)[
         "regression"].any()
 
@@ -263,3 +265,27 @@ def test_headline_share_needs_the_runs_kvm(tmp_path) -> None:
     h = plots.startup_headline(rows.assign(kvm_usable=True)).iloc[0]
     from workbench.sim.qemu_time import install_qemu_s
     assert h.before_qemu_share == pytest.approx(install_qemu_s(2, True) / 0.5)
+
+
+def test_the_aa_check_summarises_each_pair_and_says_what_fails(tmp_path):
+    from workbench import aa
+
+    a, b = make_run(tmp_path / "a"), make_run(tmp_path / "b")
+    inj = aa.inject_slowdown(b, tmp_path / "inj", "driver_startup", 1.5, file="driver_startup.json")
+    same = aa.summarise(a, b, tmp_path / "aa.csv")
+    assert same.tests == 3 and same.regression_share == 0 and (tmp_path / "aa.csv").exists()
+    found = aa.summarise(a, inj, tmp_path / "inj.csv", injected="driver_startup")
+    assert found.injected["verdict"] == "regression" and found.injected["ratio"] == pytest.approx(1.5)
+    assert aa.check_failures([same, found], 1.5) == []
+    hidden = aa.PairSummary("a", "c", "c.csv", 3, {"unchanged": 3}, 0.0, 0.3,
+                            {"benchmark": "x", "ratio": 1.0, "ci_low": 0.99, "ci_high": 1.01, "mdc": 0.3,
+                             "verdict": "unchanged"})
+    loud = aa.PairSummary("a", "d", "d.csv", 50, {"regression": 2, "unchanged": 48}, 0.04, 0.1)
+    assert [f.split(":")[0] for f in aa.check_failures([hidden, loud])] == ["c.csv", "d.csv"]
+
+
+def test_aa_command_refuses_a_single_run(tmp_path, capsys):
+    from workbench.cli import main
+
+    assert main(["aa", "--runs", "1", "-o", str(tmp_path / "x")]) == 2
+    assert "--runs must be at least 2" in capsys.readouterr().err

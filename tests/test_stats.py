@@ -116,3 +116,94 @@ def test_one_process_a_side_is_underpowered_not_dropped():
     assert len(verdicts) == 4 and verdicts[0].verdict == "underpowered"
     assert verdicts[0].processes == (1, 1) and verdicts[0].effect.ratio > 1.5
     assert "underpowered" not in {v.verdict for v in verdicts[1:]}
+
+
+def quick_pairs(rng: random.Random, k: int = 400, drift_sd: float = 0.02) -> list:
+    """A/A pairs as the quick mode takes them: 5 processes a side, one value per process for the
+    cold-cache benchmarks (odd i), the median of 4 for the warm ones (even i)."""
+    out = []
+    for i in range(k):
+        sd, values = (0.02, 0.03, 0.05, 0.08)[(i // 2) % 4], 1 if i % 2 else 4
+        out.append((run(rng, values=values, proc_sd=sd),
+                    run(rng, values=values, scale=rng.lognormvariate(0, drift_sd), proc_sd=sd)))
+    return out
+
+
+def slower(processes: list, factor: float) -> list:
+    return [[x * factor for x in p] for p in processes]
+
+
+def test_quick_mode_a_a_flags_at_most_one_percent_and_a_slowdown_is_never_unchanged():
+    """With the values the quick mode really takes (1 cold value per process): the A/A pair flags
+    at most 1%; a 20% slowdown injected into a cold benchmark is a regression where its processes
+    agree (2%), and where they spread (8%) a regression or inconclusive with an mdc above 20%,
+    never "unchanged"."""
+    found = 0
+    for seed in range(4):
+        pairs = quick_pairs(random.Random(seed))
+        verdicts = stats.decide(pairs)
+        assert sum(v.verdict in ("regression", "improvement") for v in verdicts) <= 4, seed  # 1% of 400
+        assert {v.verdict for v in verdicts} <= set(stats.VERDICTS) - {"underpowered"}
+        tight, wide = 1, 7  # cold benchmarks with a 2% and an 8% process spread
+        pairs[tight] = (pairs[tight][0], slower(pairs[tight][1], 1.2))
+        pairs[wide] = (pairs[wide][0], slower(pairs[wide][1], 1.2))
+        verdicts = stats.decide(pairs)
+        found += verdicts[tight].verdict == "regression"
+        for i in (tight, wide):
+            v = verdicts[i]
+            assert v.verdict != "unchanged", (seed, i)
+            assert v.verdict == "regression" or (v.verdict == "inconclusive" and v.mdc > 0.2), (seed, i, v)
+    # one value per process keeps the within-process noise and its outliers (5% at 1.3x here):
+    # even 2% processes give an mdc near 20%, so 20% is found in about half the runs, not all
+    assert found >= 2
+
+
+def test_unchanged_needs_the_ci_inside_the_minimum_change():
+    # wide processes, no change: the CI reaches beyond 5% on both sides, so the run can't say
+    # "unchanged"; tight processes, no change: it can
+    rng = random.Random(7)
+    wide = stats.decide([(run(rng, values=1, proc_sd=0.15), run(rng, values=1, proc_sd=0.15))])[0]
+    assert wide.verdict == "inconclusive" and wide.effect.ci_low < 1 / 1.05 and wide.effect.ci_high > 1.05
+    a = [[1.0 + 0.002 * i] for i in range(5)]
+    tight = stats.decide([(a, [[x * 1.01 for x in p] for p in a])])[0]  # 1% slower, processes 0.2% apart
+    assert tight.verdict == "unchanged" and 1 / 1.05 <= tight.effect.ci_low <= tight.effect.ci_high <= 1.05
+
+
+def test_minimum_detectable_change_grows_with_spread_and_tests_and_shrinks_with_processes():
+    mdc = stats.minimum_detectable_change
+    assert mdc(0.0, 8, 100) == 0.05 and mdc(math.nan, 8, 100) == math.inf
+    assert mdc(0.01, 8, 100) < mdc(0.03, 8, 100) < mdc(0.03, 8, 1000)
+    assert mdc(0.03 * math.sqrt(2 / 16), 30, 100) < mdc(0.03 * math.sqrt(2 / 5), 8, 100)
+    # one test, large df: log(1 + mdc) = max(log 1.05 + 1.96 se, 1.96 se) + 0.84 se
+    se = 0.05
+    assert mdc(se, math.inf, 1) == pytest.approx(math.expm1(math.log(1.05) + (1.95996 + 0.84162) * se), rel=1e-4)
+
+
+def test_a_change_of_the_minimum_detectable_size_is_found_about_as_often_as_promised():
+    """Power check by simulation: one cold benchmark (5 processes a side, 1 value each) among
+    100 A/A ones; slowed by its own reported mdc it is flagged in roughly 80% of the runs, and
+    slowed by half the mdc far less often (fixed seeds: the counts are reproducible)."""
+    def trial(seed: int, fraction: float) -> bool:
+        rng = random.Random(seed)
+        pairs = [(run(rng, values=1, proc_sd=0.03), run(rng, values=1, proc_sd=0.03)) for _ in range(100)]
+        target = stats.decide(pairs)[0].mdc
+        pairs[0] = (pairs[0][0], slower(pairs[0][1], 1 + fraction * target))
+        return stats.decide(pairs)[0].verdict == "regression"
+
+    full = sum(trial(s, 1.0) for s in range(25))
+    half = sum(trial(s, 0.5) for s in range(25))
+    assert 15 <= full and half < full - 6, (full, half)
+
+
+def test_compare_help_quotes_what_the_modes_can_detect():
+    """The table in `workbench compare --help` is recomputed: 700 tests, a prior worth 10
+    processes, 5 processes a side in quick mode and 16 in rigorous."""
+    import re
+
+    from workbench.commands.bench import COMPARE_HELP
+
+    for mode, n in (("quick", 5), ("rigorous", 16)):
+        line = next(l for l in COMPARE_HELP.splitlines() if l.lstrip().startswith(f"{mode} ("))
+        quoted = [int(x) for x in re.findall(r"(\d+)%", line.split(")", 1)[1])[:3]]
+        assert quoted == [round(100 * stats.minimum_detectable_change(sd * math.sqrt(2 / n), 2 * n - 2 + 10, 700))
+                          for sd in (0.02, 0.05, 0.10)], mode

@@ -1,16 +1,23 @@
 """The A/A check: is `workbench compare` quiet when nothing changed and loud when something did?
 
 `inject_slowdown` makes the "something changed" case from a real run (a copy with one
-benchmark's values scaled, labelled as such in the copy). Above rundir and results (it uses both).
+benchmark's values scaled, labelled as such in the copy). `run_aa` (`workbench aa`) makes the
+whole check reproducible from one command: the same grid swept `runs` times, a copy of the last
+run with one benchmark slowed, and compare's outputs for every pair written beside them. Above
+rundir, results and sweep (it uses all three).
 """
 from __future__ import annotations
 
+import json
+import math
 import shutil
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Sequence
 
 import pyperf
 
-from workbench.errors import UsageError
+from workbench.errors import ResultsError, UsageError
 from workbench.results import load_suite, write_results_csv
 from workbench.rundir import read_run_info, result_files, write_run_info
 
@@ -52,3 +59,110 @@ def inject_slowdown(run_in: Path, run_out: Path, benchmark: str, factor: float,
     write_run_info(run_out, data)
     write_results_csv(run_out)
     return run_out
+
+
+# The default grid: small enough for a few minutes in quick mode, with cold and warm benchmarks,
+# a cheap and an expensive one, so both ends of the spread are seen.
+AA_EMULATORS = (1, 8)
+AA_STRATEGIES = ("full-caps", "per-emulator")
+AA_BENCHMARKS = ("driver_startup", "parse")
+AA_INJECT = ("driver_startup", "per-emulator", "cold")  # benchmark, strategy, cache at the largest n
+AA_FACTOR = 1.2
+SUMMARY_FILE = "aa-summary.json"
+
+
+@dataclass(frozen=True)
+class PairSummary:
+    """One compare of the check: its verdict counts and, for the injected pair, the injected row."""
+    run_a: str
+    run_b: str
+    output: str                # the compare CSV written beside the runs
+    tests: int
+    verdicts: dict[str, int]
+    regression_share: float
+    mdc_median: float
+    injected: dict | None = None   # benchmark name, ratio, CI, mdc, verdict of the injected row
+
+
+def injected_name(run: Path, benchmark: str, strategy: str, cache: str) -> tuple[str, str]:
+    """(pyperf name, file) of `benchmark` for `strategy` and `cache` at the run's largest n."""
+    from workbench.results import load_run
+
+    df = load_run(run)
+    hit = df[(df["benchmark"] == benchmark) & (df["strategy"] == strategy) & (df["cache"] == cache)
+             & (df["phase"] == "total")]
+    if hit.empty:
+        raise UsageError(f"{run}: no {benchmark} rows for {strategy}, {cache} cache to inject into")
+    hit = hit[hit["n_emulators"] == hit["n_emulators"].max()]
+    return str(hit["name"].iloc[0]), str(hit["file"].iloc[0])
+
+
+def summarise(run_a: Path, run_b: Path, output: Path, injected: str | None = None,
+              min_change: float = 0.05, alpha: float = 0.05) -> PairSummary:
+    """compare(run_a, run_b) written to `output` (CSV) and counted."""
+    import pandas as pd
+
+    from workbench.results import KEY, compare, load_run
+
+    a, b = load_run(run_a), load_run(run_b)
+    table = compare(a, b, min_change, alpha)
+    table.to_csv(output, index=False)
+    counts = {k: int(v) for k, v in table["verdict"].value_counts().items()}
+    row = None
+    if injected is not None:
+        key = b[b["name"] == injected].iloc[0]
+        hit = table
+        for col in KEY:
+            hit = hit[hit[col].isna()] if pd.isna(key[col]) else hit[hit[col] == key[col]]
+        r = hit.iloc[0]
+        row = {"benchmark": injected, "ratio": float(r["ratio"]), "ci_low": float(r["ci_low"]),
+               "ci_high": float(r["ci_high"]), "mdc": float(r["mdc"]), "verdict": str(r["verdict"])}
+    tested = table[table["verdict"] != "underpowered"]
+    return PairSummary(str(run_a), str(run_b), output.name, len(table), counts,
+                       counts.get("regression", 0) / max(len(table), 1),
+                       float(tested["mdc"].median()) if len(tested) else math.nan, row)
+
+
+def check_failures(pairs: Sequence[PairSummary], factor: float = AA_FACTOR) -> list[str]:
+    """What the check must show, said where it does not: at most 1% regressions on an A/A pair;
+    the injected benchmark a regression, or inconclusive with an mdc above the injected change;
+    never unchanged."""
+    bad = []
+    for p in pairs:
+        if p.injected is None and p.regression_share > 0.01:
+            bad.append(f"{p.output}: {p.verdicts.get('regression', 0)} regressions in {p.tests} tests (> 1%)")
+        if p.injected is not None:
+            v = p.injected
+            if v["verdict"] == "unchanged" or (v["verdict"] != "regression" and not v["mdc"] > factor - 1):
+                bad.append(f"{p.output}: the injected benchmark is {v['verdict']} with mdc {v['mdc']:.1%}")
+    return bad
+
+
+def run_aa(out: Path, runs: int = 2, emulators: Sequence[int] = AA_EMULATORS,
+           strategies: Sequence[str] = AA_STRATEGIES, benchmarks: Sequence[str] = AA_BENCHMARKS,
+           mode: str = "quick", factor: float = AA_FACTOR, progress: bool = True) -> list[PairSummary]:
+    """Sweep the same grid `runs` times into out/run1.. (resumable), copy the last with
+    driver_startup (per-emulator, cold, largest n) slowed by `factor` into out/injected, compare
+    run1 with every other run and with the injected copy; summary in out/aa-summary.json."""
+    from workbench.sweep import run_sweep
+
+    if runs < 2:
+        raise UsageError(f"--runs must be at least 2, got {runs}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    dirs = [out / f"run{i}" for i in range(1, runs + 1)]
+    for d in dirs:
+        res = run_sweep(d, emulators, list(strategies), "recorded", mode, benchmarks=tuple(benchmarks),
+                        progress=progress)
+        if res.failed:
+            raise ResultsError(f"{d}: {len(res.failed)} job(s) failed: {', '.join(res.failed)}")
+    inj = out / "injected"
+    if inj.exists():
+        shutil.rmtree(inj)  # derived from the last run: made anew each time
+    name, file = injected_name(dirs[-1], *AA_INJECT)
+    inject_slowdown(dirs[-1], inj, name, factor, file=file)
+    pairs = [summarise(dirs[0], d, out / f"compare-{dirs[0].name}-{d.name}.csv") for d in dirs[1:]]
+    pairs.append(summarise(dirs[0], inj, out / f"compare-{dirs[0].name}-injected.csv", injected=name))
+    (out / SUMMARY_FILE).write_text(json.dumps({"factor": factor, "mode": mode, "pairs": [asdict(p) for p in pairs],
+                                               "failures": check_failures(pairs, factor)}, indent=2) + "\n")
+    return pairs

@@ -104,7 +104,7 @@ def write_results_csv(run_dir: Path) -> Path:
 
 # -- comparing two runs --------------------------------------------------------------------
 COMPARE_COLUMNS = KEY + ["n_a", "n_b", "procs_a", "procs_b", "median_a_s", "median_b_s", "ratio",
-                         "ci_low", "ci_high", "p", "p_adj", "p_mwu", "verdict", "regression"]
+                         "ci_low", "ci_high", "mdc", "p", "p_adj", "p_mwu", "verdict", "regression"]
 
 
 def _frame(run: Path | pd.DataFrame) -> pd.DataFrame:
@@ -142,7 +142,7 @@ def compare(run_a: Path | pd.DataFrame, run_b: Path | pd.DataFrame, min_change: 
         out.append(dict(zip(KEY, k)) | {
             "n_a": len(va), "n_b": len(vb), "procs_a": v.processes[0], "procs_b": v.processes[1],
             "median_a_s": statistics.median(va), "median_b_s": statistics.median(vb),
-            "ratio": v.effect.ratio, "ci_low": v.effect.ci_low, "ci_high": v.effect.ci_high,
+            "ratio": v.effect.ratio, "ci_low": v.effect.ci_low, "ci_high": v.effect.ci_high, "mdc": v.mdc,
             "p": v.p, "p_adj": v.p_adj, "p_mwu": stats.rank_test_p(ga[k], gb[k]), "verdict": v.verdict, "regression": v.verdict == "regression"})
     df = pd.DataFrame(out, columns=COMPARE_COLUMNS)
     for col in ("n_emulators", "domains"):

@@ -17,10 +17,22 @@ Between-run drift (machine load changing between the runs) shifts a run's proces
 so the processes alone can't tell it from a change. Its size is read off all benchmarks at once:
 every t statistic is widened by the robust spread (MAD) of all of them (Efron's empirical null,
 at least 1; measured 2.5 between two loaded quick runs), and a uniform drift is what the minimum
-relevant change bounds. Decision per benchmark: a regression only if the BH-adjusted p < alpha AND the whole
-CI of the ratio lies above 1 + min_change (an improvement: p_adj < alpha AND the CI below
-1/(1+min_change)). Fewer than 2 processes on a side (older in-process quick runs) leave the
-between-process spread unknown: "underpowered", reported, never dropped.
+relevant change bounds. Decision per benchmark, one of four a reader can act on:
+- regression: the BH-adjusted p < alpha AND the whole CI of the ratio lies above 1 + min_change;
+- improvement: p_adj < alpha AND the whole CI lies below 1/(1+min_change);
+- unchanged: the whole CI lies inside [1/(1+min_change), 1 + min_change] (an equivalence test:
+  the run can tell that whatever changed, it is smaller than the minimum change);
+- inconclusive: neither; the run cannot tell. Its minimum detectable change says how large a
+  change would have had to be to be seen.
+Fewer than 2 processes on a side (older in-process quick runs) leave the between-process spread
+unknown: "underpowered", reported, never dropped.
+
+The minimum detectable change (MDC) of a benchmark is the smallest slowdown the comparison would
+flag as a regression with 80% power, given its standard error (moderated, widened by the null
+scale) and degrees of freedom, were it the only change among the m benchmarks tested (BH with a
+single discovery is Bonferroni: p < alpha/m): log(1 + MDC) = max(log(1 + min_change) + q_ci se,
+q_bh se) + q_power se. The quick mode's one cold value per process and 5 processes a side make it
+large for benchmarks whose processes spread widely; more processes shrink it by about sqrt(n).
 """
 from __future__ import annotations
 
@@ -35,8 +47,11 @@ from scipy.stats import t as student_t
 
 METHOD = ("moderated t-test (Smyth's empirical Bayes) on per-process medians of log time (the pyperf "
           "process is the unit) widened by the spread of all benchmarks' t statistics (Efron's empirical null), "
-          "Benjamini-Hochberg FDR, flagged only if the 95% CI of the ratio lies beyond the minimum change")
-VERDICTS = ("regression", "improvement", "unchanged", "underpowered")
+          "Benjamini-Hochberg FDR, flagged only if the 95% CI of the ratio lies beyond the minimum change; "
+          "unchanged only if the CI lies inside it, else inconclusive; MDC: the smallest slowdown flagged "
+          "with 80% power were it the only change")
+VERDICTS = ("regression", "improvement", "unchanged", "inconclusive", "underpowered")
+POWER = 0.8  # of the minimum detectable change
 MIN_PROCESSES = 2  # per side: fewer leave the between-process variance unknown
 
 Processes = Sequence[Sequence[float]]  # one list of values per pyperf process
@@ -56,6 +71,7 @@ class Verdict:
     effect: Effect
     processes: tuple[int, int]
     verdict: str
+    mdc: float = math.inf   # minimum detectable change, a fraction (0.2: a 20% slowdown); inf: unknown
 
 
 def process_medians(processes: Processes) -> list[float]:
@@ -141,6 +157,25 @@ def _se2(la: Sequence[float], lb: Sequence[float], prior: Prior) -> float:
     return s2 * (1 / len(la) + 1 / len(lb))
 
 
+def standard_error(la: Sequence[float], lb: Sequence[float], prior: Prior = Prior(0.0, 0.0),
+                   scale: float = 1.0) -> tuple[float, float]:
+    """(se, df) of mean(lb) - mean(la): the pooled variance shrunk towards the prior (its df added),
+    widened by `scale` (null_scale). Needs MIN_PROCESSES a side."""
+    dg = len(la) + len(lb) - 2
+    s2 = (_ss(la) + _ss(lb)) / dg
+    if math.isinf(prior.df):
+        s2, df = prior.s2, math.inf
+    elif prior.df > 0:
+        s2, df = (prior.df * prior.s2 + dg * s2) / (prior.df + dg), prior.df + dg
+    else:
+        df = dg
+    return math.sqrt(s2 * (1 / len(la) + 1 / len(lb))) * scale, df
+
+
+def _quantile(prob: float, df: float) -> float:
+    return NormalDist().inv_cdf(prob) if math.isinf(df) else float(student_t.ppf(prob, df))
+
+
 def moderated_t(la: Sequence[float], lb: Sequence[float], prior: Prior = Prior(0.0, 0.0),
                 confidence: float = 0.95, scale: float = 1.0) -> tuple[float, Effect]:
     """Two-sided moderated t p-value (pooled variance shrunk towards the prior) and the CI of
@@ -152,25 +187,25 @@ def moderated_t(la: Sequence[float], lb: Sequence[float], prior: Prior = Prior(0
     d = _mean(lb) - _mean(la)
     if min(len(la), len(lb)) < MIN_PROCESSES:
         return 1.0, Effect(math.exp(d), math.nan, math.nan)
-    dg = len(la) + len(lb) - 2
-    s2 = (_ss(la) + _ss(lb)) / dg
-    if math.isinf(prior.df):
-        s2, df = prior.s2, math.inf
-    elif prior.df > 0:
-        s2, df = (prior.df * prior.s2 + dg * s2) / (prior.df + dg), prior.df + dg
-    else:
-        df = dg
-    se = math.sqrt(s2 * (1 / len(la) + 1 / len(lb))) * scale
+    se, df = standard_error(la, lb, prior, scale)
     if se == 0:  # every process identical on both sides: exact, no interval
         return (1.0 if d == 0 else 0.0), Effect(math.exp(d), math.exp(d), math.exp(d))
-    dist = NormalDist() if math.isinf(df) else None
-    if dist:
-        p = 2 * (1 - dist.cdf(abs(d) / se))
-        q = dist.inv_cdf(1 - (1 - confidence) / 2)
-    else:
-        p = 2 * float(student_t.sf(abs(d) / se, df))
-        q = float(student_t.ppf(1 - (1 - confidence) / 2, df))
+    p = 2 * (1 - NormalDist().cdf(abs(d) / se)) if math.isinf(df) else 2 * float(student_t.sf(abs(d) / se, df))
+    q = _quantile(1 - (1 - confidence) / 2, df)
     return p, Effect(math.exp(d), math.exp(d - q * se), math.exp(d + q * se))
+
+
+def minimum_detectable_change(se: float, df: float, tests: int, alpha: float = 0.05,
+                              min_change: float = 0.05, confidence: float = 0.95,
+                              power: float = POWER) -> float:
+    """The smallest slowdown (a fraction) flagged as a regression with `power`, for a comparison
+    with this standard error of the log ratio and df, were it the only change among `tests`
+    (BH then asks p < alpha/tests) and the CI must clear 1 + min_change."""
+    if not se > 0 or math.isnan(se):
+        return min_change if se == 0 else math.inf
+    need = max(math.log1p(min_change) + _quantile(1 - (1 - confidence) / 2, df) * se,
+               _quantile(1 - alpha / (2 * max(tests, 1)), df) * se)
+    return math.expm1(need + _quantile(power, df) * se)
 
 
 def _mean(x: Sequence[float]) -> float:
@@ -197,7 +232,8 @@ def bh_adjust(ps: Sequence[float]) -> list[float]:
 
 def decide(samples: Sequence[tuple[Processes, Processes]], alpha: float = 0.05,
            min_change: float = 0.05, confidence: float = 0.95) -> list[Verdict]:
-    """One Verdict per (A processes, B processes) pair, with BH over all of them."""
+    """One Verdict (with its minimum detectable change) per (A processes, B processes) pair, with
+    BH over all of them."""
     meds = [(process_medians(a), process_medians(b)) for a, b in samples]
     prior = fit_prior(meds)
     scale = null_scale(meds, prior)
@@ -207,15 +243,21 @@ def decide(samples: Sequence[tuple[Processes, Processes]], alpha: float = 0.05,
     out = []
     for (la, lb), (p, eff), pa in zip(meds, tests, adj):
         k = (len(la), len(lb))
+        mdc = math.inf
         if min(k) < MIN_PROCESSES:
             v = "underpowered"
-        elif pa < alpha and eff.ci_low > up:
-            v = "regression"
-        elif pa < alpha and eff.ci_high < down:
-            v = "improvement"
         else:
-            v = "unchanged"
-        out.append(Verdict(p, pa, eff, k, v))
+            mdc = minimum_detectable_change(*standard_error(la, lb, prior, scale), len(meds), alpha,
+                                            min_change, confidence)
+            if pa < alpha and eff.ci_low > up:
+                v = "regression"
+            elif pa < alpha and eff.ci_high < down:
+                v = "improvement"
+            elif down <= eff.ci_low and eff.ci_high <= up:
+                v = "unchanged"
+            else:
+                v = "inconclusive"
+        out.append(Verdict(p, pa, eff, k, v, mdc))
     return out
 
 

@@ -14,6 +14,27 @@ from workbench.sim.catalog import MAX_SIMULATED
 DEFAULT_GRID = "1,2,4,8,12,16,20,24,30"
 
 
+COMPARE_HELP = """\
+Per benchmark in both runs: the ratio B/A of the runs' per-process medians with its 95% CI, a
+moderated t with a false discovery rate over all benchmarks (method named in the footer), and one
+of four verdicts:
+  regression    BH-adjusted p < alpha and the whole CI above 1 + min-change
+  improvement   BH-adjusted p < alpha and the whole CI below 1 / (1 + min-change)
+  unchanged     the whole CI inside [1 / (1 + min-change), 1 + min-change]
+  inconclusive  neither: the runs cannot tell; read the benchmark's mdc
+(underpowered: fewer than 2 worker processes a side, old runs only.)
+mdc, the minimum detectable change, is the smallest slowdown this pair of runs would flag with
+80% power were it the only change: it follows each benchmark's spread between worker processes
+and the number of processes. What the sweep modes can detect, by the spread (sd of log time) of
+a benchmark's process medians, for ~700 tests (the full grid) and runs that do not drift:
+  spread of process medians      2%     5%    10%
+  quick (5 processes a side)     9%    21%    46%   (1 value per process cold, median of 4 warm)
+  rigorous (16 a side)           7%    10%    21%   (8 processes x 2 rounds, median of 3 / 6)
+A cold benchmark's single value keeps its process's outliers, so its spread is the larger one;
+a loaded machine's drift between the runs widens every CI (footer: the runs' median ratio).
+The mdc column says it per benchmark for the runs at hand."""
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("sweep", help="run the pyperf benchmark grid over installs of 1..30 emulators",
                        description="Run every benchmark script for every emulator count, strategy and "
@@ -47,9 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=sweep)
 
     s = sub.add_parser("compare", help="compare two runs; exit 1 if a regression is flagged",
-                       description="Per benchmark in both runs: a significance test with a false "
-                                   "discovery rate over all benchmarks and a CI of the ratio B/A that "
-                                   "must lie beyond the minimum relevant change (method named in the footer).")
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description=COMPARE_HELP)
     s.add_argument("run_a", type=Path, help="baseline run directory")
     s.add_argument("run_b", type=Path, help="candidate run directory")
     s.add_argument("--threshold", type=float, default=1.05,
@@ -64,6 +84,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--format", choices=["table", "csv", "json"], default="table",
                    help="table (with a footer) or csv/json on stdout (method and test count on stderr)")
     s.set_defaults(func=compare)
+
+    s = sub.add_parser("aa", help="A/A check: the same grid swept twice plus an injected slowdown, compared",
+                       description="Sweep the same small grid --runs times (quick mode: a few minutes), copy "
+                                   "the last run with driver_startup (per-emulator, cold cache, largest emulator "
+                                   "count) slowed by --factor (workbench.aa.inject_slowdown, labelled in the copy), "
+                                   "and compare run1 with every other run and with the injected copy. Writes "
+                                   "OUT/run1.., OUT/injected, OUT/compare-*.csv and OUT/aa-summary.json; resumes "
+                                   "finished runs. Exit 1 when an A/A pair flags more than 1%% regressions or the "
+                                   "injected benchmark is unchanged (or inconclusive with an mdc below the "
+                                   "injected change).")
+    s.add_argument("--runs", type=int, default=2, help="sweeps of the same grid (default 2)")
+    s.add_argument("--emulators", type=emulator_list, default=None,
+                   help="comma-separated emulator counts (default 1,8)")
+    s.add_argument("--strategies", type=strategy_list, default=None,
+                   help="comma-separated strategies (default full-caps,per-emulator; per-emulator is injected)")
+    s.add_argument("--benchmarks", type=_benchmark_list, default=None,
+                   help="benchmark scripts (default driver_startup,parse; driver_startup is injected)")
+    s.add_argument("--rigorous", action="store_true", help="sweep in rigorous mode instead of quick")
+    s.add_argument("--factor", type=float, default=1.2, help="injected slowdown (default 1.2: 20%%)")
+    s.add_argument("-o", "--output", type=Path, required=True, help="directory for the runs and compare outputs")
+    s.set_defaults(func=aa)
 
     s = sub.add_parser("trace", help="write one driver startup plus one parse as a Chrome trace (Perfetto)",
                        description="On a fresh install and an empty cache: one driver startup and one "
@@ -113,8 +154,6 @@ def _libvirt_values(values: list[str] | None) -> list[str]:
 def compare(args: argparse.Namespace) -> int:
     import json
 
-    import pandas as pd
-
     from workbench.results import compare as do_compare, load_run
     from workbench.rundir import read_run_info
     from workbench.stats import METHOD
@@ -138,12 +177,16 @@ def compare(args: argparse.Namespace) -> int:
         raise ResultsError("the runs have no benchmark in common")
     n_tests = len(table)
     counts = table["verdict"].value_counts()
-    tested = table[table["verdict"] != "underpowered"]["ratio"]
+    tested = table[table["verdict"] != "underpowered"]
     footer = (f"{counts.get('regression', 0)} regression(s) flagged, {counts.get('improvement', 0)} "
-              f"improvement(s), {counts.get('underpowered', 0)} underpowered, out of {n_tests} tests; "
-              f"method: {METHOD} (p_mwu: Mann-Whitney U on the same process medians, shown, not decisive); alpha {args.alpha}, minimum relevant change {min_change:.0%}; "
+              f"improvement(s), {counts.get('unchanged', 0)} unchanged, {counts.get('inconclusive', 0)} "
+              f"inconclusive, {counts.get('underpowered', 0)} underpowered, out of {n_tests} tests; "
+              f"minimum detectable change (mdc) median {tested['mdc'].median():.1%}, "
+              f"{(tested['mdc'] <= 0.2).sum()} of {len(tested)} benchmarks can detect 20%; "
+              f"method: {METHOD} (p_mwu: Mann-Whitney U on the same process medians, shown, not decisive); "
+              f"alpha {args.alpha}, minimum relevant change {min_change:.0%}; "
               f"median ratio over tested benchmarks (drift between the runs) "
-              f"{tested.median() if len(tested) else float('nan'):.3f}")
+              f"{tested['ratio'].median() if len(tested) else float('nan'):.3f}")
     shown = table[table["verdict"].isin(["regression", "improvement"])] if args.only_changed else table
     if args.sort == "ratio":
         shown = shown.sort_values("ratio", ascending=False, kind="stable")
@@ -154,19 +197,50 @@ def compare(args: argparse.Namespace) -> int:
         sys.stdout.write(shown.to_csv(index=False))
         print(footer, file=sys.stderr)
     else:
-        with pd.option_context("display.max_rows", None, "display.width", 250,
-                               "display.max_columns", None):
-            t = shown.drop(columns=["regression"]).copy()
-            for col in ("median_a_s", "median_b_s"):
-                t[col] = t[col].map(lambda v: f"{v:.4g}")
-            for col in ("ratio", "ci_low", "ci_high"):
-                t[col] = t[col].map(lambda v: f"{v:.3f}")
-            for col in ("p", "p_adj", "p_mwu"):
-                t[col] = t[col].map(lambda v: f"{v:.3g}")
-            if not t.empty:
-                print(t.to_string(index=False))
+        print(format_compare_table(shown))
         print(f"\n{footer}")
     return 1 if counts.get("regression", 0) else 0
+
+
+def aa(args: argparse.Namespace) -> int:
+    from workbench import aa as check
+
+    if not 1.0 < args.factor < 10:
+        raise UsageError(f"--factor must lie between 1 and 10, got {args.factor}")
+    pairs = check.run_aa(args.output, args.runs, args.emulators or check.AA_EMULATORS,
+                         args.strategies or check.AA_STRATEGIES, args.benchmarks or check.AA_BENCHMARKS,
+                         "rigorous" if args.rigorous else "quick", args.factor)
+    for p in pairs:
+        line = (f"{p.output}: {p.tests} tests, " + ", ".join(f"{n} {v}" for v, n in sorted(p.verdicts.items()))
+                + f"; regressions {p.regression_share:.1%}; median mdc {p.mdc_median:.1%}")
+        if p.injected:
+            v = p.injected
+            line += (f"; injected x{args.factor} into {v['benchmark']}: {v['verdict']}, ratio {v['ratio']:.3f} "
+                     f"[{v['ci_low']:.3f}, {v['ci_high']:.3f}], mdc {v['mdc']:.1%}")
+        print(line)
+    bad = check.check_failures(pairs, args.factor)
+    for b in bad:
+        print(f"workbench: aa: {b}", file=sys.stderr)
+    print(f"summary in {args.output / check.SUMMARY_FILE}")
+    return 1 if bad else 0
+
+
+def format_compare_table(table) -> str:
+    """The compare table as text: ratios and CI bounds to 3 decimals, mdc in percent."""
+    import pandas as pd
+
+    if table.empty:
+        return ""
+    t = table.drop(columns=["regression"]).copy()
+    for col in ("median_a_s", "median_b_s"):
+        t[col] = t[col].map(lambda v: f"{v:.4g}")
+    for col in ("ratio", "ci_low", "ci_high"):
+        t[col] = t[col].map(lambda v: f"{v:.3f}")
+    t["mdc"] = t["mdc"].map(lambda v: f"{v:.1%}" if v < float("inf") else "-")
+    for col in ("p", "p_adj", "p_mwu"):
+        t[col] = t[col].map(lambda v: f"{v:.3g}")
+    with pd.option_context("display.max_rows", None, "display.width", 250, "display.max_columns", None):
+        return t.to_string(index=False)
 
 
 def trace(args: argparse.Namespace) -> int:

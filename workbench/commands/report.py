@@ -1,4 +1,5 @@
-"""Report commands: report (notebooks -> HTML), run (the main job: sweep + report), lab (JupyterLab)."""
+"""Report commands: report (notebooks -> HTML), run (the main job: sweep + report), lab (JupyterLab),
+readme-figures (the numbers README files quote, regenerated from the run they quote)."""
 from __future__ import annotations
 
 import argparse
@@ -35,6 +36,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a run drawn beside the others as the reference, and judged against")
     s.add_argument("-o", "--output", type=Path, default=Path("reports"), help="report directory (default reports/)")
     s.set_defaults(func=report)
+
+    s = sub.add_parser("readme-figures", help="regenerate the numbers README files quote from the run they quote",
+                       description="Rewrite the generated sections (<!-- figures:KEY --> ... <!-- /figures:KEY -->) "
+                                   "of README files from a results run: its results, pyperf metadata and "
+                                   "machine.json. Text outside the markers is left alone. With --check nothing "
+                                   "is written; exit 1 when a section differs from what the run gives.")
+    s.add_argument("--results", type=Path, default=REFERENCE_RUN, metavar="RUN",
+                   help="the run the README quotes (default: data/results/reference)")
+    s.add_argument("--readme", type=Path, action="append", default=None, metavar="FILE",
+                   help="a README with generated sections; repeatable (default: RUN/README.md, and the "
+                        "repository's README.md when RUN is the committed reference)")
+    s.add_argument("--check", action="store_true", help="write nothing; exit 1 when a section is stale")
+    s.set_defaults(func=readme_figures)
 
     s = sub.add_parser("run", help="the main job: simulated installs, the benchmark sweep (1..30 emulators, "
                                    "every strategy, about 50 min on 2 cores; resumes an existing -o) "
@@ -83,6 +97,27 @@ def report(args: argparse.Namespace) -> int:
     if not isinstance(results, list):
         results = [results]
     return make_report(results, args.output, reference=getattr(args, "reference", None))
+
+
+def readme_figures(args: argparse.Namespace) -> int:
+    """Regenerate (or with --check, compare) the generated sections of each README from --results."""
+    from workbench.analysis import figures
+    from workbench.paths import REPO_ROOT
+
+    run_dir = Path(args.results)
+    if not run_dir.is_dir():
+        raise UsageError(f"--results {run_dir}: not a run directory")
+    readmes = args.readme or ([run_dir / "README.md"] + (
+        [REPO_ROOT / "README.md"] if run_dir.resolve() == REFERENCE_RUN.resolve() else []))
+    stale_any = False
+    for readme in readmes:
+        if not Path(readme).is_file():
+            raise UsageError(f"--readme {readme}: no such file")
+        stale = figures.update(Path(readme), run_dir, check=args.check)
+        stale_any |= bool(stale)
+        verb = "differ from the run" if args.check else "rewritten"
+        print(f"{readme}: {len(stale)} section(s) {verb}" + (f": {', '.join(stale)}" if stale else ""))
+    return 1 if args.check and stale_any else 0
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,13 +1,15 @@
 """Run one command as the child of a child subreaper, which reaps the orphans it inherits
 promptly (the default), late, or never.
 
-libvirt SIGTERMs each probed QEMU (which daemonized, so it is an orphan) and then checks with
-kill(pid, 0) every 200 ms until the pid is gone; a zombie still answers, so the wait lasts until
-whoever inherited QEMU reaps it. On this container orphans go to an init that reaps them only
-every couple of seconds, which adds ~1.6 s per probe. Here the orphans are re-parented to this
-process instead. It runs in its own process (not in the caller) so the caller's own children and
-Popen objects are never reaped behind its back, and libvirt's own waitpid calls on its direct
-children are untouched (only orphans come here).
+libvirt 9.0 ends each probed QEMU (which daemonized, so it is an orphan) with SIGTERM and then
+checks with kill(pid, 0) every 200 ms until the pid is gone (virProcessKillPainfully; see
+workbench/qemu/teardown.py for the source lines). kill(pid, 0) succeeds on a zombie, so the wait
+lasts until the orphan's parent reaps it: on this container orphans go to an init that reaps
+them only every couple of seconds, which adds ~1.6 s per probe. Here the orphans are re-parented
+to this process instead (by default a prompt reaper: the model's default too). It runs in its own
+process (not in the caller) so the caller's own children and Popen objects are never reaped
+behind its back, and libvirt's own waitpid calls on its direct children are untouched (only
+orphans come here).
 
 Usage: python -m workbench.libvirt9.reaper [--reap prompt|late|never] [--delay S]
                                           [--report FILE] [--] CMD ARGS...

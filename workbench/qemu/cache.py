@@ -26,13 +26,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from workbench.qemu.teardown import DEFAULT_MODE as DEFAULT_TEARDOWN
 from workbench import trace
 from workbench.conf.arch import native_arches
+from workbench.errors import ProbeError, WorkbenchError
 from workbench.qemu.capsdata import SELF_VERSION, QemuCaps
 from workbench.qemu import hostfacts
 from workbench.qemu.hostfacts import kernel_version, microcode_version
 
 KVM_DEVICE = "/dev/kvm"
+# A cache entry for 30 targets is ~50-300 KiB; anything far larger was not written by us.
+MAX_ENTRY_BYTES = 16 << 20
 
 
 @dataclass
@@ -64,6 +68,7 @@ class QemuCapsCache:
     host_arch: str = field(default_factory=lambda: os.uname().machine)
     kvm: KvmCheck = field(default_factory=KvmCheck)
     probe_timeout_s: float = 10.0
+    teardown: str = DEFAULT_TEARDOWN  # how each probe launch is ended (qemu/teardown.py)
     probe_fn: Callable[..., object] | None = None  # default: workbench.qemu.probe.probe
     stats: Counter = field(default_factory=Counter)
     # Consulted before a probe (schema-reuse, prebuilt): caps for the binary, or None to probe.
@@ -118,6 +123,12 @@ class QemuCapsCache:
                 lock.acquire()
             try:
                 return self._lookup_locked(binary, sp)
+            except WorkbenchError:
+                raise
+            except Exception as e:
+                # Whatever breaks inside a probe, its hooks or the save (an emulator's reply that
+                # trips a bug) is that emulator's probe error: it is left out, the caller lives.
+                raise ProbeError(binary, "probe", f"{type(e).__name__}: {e}") from e
             finally:
                 lock.release()
 
@@ -146,7 +157,8 @@ class QemuCapsCache:
         extra = self.probe_kwargs(binary) if self.probe_kwargs is not None else {}
         result = self.probe_fn(binary, kvm_usable=self.kvm.usable(),
                                command_timeout_s=self.probe_timeout_s,
-                               launch_timeout_s=self.probe_timeout_s, **extra)
+                               launch_timeout_s=self.probe_timeout_s,
+                               teardown=self.teardown, **extra)
         caps = result.caps
         self.count("launches", caps.probe_launches)
         if self.after_probe is not None:
@@ -208,11 +220,15 @@ class QemuCapsCache:
         if not stat.S_ISREG(st.st_mode):  # a folder, FIFO, symlink...: never opened (a FIFO hangs)
             return self._discard(path, sp, "not a regular file")
         try:
-            data = path.read_bytes()
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            with os.fdopen(fd, "rb") as f:
+                data = f.read(MAX_ENTRY_BYTES + 1)  # bounded: a planted huge file is not read whole
         except FileNotFoundError:
             return None
         except OSError as e:
             return self._discard(path, sp, f"unreadable: {e.strerror}")
+        if len(data) > MAX_ENTRY_BYTES:
+            return self._discard(path, sp, f"over {MAX_ENTRY_BYTES >> 20} MiB")
         try:
             caps = QemuCaps.from_xml(data)
         except ValueError as e:
@@ -241,11 +257,12 @@ class QemuCapsCache:
         path = self.path_for(caps.binary)
         if path is None:
             return
+        data = caps.to_xml()  # before any file: caps that cannot be written are a probe error
         tmp = None
         try:
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".xml", dir=path.parent)
             with os.fdopen(fd, "wb") as f:
-                f.write(caps.to_xml())
+                f.write(data)
             os.replace(tmp, path)
         except OSError as e:
             # libvirt only warns when it cannot save: the probe result is still good.

@@ -6,6 +6,8 @@ targets outside libvirt's naming (hppa, or1k, avr, ...) are never found by the w
 """
 from __future__ import annotations
 
+import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
@@ -135,10 +137,25 @@ def build_guests(cache: QemuCapsCache, host_arch: str, search_path: str | None,
                 if isinstance(caps, ProbeError):
                     raise caps
                 guests.append(_guest(arch, binary, caps))
-            except ProbeError as e:  # swallowed: the arch is left out, as in libvirt
+            except ProbeError as e:  # the arch is left out, and logged, as in libvirt
                 errors[arch] = str(e)
+                _log_left_out(arch, str(e))
         sp.set(guests=len(guests), errors=len(errors))
     return guests, errors
+
+
+_logged: set[str] = set()
+_logged_lock = threading.Lock()
+
+
+def _log_left_out(arch: str, reason: str) -> None:
+    """One warning line per distinct reason and process (a daemon rebuilds the guests often)."""
+    line = f"workbench: warning: {arch} left out: {reason}"
+    with _logged_lock:
+        if line in _logged:
+            return
+        _logged.add(line)
+    print(line, file=sys.stderr, flush=True)
 
 
 def build_capabilities(cache: QemuCapsCache, probe_host: Callable[[], object],

@@ -159,17 +159,23 @@ class QemuCaps:
                 raise ValueError(f"missing <{tag}>")
             return el.text
 
+        def named(el) -> str:  # a nameless machine or CPU would be written as `<machine/>`
+            name = el.get("name")
+            if not name:
+                raise ValueError(f"<{el.tag}> without a name (line {el.sourceline})")
+            return name
+
         machines: dict[str, list[Machine]] = {}
         for el in root.iterfind("machine"):
             machines.setdefault(el.get("type", "tcg"), []).append(Machine(
-                el.get("name"), el.get("alias"), el.get("default") == "yes",
+                named(el), el.get("alias"), el.get("default") == "yes",
                 int(el.get("maxCpus", "1")), el.get("hotplugCpus") == "yes", el.get("defaultCPU")))
         cpus: dict[str, list[CpuModel]] = {}
         for el in root.iterfind("cpu"):
             usable = el.get("usable")
             cpus.setdefault(el.get("type", "tcg"), []).append(CpuModel(
-                el.get("name"), el.get("typename"), None if usable is None else usable == "yes",
-                tuple(b.get("name") for b in el.iterfind("blocker"))))
+                named(el), el.get("typename"), None if usable is None else usable == "yes",
+                tuple(named(b) for b in el.iterfind("blocker"))))
         sev_el = root.find("sev")
         try:
             return cls(
@@ -179,7 +185,7 @@ class QemuCaps:
                 version=int(text("version")), package=root.findtext("package") or "",
                 arch=text("arch"), kvm=root.find("kvm").get("enabled") == "yes",
                 tcg=root.find("tcg").get("enabled") == "yes",
-                flags=frozenset(el.get("name") for el in root.iterfind("flag")),
+                flags=frozenset(named(el) for el in root.iterfind("flag")),
                 machines=machines, cpu_models=cpus,
                 host_cpu={el.get("type"): el.get("model") for el in root.iterfind("hostCPU")},
                 gic=[{"version": int(el.get("version")), "kernel": el.get("kernel") == "yes",

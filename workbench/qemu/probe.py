@@ -1,8 +1,9 @@
 """Probe one emulator with libvirt 9.0's QMP sequence (virQEMUCapsInitQMPMonitor and ...TCG).
 
 Launch #1 uses accel=kvm:tcg; if it reports KVM and the binary has TCG, launch #2 (accel=tcg)
-asks again for what differs under TCG (CPU models, host-model expansion, machines). Each step has a time limit and
-the emulator is always SIGKILLed and reaped, its private directory removed, as libvirt does.
+asks again for what differs under TCG (CPU models, host-model expansion, machines). Each step
+has a time limit; every launch ends with the teardown `teardown` names (qemu/teardown.py: by
+default libvirt 9.0's SIGTERM and 200 ms existence checks) and its private directory removed.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any, Callable, Mapping
 from workbench import trace
 from workbench.conf.arch import arch_from_qemu
 from workbench.qemu import process
+from workbench.qemu.teardown import DEFAULT_MODE as DEFAULT_TEARDOWN
 from workbench.qemu.capsdata import SELF_VERSION, CpuModel, Machine, QemuCaps
 from workbench.errors import ProbeError
 from workbench.qemu import hostfacts
@@ -139,11 +141,12 @@ class ProbeResult:
 def probe(binary: str, *, kvm_usable: bool | None = None, command_timeout_s: float = 10.0,
           launch_timeout_s: float = 10.0, quit: bool = False,
           on_exchange: Callable[[QmpExchange], None] | None = None,
-          known_replies: KnownReplies | None = None) -> ProbeResult:
+          known_replies: KnownReplies | None = None,
+          teardown: str = DEFAULT_TEARDOWN) -> ProbeResult:
     """Probe one binary as libvirt does; raises ProbeError naming the binary and the step.
 
     `quit`: end each launch with `quit` and time the exit (the recorder does; libvirt, and so
-    the prober by default, SIGKILLs). `on_exchange` sees every command and its reply.
+    the prober by default, ends it with `teardown`). `on_exchange` sees every command and its reply.
     `known_replies`: answers to skip asking for, once query-version says which build this is.
     """
     try:
@@ -156,13 +159,15 @@ def probe(binary: str, *, kvm_usable: bool | None = None, command_timeout_s: flo
     with trace.span("probe", binary=binary) as sp:
         trace.count("probe")
         l1 = _launch_and_talk(binary, "kvm:tcg", _main_sequence, launch_timeout_s,
-                              command_timeout_s, quit, on_exchange, context={"_known_fn": known_replies})
+                              command_timeout_s, quit, on_exchange, teardown,
+                              context={"_known_fn": known_replies})
         replies: dict[str, Any] = l1.replies
         kvm = replies["kvm"] and (kvm_usable is None or kvm_usable)
         launches = [l1]
         if kvm and "tcg-accel" in replies["types"]:  # libvirt 9.0: a TCG-only second launch
             launches.append(_launch_and_talk(binary, "tcg", _tcg_sequence, launch_timeout_s,
-                                             command_timeout_s, quit, on_exchange, context=replies))
+                                             command_timeout_s, quit, on_exchange, teardown,
+                                             context=replies))
         caps = _build_caps(binary, st.st_ctime_ns, kvm, [ln.replies for ln in launches], mod_dir)
         caps.probe_launches = len(launches)
         sp.set(arch=caps.arch, launches=len(launches), commands=sum(ln.n_commands for ln in launches),
@@ -180,7 +185,7 @@ class _LaunchOutcome:
 
 def _launch_and_talk(binary: str, accel: str, sequence, launch_timeout_s: float,
                      command_timeout_s: float, quit: bool,
-                     on_exchange: Callable[[QmpExchange], None] | None,
+                     on_exchange: Callable[[QmpExchange], None] | None, teardown: str,
                      context: dict[str, Any] | None = None) -> _LaunchOutcome:
     with trace.span("probe.launch", binary=binary, accel=accel):
         trace.count("probe.launches")
@@ -191,7 +196,8 @@ def _launch_and_talk(binary: str, accel: str, sequence, launch_timeout_s: float,
             phases = LaunchPhases(accel, proc.t0_ns, proc.spawned_ns, proc.daemonized_ns)
             replies = asyncio.run(_talk(session, proc, sequence, context or {}, quit, phases))
         finally:
-            process.cleanup(proc.tmpdir, proc.pid)
+            with trace.span("probe.teardown", binary=binary, mode=teardown):
+                process.cleanup(proc.tmpdir, proc.pid, teardown)
     phases.connected_ns, phases.greeting_ns = session.connected_ns, session.greeting_ns
     phases.greeting = session.greeting
     phases.commands = [CommandTiming(*t) for t in session.timings]
@@ -204,7 +210,7 @@ async def _talk(session: QMPSession, proc: process.EmulatorProcess, sequence,
     replies: dict[str, Any] = {"_n": 0}
     try:
         await sequence(session, replies, context)
-        if quit:  # the recorder measures quit -> exit; the prober SIGKILLs like libvirt
+        if quit:  # the recorder measures quit -> exit; the prober otherwise ends it like libvirt
             phases.rss_kib = process.rss_kib(proc.pid)  # what its exit frees (the replay holds as much)
             phases.quit_sent_ns = await session.quit()
             process.wait_exit(proc, session.timeout_s)

@@ -14,6 +14,9 @@ from workbench.errors import ProbeError
 MAX_VERSION_PART = 9999     # QEMU's major/minor/micro are small numbers
 _ARCH = re.compile(r"[a-z][a-z0-9_]{0,31}\Z")
 _NAME_MAX = 1024
+# Characters XML 1.0 cannot hold (C0 controls but tab/newline/return, lone surrogates, the two
+# non-characters): a name holding one would fail later, when the cache or an API writes XML.
+_XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 _Spec = Any  # type | ("list", spec) | ("dict", {field: (spec, required)})
 
@@ -21,6 +24,14 @@ _Spec = Any  # type | ("list", spec) | ("dict", {field: (spec, required)})
 def _str(binary: str, cmd: str, field: str, v: Any) -> None:
     if not isinstance(v, str) or len(v) > _NAME_MAX:
         raise ProbeError(binary, cmd, f"malformed reply: {field} must be a string, got {_show(v)}")
+    _xml_safe(binary, cmd, field, v)
+
+
+def _xml_safe(binary: str, cmd: str, field: str, v: str) -> None:
+    bad = _XML_UNSAFE.search(v)
+    if bad is not None:
+        raise ProbeError(binary, cmd, f"malformed reply: {field} holds {bad.group()!a}, which XML "
+                                      f"cannot carry: {ascii(v)[:60]}")
 
 
 def _show(v: Any) -> str:
@@ -44,6 +55,8 @@ def _fields(binary: str, cmd: str, where: str, v: Any, fields: dict[str, tuple[t
             ok = False
         if not ok:
             raise ProbeError(binary, cmd, f"malformed reply: {where}.{name} must be {kind.__name__}, got {_show(x)}")
+        if kind is str:
+            _xml_safe(binary, cmd, f"{where}.{name}", x)
 
 
 def _list_of(binary: str, cmd: str, v: Any, fields: dict[str, tuple[type, bool]]) -> None:

@@ -49,15 +49,19 @@ class Warmer:
                     return
                 binary = self._queue.pop(0)
                 self._busy.add(binary)
-            with trace.span("warmer.lookup", binary=binary):
-                try:
-                    result: QemuCaps | ProbeError = self.cache.lookup(binary)
-                except ProbeError as e:
-                    result = e
-            with self._cond:
-                self._busy.discard(binary)
-                self._done[binary] = result
-                self._cond.notify_all()
+            result: QemuCaps | ProbeError = ProbeError(binary, "probe", "warm-up stopped")
+            try:
+                with trace.span("warmer.lookup", binary=binary):
+                    result = self.cache.lookup(binary)
+            except ProbeError as e:
+                result = e
+            except Exception as e:  # never a thread gone with its binary still busy: wait() would hang
+                result = ProbeError(binary, "probe", f"{type(e).__name__}: {e}")
+            finally:
+                with self._cond:
+                    self._busy.discard(binary)
+                    self._done[binary] = result
+                    self._cond.notify_all()
 
     def bump(self, binary: str) -> None:
         """The caller needs `binary` now: off the queue, so the caller's own lookup probes it."""

@@ -29,6 +29,7 @@ Misbehaviour for tests (`misbehave`): "crash-at:CMD", "hang-at:CMD", "garbage-at
 from __future__ import annotations
 
 import _json
+import _signal
 import _socket
 import os
 import sys
@@ -41,7 +42,7 @@ from workbench.sim.replay_timing import (launch_round_trip, reply_delay, round_t
 
 GARBAGE = b"\x00\xffnot json\r\n"
 # Issue 12 fault modes (handled in the "fault injection" part at the end of this file).
-FAULTS = ("oversize-at:", "wrongtype-at:", "fork-at:", "die-mid-reply-at:", "reply-at:")
+FAULTS = ("oversize-at:", "wrongtype-at:", "fork-at:", "die-mid-reply-at:", "reply-at:", "rename-at:")
 MISBEHAVIOURS = ("crash-at:", "hang-at:", "garbage-at:", "hang-at-start", "exit-at-start",
                  "greeting-garbage") + FAULTS
 
@@ -277,8 +278,20 @@ def main(argv: list[str], transcript: bytes | str | os.PathLike, latency: str = 
     if opts.pidfile and not _write_pidfile(prog, opts.pidfile):
         return 1
     take_ballast(server.launch, server.factor)
+    _exit_on_sigterm(server)
     server.serve(sock)
     return 0
+
+
+def _exit_on_sigterm(server: "_Server") -> None:
+    """SIGTERM (libvirt 9.0's first step in ending a probe) takes QEMU down its shutdown path,
+    the one `quit` takes (both request a shutdown from the main loop, then qemu_cleanup), so the
+    replay exits after the recorded quit->exit time, as it does on `quit`."""
+    def on_term(signum: int, frame: object) -> None:
+        work_until(time.monotonic() + server.factor * float(server.launch.get("quit_s") or 0.0))
+        os._exit(0)
+
+    _signal.signal(_signal.SIGTERM, on_term)
 
 
 def _fail(prog: str | None, msg: str) -> int:
@@ -343,6 +356,7 @@ def _daemonize(prog: str, sock: _socket.socket, server: "_Server", opts: Options
     os.close(null)
     os.write(w, b"\0")
     os.close(w)
+    _exit_on_sigterm(server)
     server.serve(sock)
     os._exit(0)
 

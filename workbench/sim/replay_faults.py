@@ -1,6 +1,7 @@
 """Fault injection for the replaying emulator (issue 12), loaded only when a fault mode is set."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 from typing import Any, Callable
@@ -16,6 +17,8 @@ Dumps = Callable[[Any], str]
 #   fork-at:CMD            fork a child that outlives us (it sleeps), then answer normally
 #   die-mid-reply-at:CMD   send half of the reply, then exit
 #   reply-at:CMD=JSON      answer {"return": JSON} instead of the recording
+#   rename-at:CMD=JSONSTR  the recorded reply with JSONSTR (a JSON string, e.g. "\u0001") added
+#                          to its first "name": a hostile emulator rewriting one reply in place
 
 def fault_at(server: Any, cmd: str, rid: str, recorded: Callable[[], dict | None], dumps: Dumps) -> bool:
     """Act out an issue-12 fault aimed at `cmd`; True when the command counts as answered."""
@@ -35,6 +38,9 @@ def fault_at(server: Any, cmd: str, rid: str, recorded: Callable[[], dict | None
         return False
     ex = recorded()
     ret = ex.get("return") if ex else None
+    if mode == "rename-at":
+        server._send('{"return": ' + dumps(_renamed(ret, json.loads(payload))) + rid + "}")
+        return True
     if mode == "wrongtype-at":
         server._send('{"return": ' + dumps(_mistype(ret)) + rid + "}")
         return True
@@ -65,3 +71,20 @@ def _mistype(v: object) -> object:
                 return out
         return out
     return "many"
+
+
+def _renamed(v: object, suffix: str) -> object:
+    """The value with `suffix` added to the first "name" found (depth first)."""
+    if isinstance(v, list):
+        for i, x in enumerate(v):
+            y = _renamed(x, suffix)
+            if y is not x:
+                return v[:i] + [y] + v[i + 1:]
+    if isinstance(v, dict):
+        if isinstance(v.get("name"), str):
+            return dict(v, name=v["name"] + suffix)
+        for k, x in v.items():
+            y = _renamed(x, suffix)
+            if y is not x:
+                return dict(v, **{k: y})
+    return v

@@ -1,0 +1,136 @@
+"""The model beside the real libvirt 9.0: `workbench validate`'s checks per file, the same calls
+timed on both over one install, and one probe launch phase by phase (libvirt's debug log
+against the model's recordings and its whole probe measured in a run).
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from workbench import tables
+from workbench.errors import ResultsError
+from workbench.results import MODEL
+
+PHASES = ("setup", "daemonize", "connect_greeting", "commands", "close", "kill_wait")
+OWN_WORK = "prober's own work and kill (whole minus recorded)"
+WHOLE = "whole probe launch"
+
+
+def validate_checks(data: Path) -> pd.DataFrame:
+    """Per validate_*.json file and check: how many rows agree, differ deliberately (a
+    documented deviation) or differ without one."""
+    rows = []
+    for path in sorted(Path(data).glob("validate_*.json")):
+        try:
+            rep = json.loads(path.read_text())
+            found = pd.DataFrame(rep["rows"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ResultsError(f"{path}: not a `workbench validate --json` report ({e})") from None
+        for check, g in found.groupby("check", sort=False):
+            agree = g["agree"].astype(str)
+            rows.append({"file": path.name, "check": check, "agree": int((agree == "yes").sum()),
+                         "deliberate": int(agree.str.startswith("deliberate").sum()),
+                         "differ": int((agree == "NO").sum())})
+    return pd.DataFrame(rows, columns=["file", "check", "agree", "deliberate", "differ"])
+
+
+def same_install(df: pd.DataFrame, model_strategy: str) -> pd.DataFrame:
+    """The calls real libvirt made in the run beside the model's `model_strategy` on the same
+    benchmark, case, count and cache: medians and libvirt / model."""
+    if df.empty:
+        return pd.DataFrame(columns=["benchmark", "case", "n_emulators", "cache", "libvirt_s", "model_s",
+                                     "libvirt_over_model"])
+    real = df[df["system"] != MODEL]
+    keys = ["benchmark", "case", "n_emulators", "cache"]
+    model = df[(df["system"] == MODEL) & (df["strategy"] == model_strategy)
+               & df["benchmark"].isin(real["benchmark"].unique()) & df["phase"].isin(["total", "last_answer"])]
+    lv = real.groupby(keys, dropna=False)["time_s"].median().rename("libvirt_s")
+    md = model.groupby(keys, dropna=False)["time_s"].median().rename("model_s")
+    both = pd.concat([lv, md], axis=1, join="inner").reset_index()
+    both["libvirt_over_model"] = both["libvirt_s"] / both["model_s"]
+    return both.sort_values(["cache", "benchmark", "case", "n_emulators"]).reset_index(drop=True)
+
+
+def _median(launches: list[dict], key: str) -> float:
+    vals = [ln[key] for ln in launches if ln.get(key) is not None]
+    return statistics.median(vals) if vals else float("nan")
+
+
+def recorded_launches(transcripts: Path) -> list[dict]:
+    """The model prober's phases of every recorded launch in the transcripts (seconds)."""
+    out = []
+    for path in sorted(Path(transcripts).glob("*.json.gz")):
+        t = json.loads(gzip.decompress(path.read_bytes()))
+        for ln in t.get("launches") or []:
+            out.append({"setup": ln["spawn_s"], "daemonize": ln["ready_s"] - ln["spawn_s"],
+                        "connect_greeting": ln["greeting_s"] - ln["ready_s"],
+                        "commands": sum(e["latency_s"] for e in ln["exchanges"])})
+    return out
+
+
+@dataclass(frozen=True)
+class ProbePhases:
+    table: pd.DataFrame      # phase, libvirt_s, model_s, gap_s
+    libvirt_launches: int
+    model_launches: int
+    libvirt_total_s: float
+    model_total_s: float     # NaN: the run has no replay_fidelity on real binaries
+    kill_wait_s: float
+    measured_at: str
+
+
+def probe_phases(facts: dict, launches: list[dict], df: pd.DataFrame) -> ProbePhases:
+    """One probe launch per phase: libvirt 9.0's (facts.json, from its debug log) against the
+    model's recorded phases, plus the model's whole probe measured on the real binaries in this
+    run (replay_fidelity, real side); what the whole has beyond the recorded phases is the
+    prober's own work and the kill. The model records no close or kill phase: counted as 0 in
+    the gap (its kill is in its own work)."""
+    lv = [p["phases"] for p in facts.get("probes", []) if p.get("phases")]
+    fid = df[(df["benchmark"] == "replay_fidelity") & (df["emulators"] == "real")] if not df.empty else df
+    whole = fid.groupby("case")["time_s"].median() if len(fid) else pd.Series(dtype=float)
+    rows = [{"phase": k, "libvirt_s": _median(lv, k), "model_s": _median(launches, k)} for k in PHASES]
+    recorded = sum(r["model_s"] for r in rows if r["model_s"] == r["model_s"])
+    lv_total = _median(lv, "total")
+    model_total = float(whole.median()) if len(whole) else float("nan")
+    rows.append({"phase": OWN_WORK, "libvirt_s": float("nan"), "model_s": model_total - recorded})
+    rows.append({"phase": WHOLE, "libvirt_s": lv_total, "model_s": model_total})
+    t = pd.DataFrame(rows)
+    named = t["phase"].isin(PHASES)
+    t["gap_s"] = t["libvirt_s"] - t["model_s"].where(t["model_s"].notna() | ~named, 0.0)
+    return ProbePhases(t, len(lv), len(launches), lv_total, model_total, _median(lv, "kill_wait"),
+                       str(facts.get("measured_at", "")))
+
+
+def phase_conclusions(p: ProbePhases, tolerance: float) -> list[str]:
+    """The whole launch within `tolerance` or not; if not, the three phases that make most of
+    the gap; and what libvirt's kill wait is."""
+    fmt = tables.fmt_duration
+    lines = []
+    if p.model_total_s == p.model_total_s:
+        ratio = p.model_total_s / p.libvirt_total_s
+        within = abs(ratio - 1) <= tolerance
+        lines.append(f"- A whole probe launch: model {fmt(p.model_total_s)}, libvirt 9.0 "
+                     f"{fmt(p.libvirt_total_s)} (model / libvirt {tables.fmt_ratio(ratio)}): "
+                     f"**{'within' if within else 'outside'} {tolerance:.0%}**.")
+        if not within:
+            t = p.table[p.table["phase"].isin(PHASES)].dropna(subset=["gap_s"])
+            t = t.reindex(t["gap_s"].abs().sort_values(ascending=False).index)
+            gap = p.libvirt_total_s - p.model_total_s
+            for r in t.head(3).itertuples():
+                lines.append(f"  - {r.phase}: libvirt {fmt(r.libvirt_s)}, model {fmt(r.model_s)}: "
+                             f"{r.gap_s / gap:.0%} of the gap.")
+    else:
+        lines.append("- This run has no `replay_fidelity` on real binaries: the model's whole probe is "
+                     "not measured here (real QEMU absent where it ran).")
+    lines.append(f"- libvirt 9.0's `kill_wait` is the time from its kill of QEMU to the probing thread's "
+                 f"next log line: {fmt(p.kill_wait_s)} per launch, nearly the same for every binary: a "
+                 "wait, not work. virProcessKillPainfully sends SIGTERM, then checks `kill(pid, 0)` every "
+                 "200 ms until the reaper has collected QEMU (docs/model.md, probe teardown). The model "
+                 "ends a launch the same way by default (`teardown` libvirt9); the pidfd fix waits for "
+                 "the exit instead.")
+    return lines
