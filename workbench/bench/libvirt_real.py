@@ -26,7 +26,7 @@ import pyperf
 
 from workbench.bench.common import ensure_install, param_name
 from workbench.commands.args import emulator_count, latency, libvirt_option
-from workbench.errors import unwind_on_sigterm
+from workbench.errors import WorkbenchError, unwind_on_sigterm
 from workbench.libvirt9 import backend, builds, measure
 from workbench.sim.catalog import MAX_SIMULATED
 
@@ -51,7 +51,11 @@ def _build_arg(argv: list[str]) -> list[str] | None:
 
 
 def main() -> None:
-    chosen = builds.parse(_build_arg(sys.argv[1:]))
+    try:
+        chosen = builds.parse(_build_arg(sys.argv[1:]))
+    except WorkbenchError as e:
+        print(f"libvirt_real: {e}", file=sys.stderr)
+        sys.exit(e.exit_code)
     runnable = []
     for build in chosen:
         reason = backend.unavailable_reason(build)

@@ -5,28 +5,8 @@ import argparse
 import json
 from pathlib import Path
 
-from workbench.commands.args import libvirt_option, positive_int
+from workbench.commands.args import libvirt_option, positive_int, reaper_setting
 from workbench.errors import UsageError
-
-
-def _modes(text: str) -> tuple[str, ...]:
-    from workbench.libvirt9.hazard import MODES
-
-    names = tuple(m.strip() for m in text.split(",") if m.strip())
-    bad = [m for m in names if m not in MODES]
-    if bad or not names:
-        raise argparse.ArgumentTypeError(f"unknown reaper modes {bad or text!r}; choose from {', '.join(MODES)}")
-    return names
-
-
-def _delay(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        v = -1.0
-    if not 0 <= v <= 60:
-        raise argparse.ArgumentTypeError(f"expected seconds from 0 to 60, got {text!r}")
-    return v
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "teardown-hazard", help="real libvirt's probe teardown when QEMU's parent reaps promptly, late or never",
         description="Run real libvirt 9.0 (each --libvirt build) on --install with a cold cache "
                     "(open + getCapabilities) under a parent that reaps the daemonized probe QEMU "
-                    "at once (prompt), DELAY s after its exit (late) or never, and report per build "
+                    "at once (prompt), SECONDS after its exit (late:SECONDS) or never, and report per build "
                     "and mode: libvirt's teardown wait per probe launch (its debug log), the "
                     "getCapabilities time, how long the parent held each exited QEMU, and the "
                     "zombies and processes left when the worker ended. Stock libvirt 9.0 polls "
@@ -45,9 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--install", type=Path, required=True,
                    help="directory of qemu-system-* binaries or links (workbench install DIR, or links to /usr/bin's)")
     libvirt_option(s)
-    s.add_argument("--reap", type=_modes, default=("prompt", "late", "never"),
-                   help="comma-separated reaper modes: prompt, late, never (default: all three)")
-    s.add_argument("--delay", type=_delay, default=1.0, help="seconds the late parent waits before reaping (default 1)")
+    s.add_argument("--reaper", type=reaper_setting, action="append", default=None, metavar="SETTING",
+                   help="who collects the exited probe QEMU: prompt, late:SECONDS or never, as the "
+                        "model's --reaper; repeat for several (default: prompt, late:1 and never)")
     s.add_argument("--repeat", type=positive_int, default=1, help="cold runs per build and mode (default 1)")
     s.add_argument("--json", action="store_true", help="print the rows as JSON")
     s.set_defaults(func=teardown_hazard)
@@ -61,7 +41,10 @@ def teardown_hazard(args: argparse.Namespace) -> int:
     if not install.is_dir() or not any(install.glob("qemu-system-*")):
         raise UsageError(f"{args.install}: not a directory holding qemu-system-* emulators")
     chosen = builds.parse(args.libvirt)
-    rows = hazard.measure(install, chosen, args.reap, args.delay, args.repeat)
+    from workbench.qemu.teardown import ReaperSetting
+
+    settings = args.reaper or [ReaperSetting.parse(t) for t in hazard.DEFAULT_REAPERS]
+    rows = hazard.measure(install, chosen, settings, args.repeat)
     if all(r.skipped for r in rows):
         raise LibvirtUnavailable("no libvirt build can run here: "
                                  + "; ".join(sorted({r.skipped for r in rows if r.skipped})))

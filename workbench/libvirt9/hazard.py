@@ -25,7 +25,7 @@ from workbench.libvirt9 import backend, debuglog
 from workbench.libvirt9.backend import ReaperMode
 from workbench.libvirt9.builds import LibvirtBuild
 
-MODES = ("prompt", "late", "never")
+DEFAULT_REAPERS = ("prompt", "late:1", "never")
 POLLING = ("kill(pid, 0) every 200 ms after SIGTERM: a zombie answers, so the wait ends when the "
            "parent reaps (SIGKILL at 10 s, gives up at 40 s)")
 PIDFD = "poll() on a pidfd: readable when QEMU exits, reaped or not"
@@ -58,10 +58,6 @@ class HazardRow:
         return asdict(self)
 
 
-def _label(mode: str, delay_s: float) -> str:
-    return f"late {delay_s:g} s" if mode == "late" else mode
-
-
 def one_run(install: Path, build: LibvirtBuild, mode: ReaperMode, timeout: float) -> dict:
     """A cold open + getCapabilities: per-probe kill_wait, the call's time, the reaper's report."""
     import json
@@ -90,24 +86,25 @@ def one_run(install: Path, build: LibvirtBuild, mode: ReaperMode, timeout: float
         shutil.rmtree(work, ignore_errors=True)
 
 
-def measure(install: Path, builds: list[LibvirtBuild], modes: tuple[str, ...] = MODES,
-            delay_s: float = 1.0, repeat: int = 1) -> list[HazardRow]:
-    """Every build under every reaper mode, `repeat` cold runs each, on the same install."""
+def measure(install: Path, builds: list[LibvirtBuild], reapers: list, repeat: int = 1) -> list[HazardRow]:
+    """Every build under every reaper setting (qemu.teardown.ReaperSetting: kind, delay_s),
+    `repeat` cold runs each, on the same install."""
     n = sum(1 for p in Path(install).glob("qemu-system-*") if p.is_file())
     # never-reaping stock libvirt spends 40 s per probe launch (x86 may launch twice)
     timeout = 120.0 + 2 * 45.0 * max(n, 1)
     rows = []
     for build in builds:
         reason = backend.unavailable_reason(build)
-        for mode in modes:
-            row = HazardRow(build.label, _label(mode, delay_s), mechanism=mechanism(build))
+        for setting in reapers:
+            mode = ReaperMode(setting.kind, setting.delay_s)
+            row = HazardRow(build.label, str(setting), mechanism=mechanism(build))
             rows.append(row)
             if reason is not None:
                 row.skipped = reason
                 continue
             caps, held = [], []
             for _ in range(repeat):
-                r = one_run(install, build, ReaperMode(mode, delay_s), timeout)
+                r = one_run(install, build, mode, timeout)
                 row.runs += 1
                 row.probes += r["probes"]
                 row.teardown_s += r["kill_wait_s"]
