@@ -135,7 +135,7 @@ def sweep(args: argparse.Namespace) -> int:
     mode = "quick" if args.quick else "rigorous" if args.rigorous else "default"
     res = run_sweep(args.output, args.emulators, args.strategies, args.latency, mode,
                     benchmarks=args.benchmarks or GRID_BENCHMARKS + SINGLE_BENCHMARKS,
-                    libvirt=_libvirt_values(args.libvirt))
+                    libvirt=libvirt_values(args.libvirt))
     print(f"{len(res.ran)} runs made, {len(res.skipped)} kept from before, {len(res.failed)} failed; "
           f"results in {args.output}")
     for name, err in res.failed.items():
@@ -143,7 +143,7 @@ def sweep(args: argparse.Namespace) -> int:
     return 1 if res.failed else 0
 
 
-def _libvirt_values(values: list[str] | None) -> list[str]:
+def libvirt_values(values: list[str] | None) -> list[str]:
     """Checked here (a bad prefix is a usage error before the sweep starts), passed on as given."""
     from workbench.libvirt9 import builds
 
