@@ -31,8 +31,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "With several --libvirt builds each is validated in turn and their libvirt "
                     "columns are compared row by row (a patched build must answer as the stock "
                     "one does); any difference between builds also exits 1.")
-    s.add_argument("--install", type=Path, required=True,
-                   help="directory of qemu-system-* binaries or links (e.g. links to /usr/bin's)")
+    where = s.add_mutually_exclusive_group(required=True)
+    where.add_argument("--install", type=Path,
+                       help="directory of qemu-system-* binaries or links (e.g. links to /usr/bin's)")
+    where.add_argument("--libvirt-tests", type=Path, metavar="DIR",
+                       help="libvirt 9.0 source's tests/ directory (scripts/fetch-libvirt-source.sh "
+                            "prints the source's path): probe every qemucapabilitiesdata/*.replies "
+                            "with the workbench's probe and compare with libvirt's caps_*.xml and "
+                            "domaincapsdata/*.xml, per file and aspect (needs no libvirt installed)")
     s.add_argument("--corpus", type=Path, default=DOMAINS_DIR,
                    help="domain XML corpus for the define check (default data/domains)")
     s.add_argument("--checks", type=_checks, default=None,
@@ -44,6 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def validate(args: argparse.Namespace) -> int:
+    if args.libvirt_tests is not None:
+        return _validate_libvirt_tests(args)
     from workbench.libvirt9 import builds
     from workbench.validate import CHECKS, compare_builds, format_table, validate as run
 
@@ -64,3 +72,14 @@ def validate(args: argparse.Namespace) -> int:
             for d in differ:
                 print("  " + " | ".join(f"{k}: {v}" for k, v in d.items()))
     return max([r.exit_code for r in reports] + [1 if differ else 0])
+
+
+def _validate_libvirt_tests(args: argparse.Namespace) -> int:
+    from workbench.libvirt9.oracle import check_tests_dir, format_table, run
+
+    report = run(check_tests_dir(args.libvirt_tests))
+    if args.json:
+        print(json.dumps(report.to_json(), indent=1))
+    else:
+        print(format_table(report, only_differences=not args.all_rows))
+    return report.exit_code
