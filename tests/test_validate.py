@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from workbench import virsh
+from workbench.libvirt9 import virsh
 from workbench.qemu import deviations
-from workbench.validate import Facts, Row, compare
+from workbench.libvirt9.validate import Facts, Row, compare
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = [f"/usr/bin/qemu-system-{t}" for t in ("x86_64", "aarch64", "riscv64")]
@@ -138,7 +138,7 @@ def test_validate_on_real_binaries_agrees_with_libvirt(tmp_path):
 def test_builds_are_compared_row_by_row_and_a_misloaded_build_is_refused():
     from workbench.errors import WorkbenchError
     from workbench.libvirt9.builds import SYSTEM, LibvirtBuild
-    from workbench.validate import Report, _check_build, compare_builds
+    from workbench.libvirt9.validate import Report, _check_build, compare_builds
 
     rows = [Row("guests", "cris", "m", "qemu-system-cris", "yes"), Row("define", "a.xml", "accept", "accept", "yes")]
     other = [rows[0], Row("define", "a.xml", "accept", "boom", "NO")]

@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from workbench.commands.args import libvirt_option, positive_int, reaper_setting
+from workbench.args import libvirt_option, positive_int, reaper_setting
 from workbench.errors import UsageError
 
 

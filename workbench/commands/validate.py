@@ -5,12 +5,12 @@ import argparse
 import json
 from pathlib import Path
 
-from workbench.commands.args import libvirt_option
+from workbench.args import libvirt_option
 from workbench.paths import DOMAINS_DIR
 
 
 def _checks(text: str) -> tuple[str, ...]:
-    from workbench.validate import CHECKS
+    from workbench.libvirt9.validate import CHECKS
 
     names = tuple(c.strip() for c in text.split(",") if c.strip())
     bad = [c for c in names if c not in CHECKS]
@@ -53,7 +53,7 @@ def validate(args: argparse.Namespace) -> int:
     if args.libvirt_tests is not None:
         return _validate_libvirt_tests(args)
     from workbench.libvirt9 import builds
-    from workbench.validate import CHECKS, compare_builds, format_table, validate as run
+    from workbench.libvirt9.validate import CHECKS, compare_builds, format_table, validate as run
 
     chosen = builds.parse(args.libvirt)
     reports = [run(args.install, args.corpus, args.checks or CHECKS, build=b) for b in chosen]

@@ -78,8 +78,13 @@ def _choose(emulators: int | str, targets: list[str] | None) -> list[str]:
 
 def install(dest: Path, emulators: int | str = MAX_SIMULATED, latency: str = "recorded",
             transcripts_dir: Path = TRANSCRIPTS_DIR, misbehave: dict[str, str] | None = None,
-            targets: list[str] | None = None) -> Install:
+            targets: list[str] | None = None, qemu: str = "",
+            libvirt_tests: Path | None = None, qemu_ignore_absent: bool = False) -> Install:
     """Write `dest/qemu-system-<target>` for the first `emulators` targets (or `targets`).
+
+    `qemu` (libvirt_replies.parse_qemu_spec): the targets that replay libvirt 9.0's test data
+    of that QEMU version (from `libvirt_tests`, default libvirt_replies.default_tests_dir())
+    instead of the 7.2 recording; their times are borrowed, and the manifest says `modelled`.
 
     Reinstalling into the same directory replaces the files and removes binaries that the
     previous install wrote and this one does not.
@@ -95,21 +100,29 @@ def install(dest: Path, emulators: int | str = MAX_SIMULATED, latency: str = "re
     missing = [t for t in chosen if not (transcripts_dir / transcript_filename(t)).is_file()]
     if missing:
         raise FileNotFoundError(f"no transcript in {transcripts_dir} for: {', '.join(missing)}")
+    from workbench.sim import libvirt_replies
+
+    versions = libvirt_replies.parse_qemu_spec(qemu, chosen, qemu_ignore_absent)
+    tests_dir = Path(libvirt_tests) if libvirt_tests else libvirt_replies.default_tests_dir()
+    data = {t: libvirt_replies.transcript_gz(tests_dir, t, versions[t], transcripts_dir)
+            if t in versions else (transcripts_dir / transcript_filename(t)).read_bytes() for t in chosen}
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     previous = _previous_targets(dest)
     paths = []
     for t in chosen:
         path = dest / f"qemu-system-{t}"
-        write_emulator(path, (transcripts_dir / transcript_filename(t)).read_bytes(), latency,
-                       misbehave.get(t))
+        write_emulator(path, data[t], latency, misbehave.get(t))
         paths.append(path)
     for t in previous - set(chosen):
         (dest / f"qemu-system-{t}").unlink(missing_ok=True)
     manifest = {"targets": chosen, "latency": latency,
                 "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 "transcripts": str(transcripts_dir.resolve()), "misbehave": misbehave,
-                "python": sys.executable}
+                "python": sys.executable,
+                # targets replaying libvirt's test data: their QEMU and whose times they borrow
+                "qemu": {t: {"version": v, "replies": str(tests_dir), "timings": "modelled"}
+                         for t, v in versions.items()}}
     _write_atomic(dest / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode(), 0o644)
     return Install(dest, chosen, latency, paths)
 
