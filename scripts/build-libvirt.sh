@@ -20,7 +20,8 @@
 # The prefix gets virtcaps-build.json: its label for the `system` column ("libvirt 9.0" stock,
 # "libvirt 9.0 + SERIES" patched), the patches with their sha256, the meson options and the
 # build's duration; a prefix whose record matches the requested build is reused (idempotent).
-# Takes ~25-40 min of CPU on 2 cores; start it in the background:
+# Builds only the client libraries and the QEMU driver module (no daemons, virsh or other modules);
+# it took ~35 min here on 2 shared, busy cores: start it in the background:
 #   nohup scripts/build-libvirt.sh > /tmp/build-libvirt.log 2>&1 &
 set -euo pipefail
 say() { echo "build-libvirt: $*" >&2; }
@@ -39,7 +40,7 @@ while [ $# -gt 0 ]; do
             jobs="$2"; shift ;;
     --no-build-deps) build_deps=0 ;;
     --rebuild) rebuild=1 ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" 2 ;;
   esac
   shift
@@ -124,7 +125,10 @@ done
 # Built beside the prefix, never in the source cache (it stays pristine for the next build).
 mkdir -p "$(dirname "$prefix")"
 work="$(mktemp -d "${prefix%/}.build.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
+# A failure after the compile keeps the tree (the compile is the half hour): rerun with the
+# problem fixed and ninja resumes there; only success or a failure before it removes it.
+keep_work=0
+trap '[ "$keep_work" = 1 ] && say "kept the build tree $work" || rm -rf "$work"' EXIT
 started=$(date +%s)
 say "copying $src to $work/src"
 cp -a "$src" "$work/src"
@@ -142,6 +146,7 @@ TARGETS=(src/libvirt.so.0.9000.0 src/libvirt-qemu.so.0.9000.0 src/libvirt-lxc.so
          src/libvirt_driver_qemu.so)
 say "ninja -j$jobs (nice) ${TARGETS[*]}, $(date -u +%H:%M:%S) UTC"
 nice -n 10 ninja -C "$work/build" -j "$jobs" "${TARGETS[@]}" || die "the build failed"
+keep_work=1
 say "installing into $prefix (staged)"
 # meson's own install map (build file -> installed path), restricted to what was built above
 (cd "$work/build" && meson introspect --installed .) > "$work/installed.json"
@@ -159,8 +164,13 @@ for src, dest in installed.items():
     os.makedirs(os.path.dirname(out), exist_ok=True)
     if os.path.isabs(src):
         shutil.copy2(src, out)
-    else:  # a symlink: meson lists its target's name as the key
-        os.symlink(src, out)
+    else:  # a symlink (libvirt.so.0): meson lists its own name; it points at the versioned file
+        real = sorted((d for s2, d in installed.items() if os.path.isabs(s2)
+                       and os.path.dirname(d) == os.path.dirname(dest)
+                       and os.path.basename(d).startswith(os.path.basename(dest) + ".")), key=len)
+        if not real:
+            sys.exit(f"build-libvirt: no installed file for the link {dest}")
+        os.symlink(os.path.basename(real[-1]), out)
     count += 1
 need = ["lib/libvirt.so.0", "lib/libvirt-qemu.so.0", "lib/libvirt-lxc.so.0",
         "lib/libvirt/connection-driver/libvirt_driver_qemu.so", "share/libvirt/cpu_map/index.xml"]
@@ -207,5 +217,6 @@ rm -rf "$prefix.old"
 mkdir -p "$(dirname "$prefix")"
 mv "$staged" "$prefix"
 rm -rf "$prefix.old"
+keep_work=0
 say "built $label in ${seconds}s"
 echo "$prefix"
