@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from workbench.args import emulator_count, latency
+from workbench.args import emulator_count, latency, qemu_spec
 from workbench.sim.catalog import MAX_SIMULATED
 
 @dataclass(frozen=True)
@@ -74,7 +74,8 @@ class BenchParams:
         "--qemu", "targets replaying libvirt 9.0's test data of another QEMU, as `workbench install "
         "--qemu` ('8.0.0' or 'x86_64=8.0.0+aarch64=4.2.0'; targets beyond the install's count are "
         "left out); their times are borrowed from the 7.2 recordings: rows say source=modelled",
-        meta="qemu", short="qemu", named="unless-default", key=True, axis="--qemus", missing=""))
+        type=qemu_spec, meta="qemu", short="qemu", named="unless-default", key=True, axis="--qemus",
+        missing=""))
     libvirt: str = field(default="", metadata=_spec(
         # not recorded: the rows of each build carry its label as `system` (a row descriptor)
         "--libvirt", "libvirt_real: the libvirt 9.0 builds to measure, comma-separated: prefixes made "

@@ -11,6 +11,7 @@ import platform
 import shutil
 from pathlib import Path
 
+from workbench.errors import BadValue
 from workbench.libvirt9 import backend, builds
 from workbench.libvirt9.builds import LibvirtBuild
 
@@ -37,7 +38,7 @@ def n_emulators(install: Path) -> int:
 
 def steps_for(case: str, host_arch: str | None = None) -> list[dict]:
     if case not in CASES:
-        raise ValueError(f"unknown case {case!r}; known: {', '.join(CASES)}")
+        raise BadValue(f"unknown case {case!r}; known: {', '.join(CASES)}")
     if case == "startup":
         return [{"op": "open"}]
     if case == "define_xml":
@@ -55,7 +56,7 @@ class Roots:
 
     def __init__(self, install: Path, cache: str, build: LibvirtBuild = builds.SYSTEM) -> None:
         if cache not in ("cold", "warm"):
-            raise ValueError(f"cache must be cold or warm, not {cache!r}")
+            raise BadValue(f"cache must be cold or warm, not {cache!r}")
         self.install, self.cache, self.build = Path(install), cache, build
         self._warm: Path | None = None
 

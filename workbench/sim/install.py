@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.errors import BadValue
 from workbench.sim import replay
 from workbench.sim.catalog import INSTALL_ORDER, MAX_SIMULATED
 from workbench.sim.transcript import transcript_filename
@@ -64,14 +65,14 @@ def _choose(emulators: int | str, targets: list[str] | None) -> list[str]:
     if targets is not None:
         unknown = [t for t in targets if t not in INSTALL_ORDER]
         if unknown or not targets or len(set(targets)) != len(targets):
-            raise ValueError(f"targets must be distinct names from the install order; bad: {unknown or targets}")
+            raise BadValue(f"targets must be distinct names from the install order; bad: {unknown or targets}")
         return list(targets)
     if emulators == "all":
         return list(INSTALL_ORDER)
     if isinstance(emulators, bool) or not isinstance(emulators, int):
-        raise ValueError(f"emulators must be an integer 1..{MAX_SIMULATED} or 'all', not {emulators!r}")
+        raise BadValue(f"emulators must be an integer 1..{MAX_SIMULATED} or 'all', not {emulators!r}")
     if not 1 <= emulators <= MAX_SIMULATED:
-        raise ValueError(f"emulators must be 1..{MAX_SIMULATED} (or 'all' for all {len(INSTALL_ORDER)}), "
+        raise BadValue(f"emulators must be 1..{MAX_SIMULATED} (or 'all' for all {len(INSTALL_ORDER)}), "
                          f"not {emulators}")
     return list(INSTALL_ORDER[:emulators])
 
@@ -90,12 +91,16 @@ def install(dest: Path, emulators: int | str = MAX_SIMULATED, latency: str = "re
     previous install wrote and this one does not.
     """
     chosen = _choose(emulators, targets)
-    replay.parse_latency(latency)  # ValueError with a clear message
     misbehave = dict(misbehave or {})
-    for t, mode in misbehave.items():
+    try:  # the replay keeps to the standard library (its start-up is timed): its ValueErrors
+        replay.parse_latency(latency)
+        for mode in misbehave.values():
+            replay.check_misbehave(mode)
+    except ValueError as e:
+        raise BadValue(str(e)) from None
+    for t in misbehave:
         if t not in chosen:
-            raise ValueError(f"misbehave names {t!r}, which is not being installed")
-        replay.check_misbehave(mode)
+            raise BadValue(f"misbehave names {t!r}, which is not being installed")
     transcripts_dir = Path(transcripts_dir)
     missing = [t for t in chosen if not (transcripts_dir / transcript_filename(t)).is_file()]
     if missing:
