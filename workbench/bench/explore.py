@@ -51,7 +51,7 @@ def measure(strategies: Sequence[str], emulators: Sequence[int], benchmark: str 
     """Run the jobs into run_dir (default: a new dir under runs/explore/) and return its tidy
     table (workbench.analysis.results.load_run). `processes` worker processes per benchmark, one value
     each on a cold cache (4 warm)."""
-    from workbench.bench.common import ensure_install
+    from workbench.sim.installs import ensure_install
     from workbench.analysis.results import load_run, write_results_csv
 
     todo = jobs(strategies, emulators, benchmark, cache)

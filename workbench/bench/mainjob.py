@@ -21,7 +21,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -141,19 +141,23 @@ def expected_first_pass_s(jobs: Sequence[sweep.Job]) -> float:
 
 def run_answer(out: Path, budget_s: float = BUDGET_S, report_s: float = REPORT_S,
                started: float | None = None, say: Callable[[str], None] = print,
-               strategies: Sequence[str] | None = None, progress: bool = True) -> sweep.SweepResult:
+               strategies: Sequence[str] | None = None, progress: bool = True,
+               libvirt: Sequence[str] = ()) -> sweep.SweepResult:
     """The sweep of the main job into `out` (resumable: finished benchmarks are kept and may get
     more processes); returns what ran. The report is the caller's. `strategies`: the cold
-    container's (default all)."""
-    from workbench.bench.common import ensure_install
+    container's (default all); `libvirt`: the builds real libvirt's row measures (default: the
+    system's)."""
+    from workbench.sim.installs import ensure_install
     from workbench.bench.jobcost import CostModel
 
     started = time.monotonic() if started is None else started
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     strategies = sweep.resolve_strategies(strategies or "all")
-    why = sweep.libvirt_reason([LIBVIRT_JOB])
+    why = sweep.libvirt_reason([LIBVIRT_JOB], libvirt)
     jobs = answer_jobs(strategies, libvirt=not why)
+    if libvirt:
+        jobs = [replace(j, extra=("--libvirt", ",".join(libvirt))) if j == LIBVIRT_JOB else j for j in jobs]
     if not todo_possible(jobs):
         raise sweep.SweepMismatch("the main job needs per-emulator and at least one newer strategy")
     settings = {"mode": MODE.name, "latency": "recorded", "emulators": sorted({j.n for j in jobs}),

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -24,6 +24,7 @@ from workbench.analysis import rundir
 from workbench.errors import BadValue, ResultsError
 from workbench.params import BenchParams, specs
 from workbench.analysis.results import write_results_csv
+from workbench.qemu.strategy_names import LIBVIRT_STRATEGIES
 
 # Scripts run once per (n, cache, strategy); SINGLE ones once per round (their own axes).
 GRID_BENCHMARKS = ("daemon_startup", "driver_startup", "apis", "parse", "tracing_overhead", "scenarios")
@@ -35,7 +36,6 @@ DEFAULT_EMULATORS = (1, 2, 4, 8, 12, 16, 20, 24, 30)
 # The main job (`workbench run`): libvirt's two strategies on every benchmark; the newer ones on
 # what they change (startup, the APIs, the scenarios), at fewer counts, cold only: they are design
 # evidence, and a full grid of every strategy would take hours on two cores.
-LIBVIRT_STRATEGIES = ("full-caps", "per-emulator")
 BEYOND_BENCHMARKS = ("daemon_startup", "driver_startup", "apis", "scenarios")
 
 
@@ -255,7 +255,8 @@ def _check_or_write_machine(out: Path, settings: dict) -> dict:
     if (out / rundir.MACHINE_FILE).exists():
         old = rundir.read_run_info(out)
         if old.code_sha256 != info["code_sha256"] or any(
-                old.sweep.get(k, settings.get(k)) != settings.get(k) for k in _SAME):
+                old.sweep.get(k, settings.get(k)) != settings.get(k) for k in _SAME) \
+                or old.sweep.get("libvirt", []) != settings.get("libvirt", []):
             raise SweepMismatch(f"{out} holds results of other workbench code or settings "
                                 f"({out / rundir.MACHINE_FILE}); use a new output directory")
         info["sweep"]["created_at"] = old.sweep.get("created_at", settings["created_at"])
@@ -293,7 +294,7 @@ def clear_partial(out: Path) -> None:
 
 def _finished(path: Path) -> bool:
     """A result file counts only if it is a whole pyperf JSON document; a truncated or corrupt one
-    is set aside as NAME.bad (kept for inspection) and its job re-run (issue 12)."""
+    is set aside as NAME.bad (kept for inspection) and its job re-run."""
     if not path.exists():
         return False
     try:
@@ -373,13 +374,19 @@ def progress_bar(total_s: float, done_s: float, enabled: bool):
                 dynamic_ncols=True, bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
 
 
-def libvirt_reason(jobs: Sequence[Job]) -> str | None:
-    """Why real libvirt 9.0 cannot be measured here, if jobs ask for it and it cannot."""
+def libvirt_reason(jobs: Sequence[Job], libvirt: Sequence[str] = ()) -> str | None:
+    """Why real libvirt cannot be measured here (no build of `libvirt` can run), if jobs ask for
+    it; a build that cannot run while another can is said on stderr and left to its job."""
     if not any(j.benchmark == "libvirt_real" for j in jobs):
         return None
+    from workbench.libvirt9 import builds
     from workbench.libvirt9.backend import unavailable_reason
 
-    return unavailable_reason()
+    reasons = {b.label: unavailable_reason(b) for b in builds.parse(list(libvirt))}
+    for label, why in reasons.items():
+        if why and not all(reasons.values()):
+            print(f"sweep: real {label} not measured: {why}", file=sys.stderr)
+    return "; ".join(f"{label}: {why}" for label, why in reasons.items()) if all(reasons.values()) else None
 
 
 def fmt_minutes(seconds: float) -> str:
@@ -392,12 +399,13 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
               benchmarks: Sequence[str] = GRID_BENCHMARKS + SINGLE_BENCHMARKS,
               caches: Sequence[str] = ("cold", "warm"), progress: bool = True,
               blocks: Sequence[Block] | None = None, axes: Mapping[str, Sequence[Any]] | None = None,
-              shard: Shard | None = None) -> SweepResult:
+              shard: Shard | None = None, libvirt: Sequence[str] = ()) -> SweepResult:
     """Run the grid into `out`: one block from (emulators, strategies, benchmarks, caches and
     further `axes`: BenchParams field -> values), or `blocks` when given (the main job's main_grid);
-    `shard`: only that share of the grid."""
-    from workbench.bench.common import ensure_install
+    `shard`: only that share of the grid. `libvirt`: the builds libvirt_real measures
+    (BenchParams.libvirt: prefixes made by scripts/build-libvirt.sh or 'system'; empty: the system's)."""
     from workbench.bench.jobcost import CostModel
+    from workbench.sim.installs import ensure_install
 
     if blocks is None:
         blocks = [Block(tuple(emulators), tuple(resolve_strategies(strategies)), tuple(benchmarks),
@@ -407,17 +415,20 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
     out.mkdir(parents=True, exist_ok=True)
     whole = plan_grid(blocks, m)
     jobs = shard.take(whole) if shard else whole
-    why = libvirt_reason(jobs)
+    why = libvirt_reason(jobs, libvirt)
     if why:  # optional: the model's rows stand alone, and the run says why libvirt's are absent
         print(f"sweep: real libvirt 9.0 not measured: {why}", file=sys.stderr)
         jobs = [j for j in jobs if j.benchmark != "libvirt_real"]
         blocks = [b for b in blocks if b.benchmarks != ("libvirt_real",)]
+    if libvirt:  # the builds libvirt_real's rows measure
+        jobs = [replace(j, extra=j.extra + ("--libvirt", ",".join(libvirt))) if j.benchmark == "libvirt_real"
+                else j for j in jobs]
     settings = {"mode": mode, "latency": latency,
                 "emulators": sorted({n for b in blocks for n in b.emulators}),
                 "strategies": list(dict.fromkeys(j.strategy for j in jobs if j.strategy)),
                 "benchmarks": list(dict.fromkeys(j.benchmark for j in jobs)),
                 "blocks": [asdict(b) for b in blocks],
-                "pyperf_args": list(m.pyperf_args), "processes": m.processes,
+                "pyperf_args": list(m.pyperf_args), "processes": m.processes, "libvirt": list(libvirt),
                 "values_per_benchmark": {"cold": m.values("cold"), "warm": m.values("warm")}, "rounds": m.rounds,
                 "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
                 "grid_sha256": grid_id(whole, mode, latency), "grid_jobs": len(whole),

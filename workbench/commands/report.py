@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from workbench.args import libvirt_option
 from workbench.errors import UsageError
 from workbench.paths import NOTEBOOKS_DIR, RESULTS_DIR
 
@@ -61,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--reference", type=Path, default=None, metavar="RUN",
                    help="a run the report draws beside this one and judges each headline against "
                         "(e.g. data/results/reference)")
+    libvirt_option(s)
     s.add_argument("-o", "--output", type=Path, default=None,
                    help="run directory (default runs/latest, or runs/full with --full); resumed if it exists")
     s.add_argument("--reports", type=Path, default=Path("reports"), help="report directory (default reports/)")
@@ -156,10 +158,13 @@ def run(args: argparse.Namespace) -> int:
 
     An existing -o made with the same code and job is resumed: only what is missing runs.
     """
+    from workbench.commands.bench import libvirt_values
+
+    libvirt = libvirt_values(args.libvirt)  # a bad prefix stops here, before anything runs
     started = time.monotonic()
     if args.full:
         out = args.output or Path("runs/full")
-        status = _run_full(out)
+        status = _run_full(out, libvirt)
     else:
         from workbench.bench import mainjob
 
@@ -174,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
               f"(first pass {_minutes(first)} from the reference run's job times, report "
               f"{_minutes(mainjob.REPORT_S)}), then more processes where the CIs are wide, up to "
               f"{_minutes(budget)} in all", flush=True)
-        res = mainjob.run_answer(out, budget, started=started)
+        res = mainjob.run_answer(out, budget, started=started, libvirt=libvirt)
         status = _sweep_status(res)
     status = max(status, make_report(out, args.reports, reference=args.reference))
     took = time.monotonic() - started
@@ -201,13 +206,14 @@ def _sweep_status(res) -> int:
     return 1 if res.failed else 0
 
 
-def _run_full(out: Path) -> int:
+def _run_full(out: Path, libvirt: list[str]) -> int:
     from workbench.bench.sweep import main_grid, run_sweep
 
     emulators, beyond = FULL_GRID
     print(f"sweep: libvirt's strategies at {list(emulators)} emulators, the newer ones at {list(beyond)}, "
           f"simulated emulators (recorded latency), into {out}", flush=True)
-    res = run_sweep(out, latency="recorded", mode=SWEEP_MODE, blocks=main_grid(emulators, beyond))
+    res = run_sweep(out, latency="recorded", mode=SWEEP_MODE, blocks=main_grid(emulators, beyond),
+                    libvirt=libvirt)
     status = _sweep_status(res)
     from workbench.bench.startup_traces import TRACES_DIR, TraceError, make_traces
 
