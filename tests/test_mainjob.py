@@ -40,7 +40,7 @@ def small_answer(tmp_path_factory):
     mp.setattr(mainjob, "PRECISION", 0.0)
     mp.setattr(mainjob, "MAX_PROCESSES", 4)
     mp.setattr(mainjob, "STEP", 1)
-    mp.setattr(sweep, "libvirt_reason", lambda jobs: "no libvirt here (test)")
+    mp.setattr(sweep, "libvirt_reason", lambda jobs, libvirt=(): "no libvirt here (test)")
     out = tmp_path_factory.mktemp("answer") / "run"
     said = []
     res = mainjob.run_answer(out, budget_s=100_000, report_s=0, say=said.append,
