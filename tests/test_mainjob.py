@@ -31,22 +31,24 @@ def test_the_main_job_measures_what_page_one_says():
 
 @pytest.fixture(scope="module")
 def small_answer(tmp_path_factory):
-    """The main job on 2 emulators, three strategies, libvirt left out: every benchmark open
+    """The main job on 2 emulators, two strategies, libvirt left out: every benchmark open
     (precision 0) so each gets one more process, up to MAX_PROCESSES."""
     mp = pytest.MonkeyPatch()
-    mp.setattr(mainjob, "N", 2)
-    mp.setattr(mainjob, "COVER_COUNTS", (2,))
-    mp.setattr(mainjob, "LIBVIRT_JOB", sweep.Job("libvirt_real", 1, "libvirt-9.0", 2, "cold", "cold_container"))
-    mp.setattr(mainjob, "PRECISION", 0.0)
-    mp.setattr(mainjob, "MAX_PROCESSES", 4)
-    mp.setattr(mainjob, "STEP", 1)
-    mp.setattr(sweep, "libvirt_reason", lambda jobs, libvirt=(): "no libvirt here (test)")
-    out = tmp_path_factory.mktemp("answer") / "run"
-    said = []
-    res = mainjob.run_answer(out, budget_s=100_000, report_s=0, say=said.append,
-                             strategies=["per-emulator", "fixed-shipped"], progress=False)
-    yield out, res, said
-    mp.undo()
+    try:
+        mp.setattr(mainjob, "N", 2)
+        mp.setattr(mainjob, "COVER_COUNTS", (2,))
+        mp.setattr(mainjob, "LIBVIRT_JOB", sweep.Job("libvirt_real", 1, "libvirt-9.0", 2, "cold", "cold_container"))
+        mp.setattr(mainjob, "PRECISION", 0.0)
+        mp.setattr(mainjob, "MAX_PROCESSES", 4)
+        mp.setattr(mainjob, "STEP", 1)
+        mp.setattr(sweep, "libvirt_reason", lambda jobs, libvirt=(): "no libvirt here (test)")
+        out = tmp_path_factory.mktemp("answer") / "run"
+        said = []
+        res = mainjob.run_answer(out, budget_s=100_000, report_s=0, say=said.append,
+                                 strategies=["per-emulator", "fixed-shipped"], progress=False)
+        yield out, res, said
+    finally:  # undone even when the setup fails: later modules see the real sweep
+        mp.undo()
 
 
 def test_every_benchmark_gets_processes_until_the_rule_stops_it(small_answer):
