@@ -314,14 +314,11 @@ def render_report(results: Path | Sequence[Path], out: Path, notebooks_dir: Path
     params |= parameters or {}
     infos = describe_notebooks(notebooks_dir)
     outcomes: list[Outcome | None] = [None] * len(infos)
-    done = 0
 
     def finished(i: int, o: Outcome) -> None:
-        nonlocal done
         outcomes[i] = o
-        done += 1
-        if progress:
-            progress(f"[{done}/{len(infos)}] {o.notebook.name} {o.seconds:.1f} s" + (" FAILED" if o.error else ""))
+        if progress:  # numbered by report order (notebooks side by side finish in any order)
+            progress(f"[{i + 1}/{len(infos)}] {o.notebook.name} {o.seconds:.1f} s" + (" FAILED" if o.error else ""))
 
     workers = max(1, min(workers or render_workers(), len(infos)))
     if workers == 1:
