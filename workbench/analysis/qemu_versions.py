@@ -1,0 +1,114 @@
+"""QEMU versions from libvirt 9.0's test data: the oracle check per file, and how much of the
+build-constant replies (what schema-reuse keeps per build) changes between consecutive versions.
+
+Computed from the replies files themselves (tests/qemucapabilitiesdata), never timed: the
+shares are recorded facts about QEMU releases, not measurements of the workbench.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from workbench.libvirt9.oracle import per_file_table
+from workbench.qemu.designs.schema_store import REUSABLE
+from workbench.sim import libvirt_replies
+from workbench.sim.transcript import command_key
+
+SHARE_COLUMNS = ["arch", "from", "to", "schema_entries_from", "schema_entries_to",
+                 "schema_unchanged_share", "schema_identical", "build_constant_replies",
+                 "build_constant_unchanged_share", "build_constant_bytes_unchanged_share"]
+
+
+def _canon(obj: object) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def _build_constant(rf: libvirt_replies.RepliesFile) -> dict[str, str]:
+    """The first launch's build-constant replies (schema_store.REUSABLE), by command key."""
+    out = {}
+    for cmd, rep in rf.launches[0]:
+        if cmd["execute"] in REUSABLE:
+            out[command_key(cmd["execute"], cmd.get("arguments"))] = _canon(rep.get("return", rep.get("error")))
+    return out
+
+
+def schema_change_shares(tests_dir: Path) -> pd.DataFrame:
+    """Per architecture and pair of consecutive QEMU versions in libvirt's data: the share of
+    the newer query-qmp-schema's entries found unchanged (same JSON) in the older one, whether
+    the whole reply is identical, and the share of the newer version's build-constant replies
+    (by command and arguments) that are byte-for-byte the older one's, by count and by bytes."""
+    by_arch: dict[str, list[libvirt_replies.RepliesFile]] = {}
+    for path in libvirt_replies.replies_files(tests_dir):
+        rf = libvirt_replies.parse(path)
+        by_arch.setdefault(rf.arch, []).append(rf)
+    rows = []
+    for arch, files in by_arch.items():
+        files.sort(key=lambda f: f.version)
+        for old, new in zip(files, files[1:]):
+            a, b = _build_constant(old), _build_constant(new)
+            schema_old = json.loads(a.get(command_key("query-qmp-schema", None), "[]"))
+            schema_new = json.loads(b.get(command_key("query-qmp-schema", None), "[]"))
+            old_entries = {_canon(e) for e in schema_old}
+            same = sum(_canon(e) in old_entries for e in schema_new)
+            unchanged = [k for k in b if a.get(k) == b[k]]
+            total_bytes = sum(len(v) for v in b.values()) or 1
+            rows.append({"arch": arch, "from": ".".join(map(str, old.version)),
+                         "to": ".".join(map(str, new.version)),
+                         "schema_entries_from": len(schema_old), "schema_entries_to": len(schema_new),
+                         "schema_unchanged_share": round(same / len(schema_new), 3) if schema_new else None,
+                         "schema_identical": schema_old == schema_new,
+                         "build_constant_replies": len(b),
+                         "build_constant_unchanged_share": round(len(unchanged) / len(b), 3) if b else None,
+                         "build_constant_bytes_unchanged_share":
+                             round(sum(len(b[k]) for k in unchanged) / total_bytes, 3)})
+    return pd.DataFrame(rows, columns=SHARE_COLUMNS)
+
+
+def oracle_report(tests_dir: Path) -> dict:
+    """`workbench validate --libvirt-tests DIR --json`, run as its own process (it probes with
+    asyncio, which a notebook kernel's running event loop forbids; notebooks never probe)."""
+    import subprocess
+    import sys
+
+    from workbench.errors import ResultsError
+
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "validate", "--libvirt-tests",
+                           str(tests_dir), "--json"], capture_output=True, text=True)
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        raise ResultsError(f"validate --libvirt-tests {tests_dir} failed (exit {proc.returncode}): "
+                           f"{proc.stderr.strip()[-500:]}") from None
+
+
+def oracle_per_file(report: dict) -> pd.DataFrame:
+    """`workbench validate --libvirt-tests --json`'s rows as one row per file and check."""
+    return pd.DataFrame(per_file_table(report),
+                        columns=["file", "check", "aspects", "agree", "deliberate", "differ"])
+
+
+UPGRADE_CASES = ("package_upgrade", "version_upgrade")
+
+
+def upgrade_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per QEMU mix and strategy: the package-upgrade scenario (same bytes, new ctime) beside
+    the version upgrade (the next QEMU version's replies): median seconds to the client's last
+    answer, the emulator launches the daemon made, and the rows' source (modelled: borrowed times)."""
+    cols = ["qemu", "upgrade", "strategy", "case", "last_answer_s", "launches", "source"]
+    if df.empty or "case" not in df or "qemu" not in df:
+        return pd.DataFrame(columns=cols)
+    mixed = ~df["qemu"].fillna("recorded").isin(["", "recorded"])
+    sc = df[(df["benchmark"] == "scenario") & df["case"].isin(UPGRADE_CASES) & mixed]
+    if sc.empty:
+        return pd.DataFrame(columns=cols)
+    sc = sc.assign(upgrade=sc["upgrade"] if "upgrade" in sc else "",  # wb_upgrade of version_upgrade
+                   launches=pd.to_numeric(sc["launches"], errors="coerce") if "launches" in sc else float("nan"))
+    g = sc.groupby(["qemu", "strategy", "case"], sort=True)
+    out = g.agg(last_answer_s=("time_s", "median"), launches=("launches", "median"),
+                source=("source", lambda s: "/".join(sorted(set(s))))).reset_index()
+    jumps = {q: next((x for x in g["upgrade"] if isinstance(x, str) and x), "")
+             for q, g in sc.groupby("qemu")}  # the mix's version jump, for both cases' rows
+    out["upgrade"] = out["qemu"].map(jumps)
+    return out[cols]
