@@ -25,6 +25,7 @@ from workbench.errors import unwind_on_sigterm
 from workbench.params import BenchParams, param_name
 from workbench.paths import DOMAINS_DIR
 from workbench.analysis.rundir import MODEL
+from workbench.qemu.strategy_names import FULL_CAPS
 
 T = TypeVar("T")
 
@@ -182,7 +183,7 @@ def _startup(install: Path, strategy: str, cache_dir: Path, config_dir: Path | N
 def warm_template(install: Path) -> Path:
     """A caps cache holding every emulator the arch walk finds in `install` (what a full-caps
     startup probes): each warm run copies it into its own dir."""
-    return _made_once(install, "warm", lambda d: _startup(install, "full-caps", d))
+    return _made_once(install, "warm", lambda d: _startup(install, FULL_CAPS, d))
 
 
 def preload() -> None:

@@ -24,6 +24,7 @@ from workbench.analysis import rundir
 from workbench.errors import BadValue, ResultsError
 from workbench.params import BenchParams, specs
 from workbench.analysis.results import write_results_csv
+from workbench.qemu.strategy_names import LIBVIRT_STRATEGIES
 
 # Scripts run once per (n, cache, strategy); SINGLE ones once per round (their own axes).
 GRID_BENCHMARKS = ("daemon_startup", "driver_startup", "apis", "parse", "tracing_overhead", "scenarios")
@@ -35,7 +36,6 @@ DEFAULT_EMULATORS = (1, 2, 4, 8, 12, 16, 20, 24, 30)
 # The main job (`workbench run`): libvirt's two strategies on every benchmark; the newer ones on
 # what they change (startup, the APIs, the scenarios), at fewer counts, cold only: they are design
 # evidence, and a full grid of every strategy would take hours on two cores.
-LIBVIRT_STRATEGIES = ("full-caps", "per-emulator")
 BEYOND_BENCHMARKS = ("daemon_startup", "driver_startup", "apis", "scenarios")
 
 
