@@ -1,4 +1,4 @@
-"""Host capability API designs (issue #6): client questions timed over a real daemon socket.
+"""Host capability API designs: client questions timed over a real daemon socket.
 
     python -m workbench.bench.host_api --emulators 30 --latency recorded -o host_api.json
 
