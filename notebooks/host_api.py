@@ -194,4 +194,4 @@ rec = ha.recommend(lat, flag_value)
                                        + rec.markdown() + "\n")
 rec.savings.assign(design=rec.design, provenance="measured (mix weights: model)").to_csv(
     out / "recommendation_savings.csv", index=False)
-display(Markdown(f"Measured ({SOURCE}; the weights of the mix are a model):\n\n" + rec.markdown()))
+display(Markdown(f"Measured (over the daemon socket, run {plots.md_literal(run.name)}; the weights of the mix are a model):\n\n" + rec.markdown()))

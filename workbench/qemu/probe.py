@@ -189,15 +189,17 @@ def _launch_and_talk(binary: str, accel: str, sequence, launch_timeout_s: float,
                      context: dict[str, Any] | None = None) -> _LaunchOutcome:
     with trace.span("probe.launch", binary=binary, accel=accel):
         trace.count("probe.launches")
-        with trace.span("probe.spawn", binary=binary, accel=accel):
-            proc = process.launch(binary, accel, launch_timeout_s)
-        try:
+        proc = None
+        try:  # launched inside the try: a SIGTERM just after the launch still ends the emulator
+            with trace.span("probe.spawn", binary=binary, accel=accel):
+                proc = process.launch(binary, accel, launch_timeout_s)
             session = QMPSession(binary, command_timeout_s, on_exchange=on_exchange)
             phases = LaunchPhases(accel, proc.t0_ns, proc.spawned_ns, proc.daemonized_ns)
             replies = asyncio.run(_talk(session, proc, sequence, context or {}, quit, phases))
         finally:
-            with trace.span("probe.teardown", binary=binary, mode=teardown):
-                process.cleanup(proc.tmpdir, proc.pid, teardown)
+            if proc is not None:  # else launch() cleaned up after itself
+                with trace.span("probe.teardown", binary=binary, mode=teardown):
+                    process.cleanup(proc.tmpdir, proc.pid, teardown)
     phases.connected_ns, phases.greeting_ns = session.connected_ns, session.greeting_ns
     phases.greeting = session.greeting
     phases.commands = [CommandTiming(*t) for t in session.timings]

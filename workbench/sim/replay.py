@@ -42,7 +42,8 @@ from workbench.sim.replay_timing import (launch_round_trip, reply_delay, round_t
 
 GARBAGE = b"\x00\xffnot json\r\n"
 # Issue 12 fault modes (handled in the "fault injection" part at the end of this file).
-FAULTS = ("oversize-at:", "wrongtype-at:", "fork-at:", "die-mid-reply-at:", "reply-at:", "rename-at:", "hold-at:")
+FAULTS = ("oversize-at:", "wrongtype-at:", "fork-at:", "die-mid-reply-at:", "reply-at:", "rename-at:",
+          "hold-at:", "escape-at:")
 MISBEHAVIOURS = ("crash-at:", "hang-at:", "garbage-at:", "hang-at-start", "exit-at-start",
                  "greeting-garbage") + FAULTS
 
