@@ -35,6 +35,7 @@ MAX_WORKERS = 64           # connections served at once; further ones wait in th
 IDLE_TIMEOUT_S = 60.0      # a client silent this long is disconnected (frees its worker)
 REQUEST_DEADLINE_S = 10.0  # from a request's first byte to its newline, however slowly it comes
 MAX_BUFFERED = 256 << 20   # request bytes buffered by all connections together
+YIELD_AFTER_S = 0.5        # a worker waiting this long for its client's bytes may be asked to yield
 
 
 @dataclass(frozen=True)
@@ -254,7 +255,9 @@ class _Handler(socketserver.StreamRequestHandler):
         deadline = 0.0
         poller = select.poll()
         poller.register(sock, select.POLLIN)
-        poller.register(server.pressure_r, select.POLLIN)
+        # Pressure is heard only once a wait has lasted YIELD_AFTER_S: a client that just
+        # connected (its request on the way) is never the one to give its slot up.
+        yield_at, pressured = time.monotonic() + YIELD_AFTER_S, False
         try:
             while True:
                 nl = buf.find(b"\n")
@@ -271,12 +274,18 @@ class _Handler(socketserver.StreamRequestHandler):
                     continue
                 if len(buf) > MAX_REQUEST:
                     return self._refuse(INVALID_REQUEST, f"Invalid Request: request line over {MAX_REQUEST} bytes")
-                wait_s = deadline - time.monotonic() if buf else IDLE_TIMEOUT_S
+                now = time.monotonic()
+                wait_s = deadline - now if buf else IDLE_TIMEOUT_S
                 if wait_s <= 0:
                     return self._refuse(INVALID_REQUEST, f"Invalid Request: not complete within {REQUEST_DEADLINE_S:g} s")
+                if not pressured and now >= yield_at:
+                    poller.register(server.pressure_r, select.POLLIN)
+                    pressured = True
+                if not pressured:
+                    wait_s = min(wait_s, yield_at - now)
                 ready = {fd for fd, _ in poller.poll(wait_s * 1000)}
                 if not ready:
-                    continue  # the deadline (or idle time) is checked above
+                    continue  # the deadline, idle time and yield time are checked above
                 if sock.fileno() not in ready:  # only pressure: give the slot up, if ours to give
                     try:
                         os.read(server.pressure_r, 1)
@@ -295,6 +304,10 @@ class _Handler(socketserver.StreamRequestHandler):
                 if not buf:
                     deadline = time.monotonic() + REQUEST_DEADLINE_S
                 buf += chunk
+                if pressured:  # bytes came: the next wait starts its grace anew
+                    poller.unregister(server.pressure_r)
+                    pressured = False
+                yield_at = time.monotonic() + YIELD_AFTER_S
         except OSError:
             return  # the client went away
         finally:
