@@ -50,7 +50,7 @@ with_host_api = [r for r in asked if r.is_dir() and
                  load_run(r)["benchmark"].isin(["host_api", "host_probe"]).any()]
 run = with_host_api[0] if with_host_api else COMMITTED
 if asked and not with_host_api:
-    plots.note(f"The run(s) given ({', '.join(f'`{r}`' for r in asked)}) have no host_api results "
+    plots.note(f"The run(s) given ({', '.join(plots.md_literal(r) for r in asked)}) have no host_api results "
                f"(they come from `python -m workbench.bench.host_api`, not the sweep). **This page "
                f"shows the committed run `{COMMITTED.relative_to(RESULTS_DIR.parent.parent)}` instead.**")
 out = plots.resolve(output_dir)
