@@ -38,7 +38,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import HTML, Markdown
 
-from workbench import plots, tables
+from workbench.analysis import plots, tables
 from workbench.sim.transcript import load
 
 if index_link:
@@ -131,7 +131,7 @@ fid_rows = df[df["benchmark"] == "replay_fidelity"]
 if fid_rows.empty:
     plots.note("This run has no `replay_fidelity` benchmark: simulated and real cannot be compared here.")
 else:
-    from workbench.results import fidelity
+    from workbench.analysis.results import fidelity
 
     fid = fidelity(df)
     if exchanges.empty:
@@ -223,7 +223,7 @@ par_rows = df[df["benchmark"] == "parallel_scaling"]
 if par_rows.empty:
     plots.note("This run has no `parallel_scaling` benchmark.")
 else:
-    from workbench.results import parallel_fidelity
+    from workbench.analysis.results import parallel_fidelity
 
     par = parallel_fidelity(df)
     source, kind = plots.provenance(par_rows), plots.kind(par_rows)

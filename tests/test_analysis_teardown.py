@@ -9,7 +9,7 @@ import pytest
 
 from workbench.analysis import teardown as td
 from workbench.paths import RESULTS_DIR
-from workbench.results import MODEL, load_run
+from workbench.analysis.results import MODEL, load_run
 from workbench.sim.catalog import INSTALL_ORDER
 from workbench.sim.transcript import load_raw, transcript_filename
 from workbench.paths import TRANSCRIPTS_DIR
@@ -64,3 +64,11 @@ def test_the_reference_run_predates_the_axis():
     t = td.seconds_per_launch(ref, kvm_usable=False)
     assert len(t) and set(t["teardown"]) == {""}  # before the axis: no model teardown named
     assert (t["per_launch_s"] > 0).all()
+
+
+def test_saving_figure_draws_each_strategy_and_teardown():
+    df = pd.DataFrame([_row(3.0, n=1), _row(1.0, "pidfd", n=1), _row(6.0, n=8), _row(2.0, "pidfd", n=8)])
+    fig = td.saving_figure(td.teardown_saving(df), "api", "get_capabilities", "replayed")
+    labels = [ln.get_label() for ln in fig.axes[0].get_lines()]
+    assert labels == ["per-emulator, libvirt9", "per-emulator, pidfd"]
+    assert any("saves 4.00 s" in t.get_text() for t in fig.axes[0].texts)

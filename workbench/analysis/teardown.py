@@ -10,7 +10,7 @@ import pandas as pd
 
 from workbench.paths import TRANSCRIPTS_DIR
 from workbench.qemu.teardown import MODES
-from workbench.results import MODEL
+from workbench.analysis.results import MODEL
 from workbench.sim.catalog import INSTALL_ORDER
 from workbench.sim.transcript import load_raw, transcript_filename
 
@@ -79,3 +79,34 @@ def seconds_per_launch(df: pd.DataFrame, kvm_usable: bool, case: str = "get_capa
     out["launches"] = [install_launches(int(n), kvm_usable, transcripts_dir) for n in out["n_emulators"]]
     out["per_launch_s"] = out["median_s"] / out["launches"]
     return out[LAUNCH_COLUMNS].sort_values(["n_emulators", "system", "teardown"]).reset_index(drop=True)
+
+
+def saving_figure(saving: pd.DataFrame, benchmark: str, case: str, provenance: str):
+    """The model's cold `benchmark`/`case` against emulators installed, one line per strategy and
+    teardown (solid libvirt 9.0's, dashed the pidfd fix, dotted libvirt 5.x's), the fix's saving
+    written at the largest count. `provenance`: the caption's source line (tables.provenance_label)."""
+    import matplotlib.pyplot as plt
+
+    rows = saving[(saving["benchmark"] == benchmark) & (saving["case"].fillna("") == case)]
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    styles = {"libvirt9": "-", "pidfd": "--", "libvirt5": ":"}
+    for k, (strategy, g) in enumerate(rows.groupby("strategy", sort=True)):
+        g = g.sort_values("n_emulators")
+        for mode, ls in styles.items():
+            if g[f"{mode}_s"].notna().any():
+                ax.plot(g["n_emulators"], g[f"{mode}_s"], ls=ls, marker="o", color=f"C{k}",
+                        label=f"{strategy}, {mode}")
+        last = g.dropna(subset=["saving_s"]).tail(1)
+        for r in last.itertuples():
+            ax.annotate(f"pidfd saves {r.saving_s:.2f} s ({r.saving_share:.0%})",
+                        (r.n_emulators, r.pidfd_s), xytext=(6, -12), textcoords="offset points",
+                        fontsize=8, color=f"C{k}")
+    ax.set_xlabel("emulators installed (count)")
+    ax.set_ylabel("cold time, median (s)")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.set_title(f"Cold {benchmark}{' ' + case if case else ''}: the probe's teardown")
+    ax.legend(fontsize=8, loc="upper left")
+    fig.text(0.01, 0.0, provenance, fontsize=8, ha="left", va="top", style="italic", wrap=True)
+    fig.tight_layout()
+    return fig

@@ -307,7 +307,7 @@ async def _main_sequence(s: QMPSession, r: dict[str, Any], _ctx: dict[str, Any])
     if "sev-guest" in types and "query-sev-capabilities" in commands:
         r["sev"] = (await _ask_tolerant(s, r, "query-sev-capabilities")).ret  # error: no SEV
     if "sgx-epc" in types and "query-sgx-capabilities" in commands:
-        await _ask_tolerant(s, r, "query-sgx-capabilities")  # GenericError: no SGX on this host
+        r["sgx"] = (await _ask_tolerant(s, r, "query-sgx-capabilities")).ok  # GenericError: no SGX here
     # libvirt 9.0 asks for the host CPU as a KVM guest sees it in this first launch ("host"),
     # whether or not KVM turned out to be usable, and then for the Hyper-V passthrough view.
     await _expand_host_cpu(s, r, commands, "host", r["object_props"])
@@ -336,7 +336,9 @@ def _canonical_machine(machines: list, name: str) -> str | None:
 async def _expand_host_cpu(s: QMPSession, r: dict[str, Any], commands: set, model: str,
                            object_props: dict[str, set]) -> None:
     """virQEMUCapsProbeQMPHostCPU: the expansion type depends on the arch; x86 without the
-    canonical-feature-name property (qemu-system-i386) expands statically, then fully."""
+    canonical-feature-name property (qemu-system-i386) expands statically, then fully. Only x86
+    expands a second time without migratable features (libvirt's test data for aarch64 and s390x
+    holds one expansion per launch)."""
     target = r["target"]
     if "query-cpu-model-expansion" not in commands:
         return
@@ -351,7 +353,8 @@ async def _expand_host_cpu(s: QMPSession, r: dict[str, Any], commands: set, mode
     if first is None:
         return
     r["host_cpu"] = first.get("name", model)
-    await _expansion(s, r, kind, {"name": model, "props": {"migratable": False}})
+    if target in ("x86_64", "i386"):  # only x86 asks which features are migratable
+        await _expansion(s, r, kind, {"name": model, "props": {"migratable": False}})
 
 
 async def _expansion(s: QMPSession, r: dict[str, Any], kind: str, model: dict) -> dict | None:
@@ -404,13 +407,20 @@ def default_machine_index(arch: str, machines: list[Machine]) -> int | None:
     return next((i for i, m in enumerate(machines) if m.is_default), None)
 
 
-def _cpu_models(raw: list) -> list[CpuModel]:
+# libvirt's own ppc64 CPU model names (src/cpu_map, arch ppc64): QEMU >= 2.11 reports them in
+# lower case and libvirt 9.0 renames them back (virQEMUCapsFetchCPUDefinitions).
+PPC64_CPU_MODELS = ("POWER6", "POWER7", "POWER8", "POWER9", "POWER10", "POWERPC_e5500",
+                    "POWERPC_e6500")
+
+
+def _cpu_models(raw: list, arch: str = "") -> list[CpuModel]:
     out = []
+    rename = {m.lower(): m for m in PPC64_CPU_MODELS} if arch in ("ppc64", "ppc64le") else {}
     for c in raw:
-        if not isinstance(c, dict) or "name" not in c:
+        if not isinstance(c, dict) or not isinstance(c.get("name"), str):
             continue
         blockers = c.get("unavailable-features")
-        out.append(CpuModel(c["name"], c.get("typename"),
+        out.append(CpuModel(rename.get(c["name"].lower(), c["name"]), c.get("typename") or None,  # libvirt drops an empty one
                             None if blockers is None else not blockers, tuple(blockers or ())))
     return out
 
@@ -422,18 +432,23 @@ def _build_caps(binary: str, ctime_ns: int, kvm: bool, launches: list[dict[str, 
     types = main["types"]
     flags = {f"cmd.{c}" for c in COMMAND_FLAGS if c in main["commands"]}
     flags |= {f"type.{t}" for t in TYPE_FLAGS if t in types}
+    # libvirt clears the SEV and SGX flags when QEMU cannot report their capabilities here.
+    if not isinstance(main.get("sev"), dict):
+        flags.discard("type.sev-guest")
+    if not main.get("sgx"):
+        flags.discard("type.sgx-epc")
     if kvm:
         flags.add("kvm")
     tcg = "tcg-accel" in types
     if tcg:
         flags.add("tcg")
     machines = {("kvm" if kvm else "tcg"): _machines(arch, main["machines"])}
-    cpus = {("kvm" if kvm else "tcg"): _cpu_models(main.get("cpu_defs", []))}
+    cpus = {("kvm" if kvm else "tcg"): _cpu_models(main.get("cpu_defs", []), arch)}
     host_cpu = {("kvm" if kvm else "tcg"): main["host_cpu"]} if "host_cpu" in main else {}
     if len(launches) > 1:
         t = launches[1]
         machines["tcg"] = _machines(arch, t["machines"])
-        cpus["tcg"] = _cpu_models(t.get("cpu_defs", []))
+        cpus["tcg"] = _cpu_models(t.get("cpu_defs", []), arch)
         if "host_cpu" in t:
             host_cpu["tcg"] = t["host_cpu"]
     gic = [g for g in main.get("gic", []) if isinstance(g, dict)]
