@@ -73,8 +73,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "says which phase a difference is in.")
     s.add_argument("--targets", type=target_list, default=["sh4eb", "alpha", "m68k", "x86_64"],
                    help="comma-separated targets with a real binary here (default: sh4eb,alpha,m68k,x86_64)")
-    s.add_argument("--repeats", type=positive_int, default=7, help="probes per target and side (default 7)")
+    s.add_argument("--repeats", type=positive_int, default=None,
+                   help="probes per target and side (default 7); with --parallel, rounds (default 3)")
     s.add_argument("--json", action="store_true", help="print the rows as JSON (seconds)")
+    s.add_argument("--parallel", action="store_true",
+                   help="instead: the parallel strategy's cold get_capabilities with 1, 2, 4, 8 probe "
+                        "workers on the real binaries and on the replays, alternated, --repeats rounds "
+                        "(default 3 here): each side's speed-up and the replays' speed-up over the real one")
+    s.add_argument("--emulators", type=emulator_count, default=None,
+                   help="with --parallel: emulators in both installs (default 30)")
     s.set_defaults(func=fidelity)
 
     s = sub.add_parser("prebuild", help="write prebuilt capabilities beside an install's emulators",
@@ -99,10 +106,22 @@ def record(args: argparse.Namespace) -> int:
 
 
 def fidelity(args: argparse.Namespace) -> int:
+    if args.parallel:
+        from workbench.bench import fidelity_parallel as fp
+
+        n = args.emulators or 30
+        rows = fp.scaling_rows(fp.measure(n, args.repeats or 3))
+        print(json.dumps(rows, indent=1) if args.json else fp.format_rows(rows, n))
+        return 0
     from workbench.sim.fidelity_phases import check_targets, compare, format_rows
 
+    from workbench.analysis.stats import fidelity_verdict, paired_ratio
+
     check_targets(args.targets)
-    rows = compare(args.targets, args.repeats)
+    rows = compare(args.targets, args.repeats or 7)
+    for r in rows:  # the rounds pair the sides: one real and one replay probe, alternated
+        eff = paired_ratio(r["real_values"], r["simulated_values"])
+        r.update(ratio=eff.ratio, ci_low=eff.ci_low, ci_high=eff.ci_high, verdict=fidelity_verdict(eff))
     print(json.dumps(rows, indent=1) if args.json else format_rows(rows))
     return 0
 
