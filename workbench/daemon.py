@@ -411,7 +411,7 @@ def serve(socket_path: Path, options: DriverOptions, access: SocketAccess = Sock
     signal.signal(signal.SIGTERM, stop)
     claim_socket_path(socket_path)  # fail before the (slow) startup, not after it
     from workbench.qemu import process
-    process.become_subreaper()  # orphaned emulator helpers come to us: reap them (issue 12)
+    process.become_subreaper()  # orphaned emulator helpers come to us: reap them, none outlives us
     _start_reaper()
     driver = server = None
     try:
