@@ -81,6 +81,10 @@ class BenchParams:
         "recordings: rows say source=modelled",
         type=qemu_spec, meta="qemu", short="qemu", named="unless-default", key=True, axis="--qemus",
         missing="recorded"))
+    libvirt: str = field(default="", metadata=_spec(
+        # not recorded: the rows of each build carry its label as `system` (a row descriptor)
+        "--libvirt", "libvirt_real: the libvirt 9.0 builds to measure, comma-separated: prefixes made "
+        "by scripts/build-libvirt.sh or 'system' (default '': the system's alone)"))
     install_root: Path | None = field(default=None, metadata=_spec(
         "--install-root", "installs live in ROOT/n<N>-<latency>, made there if missing and then reused "
         "(the sweep passes one per sweep); default: this process's own", type=Path))
