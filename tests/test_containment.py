@@ -150,3 +150,28 @@ def test_daemon_sigterm_ends_the_probes_in_flight(strategy, make_install, tmp_pa
             caller.join(timeout=60)
     assert p.returncode == 0, err
     _assert_clean(inst, tmp_path, err)
+
+
+def test_libvirt_reaper_dies_with_its_parent(tmp_path):
+    """SIGKILL of whatever started the real-libvirt reaper (the backend's process): the reaper
+    unwinds as on SIGTERM, killing and reaping its command and everything below it."""
+    import select
+    marker = f"wbreaper-child:{tmp_path}"
+    parent_code = (
+        "import subprocess, sys\n"
+        "p = subprocess.Popen([sys.executable, '-m', 'workbench.libvirt9.reaper', "
+        f"'sh', '-c', 'exec -a {marker} sleep 3600'])\n"
+        "print(p.pid, flush=True)\n"
+        "sys.stdin.read()\n")
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    reaper = int(parent.stdout.readline())
+    pidfd = os.pidfd_open(reaper)
+    try:
+        parent.kill()
+        parent.wait()
+        ready, _, _ = select.select([pidfd], [], [], 60)  # generous: the bound is "it ends"
+        assert ready, "the reaper outlived its parent"
+    finally:
+        os.close(pidfd)
+    assert processes_mentioning(marker) == [], "the reaper's command outlived it"
