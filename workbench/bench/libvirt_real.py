@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pyperf
 
-from workbench.bench.common import ensure_install
 from workbench.errors import WorkbenchError, unwind_on_sigterm
 from workbench.libvirt9 import backend, builds, measure
 from workbench.params import BenchParams, param_name
+from workbench.sim.installs import ensure_install
 
 STRATEGY = "libvirt-9.0"
 

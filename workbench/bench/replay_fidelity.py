@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from workbench import trace
-from workbench.bench.common import Bench, ensure_install, measure
+from workbench.bench.common import Bench, measure
+from workbench.sim.installs import ensure_install
 from workbench.sim.catalog import INSTALL_ORDER, MAX_SIMULATED
 
 REAL_DIR = Path("/usr/bin")

@@ -36,7 +36,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.bench.common import Bench, pick, warm_template, x86_64_domains
+from workbench.bench.common import Bench, warm_template
+from workbench.sim.corpus_picks import pick, x86_64_domains
 from workbench.bench.daemon_client import Daemon
 
 SCENARIOS = ("cold_container", "package_upgrade", "steady_host")

@@ -244,7 +244,7 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
 
     from tqdm import tqdm
 
-    from workbench.bench.common import ensure_install
+    from workbench.sim.installs import ensure_install
 
     if blocks is None:
         blocks = [Block(tuple(emulators), tuple(resolve_strategies(strategies)), tuple(benchmarks),

@@ -271,7 +271,7 @@ def format_compare_table(table) -> str:
 def trace(args: argparse.Namespace) -> int:
     """One driver startup plus one parse, on a fresh install and an empty cache, as Chrome JSON."""
     from workbench import trace as tr
-    from workbench.bench.common import pick, x86_64_domains
+    from workbench.sim.corpus_picks import pick, x86_64_domains
     from workbench.qemu.domain_parse import format_domain_xml, parse_domain_xml
     from workbench.qemu.driver import DriverOptions, QemuDriver
     from workbench.sim.install import install
