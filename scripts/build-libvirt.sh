@@ -21,7 +21,7 @@
 # "libvirt 9.0 + SERIES" patched), the patches with their sha256, the meson options and the
 # build's duration; a prefix whose record matches the requested build is reused (idempotent).
 # Builds only the client libraries and the QEMU driver module (no daemons, virsh or other modules);
-# it took ~35 min here on 2 shared, busy cores: start it in the background:
+# it took 19 min here on 2 shared, busy cores: start it in the background:
 #   nohup scripts/build-libvirt.sh > /tmp/build-libvirt.log 2>&1 &
 set -euo pipefail
 say() { echo "build-libvirt: $*" >&2; }
@@ -125,8 +125,8 @@ done
 # Built beside the prefix, never in the source cache (it stays pristine for the next build).
 mkdir -p "$(dirname "$prefix")"
 work="$(mktemp -d "${prefix%/}.build.XXXXXX")"
-# A failure after the compile keeps the tree (the compile is the half hour): rerun with the
-# problem fixed and ninja resumes there; only success or a failure before it removes it.
+# A failure after the compile keeps the tree for inspection (the compile is the long part);
+# success, or a failure before the compile ends, removes it.
 keep_work=0
 trap '[ "$keep_work" = 1 ] && say "kept the build tree $work" || rm -rf "$work"' EXIT
 started=$(date +%s)

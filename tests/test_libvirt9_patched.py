@@ -53,7 +53,8 @@ def test_patched_build_waits_on_a_pidfd_even_when_nobody_reaps(install, tmp_path
     assert f"process {probe.pid} exited after SIGTERM" in text
     import json
     left = json.loads(report.read_text())
-    assert left["left_zombies"] == [probe.pid] and left["reaped"] == []
+    # QEMU's -daemonize forks twice: its middle process is an orphan too, a zombie beside it
+    assert probe.pid in left["left_zombies"] and left["left_alive"] == [] and left["reaped"] == []
 
 
 def test_the_worker_refuses_a_build_it_did_not_load(install, monkeypatch):

@@ -95,7 +95,7 @@ class Bench:
         from workbench.qemu.driver import DriverOptions
 
         return DriverOptions(search_path=str(install), strategy=self.args.strategy,
-                             cache_dir=cache_dir, config_dir=config_dir)
+                             cache_dir=cache_dir, config_dir=config_dir, teardown=self.args.teardown)
 
 
 def _made_once(install: Path, tag: str, fill: Callable[[Path], Any]) -> Path:
@@ -113,8 +113,11 @@ def _made_once(install: Path, tag: str, fill: Callable[[Path], Any]) -> Path:
 def _startup(install: Path, strategy: str, cache_dir: Path, config_dir: Path | None = None):
     from workbench.qemu.driver import DriverOptions, QemuDriver
 
+    # Untimed set-up: what the cache holds does not depend on how each probe ended, so the
+    # quickest teardown (the pidfd fix) is used here whatever is being measured.
     driver = QemuDriver.startup(DriverOptions(search_path=str(install), strategy=strategy,
-                                              cache_dir=cache_dir, config_dir=config_dir))
+                                              cache_dir=cache_dir, config_dir=config_dir,
+                                              teardown="pidfd"))
     driver.stop()  # a background warm-up must not write into the dir once it is copied
     return driver
 

@@ -44,7 +44,7 @@ def main() -> None:
             b.add(
                 f"replay_fidelity.{target}.{kind}",
                 lambda loops, binary=str(binary): measure(
-                    loops, setup, lambda _: probe(binary, kvm_usable=kvm)),
+                    loops, setup, lambda _: probe(binary, kvm_usable=kvm, teardown=b.args.teardown)),
                 metadata=meta)
 
 

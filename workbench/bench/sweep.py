@@ -51,16 +51,28 @@ class Block:
     axes: tuple[tuple[str, tuple[Any, ...]], ...] = ()
 
 
+# Every job ends its probes as libvirt 9.0 does (teardown libvirt9, the default); these measure
+# the other teardowns cold at `beyond`: the pidfd fix for libvirt's two strategies (the saving
+# at 1 to 30 emulators) and libvirt 5.x's SIGKILL without a wait for full-caps (what the
+# strategy paid in its own libvirt, <= 5.10).
+TEARDOWN_BENCHMARKS = ("daemon_startup", "apis")
+
+
 def main_grid(emulators: Sequence[int], beyond: Sequence[int]) -> list[Block]:
     """The main job's grid: libvirt's strategies cold at every count in `emulators` and warm at
     its ends (a warm cache costs the same at every n), every newer strategy cold at `beyond`,
-    the parallel pool's scaling and real libvirt 9.0 (where installed) beside them."""
+    the other probe teardowns at `beyond`, the parallel pool's scaling and real libvirt 9.0
+    (where installed) beside them."""
     newer = tuple(s for s in resolve_strategies("all") if s not in LIBVIRT_STRATEGIES)
     ends = tuple(sorted({min(emulators), max(emulators)}))
     return [Block((), (), SINGLE_BENCHMARKS),
             Block(tuple(emulators), LIBVIRT_STRATEGIES, GRID_BENCHMARKS, ("cold",)),
             Block(ends, LIBVIRT_STRATEGIES, GRID_BENCHMARKS, ("warm",)),
             Block(tuple(beyond), newer, BEYOND_BENCHMARKS, ("cold",)),
+            Block(tuple(beyond), LIBVIRT_STRATEGIES, TEARDOWN_BENCHMARKS, ("cold",),
+                  (("teardown", ("pidfd",)),)),
+            Block(tuple(beyond), ("full-caps",), TEARDOWN_BENCHMARKS, ("cold",),
+                  (("teardown", ("libvirt5",)),)),
             Block((max(emulators),), (), ("parallel_scaling",), ("cold",)),
             Block(ends, (), ("libvirt_real",))]
 

@@ -69,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "plan goes to shard k mod N + 1), e.g. one CI job per shard; join the shards "
                         "with `workbench merge`")
     for name, spec in sweep_axes():  # every further axis of the parameter record
-        s.add_argument(spec.axis, type=_value_list(spec), default=None, dest=f"axis_{name}",
+        s.add_argument(spec.axis, type=_value_list(spec), default=None, dest=f"axis_{name}", metavar="VALUE,...",
                        help=f"comma-separated values of {spec.flag} ({spec.help}), one job each "
                             f"(default: the scripts' default)")
     libvirt_option(s)

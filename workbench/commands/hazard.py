@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def teardown_hazard(args: argparse.Namespace) -> int:
     from workbench.libvirt9 import builds, hazard
-    from workbench.virsh import LibvirtUnavailable
+    from workbench.libvirt9.virsh import LibvirtUnavailable
 
     install = args.install.resolve()
     if not install.is_dir() or not any(install.glob("qemu-system-*")):

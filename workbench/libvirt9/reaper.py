@@ -44,6 +44,21 @@ def become_subreaper() -> None:
         raise OSError(err, f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(err)}")
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> bool:
+    """SIGTERM to us when our parent dies (even by SIGKILL), so a killed caller never leaves this
+    reaper, its worker and their QEMUs behind: the SIGTERM unwinds like the caller's own would.
+    The kernel ties it to the parent thread; the callers spawn from their main thread. False
+    when the parent was already gone by the time the request was made."""
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        return True  # not available: the caller's own SIGTERM handling still applies
+    return os.getppid() == parent
+
+
 class _Stop(Exception):
     """SIGTERM: the caller gives up on the job (a stopped sweep, a time limit)."""
 
@@ -111,7 +126,13 @@ def run(argv: list[str], mode: str = "prompt", delay_s: float = 1.0,
         report: Report | None = None) -> int:
     become_subreaper()
     signal.signal(signal.SIGTERM, _on_sigterm)
-    pid = os.spawnvp(os.P_NOWAIT, argv[0], argv)
+    try:
+        if not die_with_parent():
+            return 143  # orphaned before starting: nobody wants the result
+        pid = os.spawnvp(os.P_NOWAIT, argv[0], argv)
+    except _Stop:
+        kill_descendants()
+        return 143
     try:
         if mode == "never":
             status = _reap(pid)  # orphans stay zombies until the command has ended
