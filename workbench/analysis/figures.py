@@ -254,7 +254,7 @@ def parse(run: Run) -> str:
                     for case, row in m.iterrows())
     return (f"- **Parse** (steady: the same domain again on a primed driver, warm cache, {n} emulators; "
             f"parse, post-parse, validate and format, per corpus domain, smallest first): {per}. "
-            "libvirt's own C parse path for comparison: docs/measured.md.")
+            "libvirt's own C parse path for comparison: docs/measured.md (`python -m workbench.libvirt9.parse_time`).")
 
 
 SECTIONS: dict[str, Callable[[Run], str]] = {

@@ -8,7 +8,7 @@ at the exit), never with `Popen.wait(timeout=...)`, which CPython implements as 
 (1, 2, 4, ... 50 ms) that quantised every recorded start time. All phases use one clock,
 `time.perf_counter_ns`. The daemonized
 QEMU is reparented; we make this process a child subreaper so it is reparented to us and can be
-reaped at once (measured.md: waiting for an orphan costs ~1.6 s per probe on this container).
+reaped at once (docs/measured.md: waiting for an orphan costs ~1.6 s per probe on this container).
 """
 from __future__ import annotations
 
