@@ -109,6 +109,9 @@ else:
         counts = cmp["verdict"].value_counts()
         display(Markdown(f"`{run.name}` against the reference `{ref.name}`: {len(cmp)} benchmarks tested, "
                          f"**{len(flagged)} regression(s)**, {counts.get('improvement', 0)} faster, "
+                         f"{counts.get('unchanged', 0)} unchanged (the ratio's CI inside the minimum change), "
+                         f"{counts.get('inconclusive', 0)} inconclusive (neither: the run cannot tell; "
+                         "each one's minimum detectable change is in the CSV), "
                          f"{counts.get('underpowered', 0)} with too few processes to judge. "
                          f"Method: {METHOD}; BH-adjusted p < {alpha} and the ratio's CI beyond {threshold}."))
         cols = ["benchmark", "case", "phase", "strategy", "n_emulators", "cache", "median_a_s",
