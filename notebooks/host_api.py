@@ -61,7 +61,7 @@ df = ha.with_parameters(load_run(run), run)
 hosts = ha.hosts_in(df)
 big_host = ha.largest_simulated(hosts)
 m = read_run_info(run).data
-display(Markdown(f"Run `{run.name}`: {len(df):,} values of {df['name'].nunique()} benchmarks; host "
+display(Markdown(f"Run {plots.md_literal(run.name)}: {len(df):,} values of {df['name'].nunique()} benchmarks; host "
                  f"shapes {', '.join(hosts)}" + (f"; made on {m.get('cpu_model')} ({m.get('cores')} cores), "
                  f"{m.get('os')}, Python {m.get('python')}" if m.get("cpu_model") else "") + "."))
 

@@ -98,16 +98,16 @@ else:
     ref_df = load_run(ref)
     for run in runs:
         if run.resolve() == ref.resolve():
-            display(Markdown(f"`{run.name}` **is the reference run**: there is nothing to compare it against."))
+            display(Markdown(f"{plots.md_literal(run.name)} **is the reference run**: there is nothing to compare it against."))
             continue
         run_df = load_run(run)
         if read_run_info(ref).code_sha256 != read_run_info(run).code_sha256:
-            plots.note(f"The reference was made with other workbench code than `{run.name}`: "
+            plots.note(f"The reference was made with other workbench code than {plots.md_literal(run.name)}: "
                        "differences may come from it.")
         cmp = compare(ref_df, run_df, min_change=threshold - 1, alpha=alpha)
         flagged = cmp[cmp["regression"]]
         counts = cmp["verdict"].value_counts()
-        display(Markdown(f"`{run.name}` against the reference `{ref.name}`: {len(cmp)} benchmarks tested, "
+        display(Markdown(f"{plots.md_literal(run.name)} against the reference {plots.md_literal(ref.name)}: {len(cmp)} benchmarks tested, "
                          f"**{len(flagged)} regression(s)**, {counts.get('improvement', 0)} faster, "
                          f"{counts.get('unchanged', 0)} unchanged (the ratio's CI inside the minimum change), "
                          f"{counts.get('inconclusive', 0)} inconclusive (neither: the run cannot tell; "

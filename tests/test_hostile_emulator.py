@@ -98,3 +98,38 @@ def test_every_strategy_leaves_the_hostile_emulator_out(strategy, hostile_instal
     assert p.returncode == 0 and "Traceback" not in err, err
     assert "aarch64 left out" in err and "XML cannot carry" in err, err
     assert list(tmp_path.glob("qmp-*")) == [] and processes_mentioning(str(inst)) == []
+
+
+@pytest.mark.parametrize("strategy", ["per-emulator", "parallel", "background"])
+def test_slow_emulator_never_holds_another_clients_call(strategy, make_install, tmp_path):
+    """get_capabilities waits on an emulator held mid-probe (by the test, through FIFOs):
+    another client's list_domains is answered meanwhile, since probes run outside the lock."""
+    fifo = tmp_path / "release"
+    os.mkfifo(fifo)
+    os.mkfifo(str(fifo) + ".held")
+    inst = make_install(3, misbehave={"aarch64": f"hold-at:query-machines={fifo}"})
+    sock = tmp_path / "d.sock"
+    env = dict(os.environ, WORKBENCH_TMP=str(tmp_path))
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    p = subprocess.Popen([sys.executable, "-m", "workbench.cli", "daemon", "--socket", str(sock),
+                          "--install", str(inst), "--strategy", strategy, *cache],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    import threading
+    got: dict = {}
+    try:
+        assert p.stdout.readline().strip() == "ready", p.stderr.read()
+        slow = threading.Thread(target=lambda: got.setdefault("caps", call(sock, "get_capabilities", {})))
+        slow.start()
+        with open(str(fifo) + ".held") as held:  # returns once the emulator is held mid-probe
+            assert held.readline() == "held\n"
+        t0 = time.monotonic()
+        assert call(sock, "list_domains", {}, timeout_s=60) == []
+        print(f"{strategy}: list_domains answered in {time.monotonic() - t0:.3f} s during a held probe")
+        with open(fifo, "w") as release:
+            release.write("go\n")
+        slow.join(timeout=120)
+        assert "qemu-system-aarch64" in got["caps"]
+    finally:
+        p.terminate()
+        p.communicate(timeout=60)
+    assert list(tmp_path.glob("qmp-*")) == [] and processes_mentioning(str(inst)) == []

@@ -1,7 +1,9 @@
 """The launch path never sleeps or polls between exec and the last QMP reply.
 
 Every sleep primitive the prober could reach is replaced by one that fails the test; the
-replaying emulator (a separate process) still sleeps its recorded times, which is its job.
+replaying emulator (a separate process) still sleeps its recorded times, which is its job. The
+probes here end with the `pidfd` teardown: the default, libvirt 9.0's, sleeps 200 ms between
+existence checks after the last reply because libvirt does (tests/test_teardown.py counts them).
 """
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ def test_the_trap_springs(no_sleep) -> None:
 
 def _check(binary: str, quit: bool) -> None:
     seen = []
-    result = probe(binary, quit=quit, on_exchange=seen.append)
+    result = probe(binary, quit=quit, on_exchange=seen.append, teardown="pidfd")
     assert result.phases
     for ph in result.phases:
         # One clock: every instant in order (an ordering check, not a timing one).

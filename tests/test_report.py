@@ -112,3 +112,4 @@ def test_several_runs_and_a_reference_are_shown_side_by_side(results_run, tmp_pa
     assert set(cold["run"]) == {"machine-a", "machine-b", f"{results_run.name} (reference)"}
     index = (out / "index.html").read_text()
     assert "machine-a" in index and "machine-b" in index
+

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 import io
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -48,6 +49,16 @@ def fmt_time(seconds: float) -> str:
         if abs(seconds) >= scale or unit == "µs":
             return f"{seconds / scale:.3g} {unit}"
     return f"{seconds} s"
+
+
+_MD_PUNCT = re.compile(r"([\\`*_{}\[\]()+\-.!|~])")
+
+
+def md_literal(text: object) -> str:
+    """`text` (a run's folder name, a path, metadata: anything a user or a file chose) for a
+    Markdown cell, shown as code and never live: HTML escaped, then Markdown's punctuation
+    backslash-escaped (a backtick in a name would end a `code span` and let HTML through)."""
+    return "<code>" + _MD_PUNCT.sub(r"\\\1", html.escape(str(text), quote=True)) + "</code>"
 
 
 def note(text: str) -> None:

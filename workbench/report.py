@@ -19,6 +19,7 @@ beside them (and judged against in the summary).
 from __future__ import annotations
 
 import html
+import re
 import subprocess
 import sys
 import time
@@ -126,6 +127,22 @@ def _cell_error(e: Exception, executed: Path) -> str:
     return f"{where}) failed: {what}"
 
 
+# Every page says what it may load: its own files, inline styles and data: images (the embedded
+# figures); no script at all, so whatever slipped past escaping (a run name, a path, metadata
+# in Markdown) stays inert. nbconvert's own scripts (MathJax, require.js) are not needed.
+CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                           "font-src 'self' data:; base-uri 'none'; form-action 'none'")
+CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
+
+
+def with_csp(page: str) -> str:
+    """The page with the policy as the first element of its <head> (before anything it governs)."""
+    m = re.search(r"<head(\s[^>]*)?>", page, re.I)
+    if m is None:
+        raise ValueError("page without <head>")
+    return page[:m.end()] + "\n" + CSP_META + page[m.end():]
+
+
 def to_html(executed: Path, dest: Path, title: str) -> Path:
     """HTML without code cells or prompts; matplotlib's PNG outputs stay embedded as data: URIs."""
     import nbformat
@@ -134,7 +151,7 @@ def to_html(executed: Path, dest: Path, title: str) -> Path:
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4),
                                           resources={"metadata": {"name": title}})
-    dest.write_text(body, encoding="utf-8")
+    dest.write_text(with_csp(body), encoding="utf-8")
     return dest
 
 
@@ -231,7 +248,7 @@ def write_index(out: Path, outcomes: list[Outcome], results: Path | Sequence[Pat
     runs = ", ".join(f"<code>{html.escape(str(r))}</code>" for r in results)
     ref = f"; reference <code>{html.escape(str(reference))}</code>" if reference else ""
     page = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>virtcaps-workbench report</title>
+<html><head><meta charset="utf-8">{CSP_META}<title>virtcaps-workbench report</title>
 <style>body{{font-family:sans-serif;max-width:72em;margin:2em auto;padding:0 1em;line-height:1.5}}
 p.answer{{font-size:1.15em}} figure{{margin:1em 0}} figcaption{{font-size:13px}}</style></head>
 <body><h1>What does probing every QEMU emulator at startup cost?</h1>

@@ -60,6 +60,34 @@ def load_suite(path: Path) -> pyperf.BenchmarkSuite:
         raise ResultsError(f"{path}: not a valid pyperf result file ({type(e).__name__}: {e})") from None
 
 
+MAX_TIME_S = 86_400.0  # a day: no single measured value of the workbench comes near it
+
+
+def _count(path: Path, bench: str, key: str, v: object) -> int | None:
+    """An integer metadata value (wb_n_emulators, wb_domains), or a ResultsError naming it."""
+    if v is None:
+        return None
+    try:
+        n = int(v)
+    except (TypeError, ValueError, OverflowError):
+        raise ResultsError(f"{path}: benchmark {bench}: metadata {key}={v!r} is not a whole number") from None
+    if not 0 <= n <= 1_000_000:
+        raise ResultsError(f"{path}: benchmark {bench}: metadata {key}={v!r} is out of range")
+    return n
+
+
+def _time(path: Path, bench: str, v: object) -> float:
+    """A measured value in seconds: finite, not negative, at most MAX_TIME_S."""
+    try:
+        t = float(v)
+    except (TypeError, ValueError, OverflowError):
+        raise ResultsError(f"{path}: benchmark {bench}: value {v!r} is not a number") from None
+    if not 0.0 <= t <= MAX_TIME_S:  # also refuses nan and inf
+        raise ResultsError(f"{path}: benchmark {bench}: value {v!r} s is not a duration "
+                           f"between 0 and {MAX_TIME_S:g} s")
+    return t
+
+
 def suite_rows(path: Path) -> list[Row]:
     """One Row per value (warmups left out) of every benchmark in one pyperf JSON file."""
     suite = load_suite(path)
@@ -69,19 +97,19 @@ def suite_rows(path: Path) -> list[Row]:
         unit = md.get("unit", "second")
         if unit != "second":
             continue  # only timings go into time_s
-        n = md.get("wb_n_emulators")
-        domains = md.get("wb_domains")
+        n = _count(path, bench.get_name(), "wb_n_emulators", md.get("wb_n_emulators"))
+        domains = _count(path, bench.get_name(), "wb_domains", md.get("wb_domains"))
         value_index = 0
         for run_index, run in enumerate(bench.get_runs()):
             for v in run.values:  # calibration runs have no values
                 rows.append(Row(
                     benchmark=md.get("wb_benchmark", bench.get_name()), case=md.get("wb_case", ""),
                     phase=md.get("wb_phase", "total"), system=md.get("wb_system", MODEL), strategy=md.get("wb_strategy"),
-                    n_emulators=None if n is None else int(n), cache=md.get("wb_cache"),
+                    n_emulators=n, cache=md.get("wb_cache"),
                     emulators=md.get("wb_emulators", "simulated"),
-                    domains=None if domains is None else int(domains),
+                    domains=domains,
                     latency=md.get("wb_latency"), run_index=run_index, value_index=value_index,
-                    time_s=float(v), source=source_of(md), name=bench.get_name(), file=Path(path).name))
+                    time_s=_time(path, bench.get_name(), v), source=source_of(md), name=bench.get_name(), file=Path(path).name))
                 value_index += 1
     return rows
 

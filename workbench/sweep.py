@@ -199,9 +199,9 @@ def _finished(path: Path) -> bool:
         return False
     try:
         doc = json.loads(path.read_bytes())
-        if isinstance(doc, dict) and isinstance(doc.get("benchmarks"), list):
+        if isinstance(doc, dict) and isinstance(doc.get("benchmarks"), list) and doc["benchmarks"]:
             return True
-        why = "not a pyperf result"
+        why = "no benchmarks in it" if isinstance(doc, dict) and doc.get("benchmarks") == [] else "not a pyperf result"
     except (OSError, ValueError) as e:
         why = str(e)
     print(f"workbench: {path}: unreadable result ({why}); re-running its job (old file kept as "
@@ -262,7 +262,10 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
         for job in todo:
             bar.set_postfix_str(job.filename[:-5], refresh=True)
             final = out / job.filename
-            tmp = out / f".{job.filename}.tmp"
+            # The worker writes by name: into a private folder of ours, never a name in `out`
+            # where a planted link would be followed.
+            private = Path(tempfile.mkdtemp(prefix=".job-", dir=out))
+            tmp = private / job.filename
             cache_root = Path(tempfile.mkdtemp(prefix="c-", dir=work))  # this run's caches only
             proc = subprocess.run(job.argv(m, latency, installs, cache_root, tmp),
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -271,9 +274,9 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
                 os.replace(tmp, final)
                 result.ran.append(job)
             else:
-                tmp.unlink(missing_ok=True)
                 result.failed[job.filename] = proc.stderr[-3000:]
                 bar.write(f"FAILED {job.filename}: {proc.stderr.strip().splitlines()[-1:]}")
+            shutil.rmtree(private, ignore_errors=True)
             bar.update()
         bar.close()
     finally:

@@ -159,10 +159,8 @@ class Tracer:
         path = Path(path)
         doc = {"traceEvents": self.chrome_events() + list(extra_events or []),
                "displayTimeUnit": "ms"}
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(doc))
-        tmp.replace(path)
-        return path
+        from workbench.atomicfile import write_bytes
+        return write_bytes(path, json.dumps(doc).encode())
 
     def iter_spans(self, name: str) -> Iterator[SpanRecord]:
         return (r for r in self.records() if r.name == name)

@@ -4,8 +4,9 @@ Why virsh and not the Python binding: virsh ships with libvirt-clients wherever 
 installed (the binding needs a compiler and libvirt-dev), and a separate process keeps
 libvirt's embedded QEMU driver, its threads and its children out of the workbench process.
 virsh runs as the child of a small child subreaper that reaps every orphan at once: libvirt
-SIGKILLs each probed QEMU (a daemonized orphan) and polls until the pid is gone, which on this
-container otherwise costs about 1.6 s per probe (docs/measured.md).
+SIGTERMs each probed QEMU (a daemonized orphan) and checks every 200 ms until the pid is gone
+(qemu/teardown.py), which on this container otherwise costs about 1.6 s per probe
+(docs/measured.md).
 
 PATH holds only the install directory, so libvirt finds exactly the binaries linked there;
 socket paths stay short (a UNIX socket path must fit in 107 bytes).

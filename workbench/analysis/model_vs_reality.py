@@ -128,7 +128,9 @@ def phase_conclusions(p: ProbePhases, tolerance: float) -> list[str]:
         lines.append("- This run has no `replay_fidelity` on real binaries: the model's whole probe is "
                      "not measured here (real QEMU absent where it ran).")
     lines.append(f"- libvirt 9.0's `kill_wait` is the time from its kill of QEMU to the probing thread's "
-                 f"next log line: {fmt(p.kill_wait_s)} per launch, nearly the same for every binary (a "
-                 "wait, not work: where it comes from inside libvirt is not measured here); the model "
-                 "kills the process group and waits on its pidfd.")
+                 f"next log line: {fmt(p.kill_wait_s)} per launch, nearly the same for every binary: a "
+                 "wait, not work. virProcessKillPainfully sends SIGTERM, then checks `kill(pid, 0)` every "
+                 "200 ms until the reaper has collected QEMU (docs/model.md, probe teardown). The model "
+                 "ends a launch the same way by default (`teardown` libvirt9); the pidfd fix waits for "
+                 "the exit instead.")
     return lines

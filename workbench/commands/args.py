@@ -76,3 +76,29 @@ def strategy_list(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(f"unknown strategies {unknown or text!r}; choose from "
                                          f"{', '.join(known)} or all")
     return names
+
+
+TEARDOWN_HELP = ("how each probe launch ends: libvirt9 (libvirt 9.0: SIGTERM, a kill(pid, 0) check "
+                 "every 200 ms until the pid is gone, SIGKILL at 10 s, give up at 40 s; the default), "
+                 "libvirt5 (libvirt 5.x: SIGKILL, no wait) or pidfd (the fix: SIGTERM, wait for the "
+                 "exit on a pidfd, same escalation)")
+
+
+def teardown_mode(text: str) -> str:
+    """`--teardown`: libvirt9 | libvirt5 | pidfd (workbench/qemu/teardown.py)."""
+    from workbench.qemu.teardown import MODES
+
+    if text not in MODES:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(MODES)}, got {text!r}")
+    return text
+
+
+def reaper_setting(text: str):
+    """`--reaper`: prompt | late:SECONDS | never (who collects the probed QEMU after it exits)."""
+    from workbench.errors import UsageError
+    from workbench.qemu.teardown import ReaperSetting
+
+    try:
+        return ReaperSetting.parse(text)
+    except UsageError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from workbench.commands.args import strategy_names
+from workbench.commands.args import TEARDOWN_HELP, strategy_names, teardown_mode
 from workbench.errors import UsageError
 
 
@@ -17,6 +17,7 @@ def _driver_args(s: argparse.ArgumentParser, strategy: bool = True) -> None:
         s.add_argument("--strategy", choices=strategy_names(), default="per-emulator",
                        help="capabilities strategy (default per-emulator)")
     s.add_argument("--cache-dir", type=Path, help="capabilities cache directory (default: memory only)")
+    s.add_argument("--teardown", type=teardown_mode, default="libvirt9", help=TEARDOWN_HELP)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -65,7 +66,8 @@ def capabilities(args: argparse.Namespace) -> int:
     from workbench.qemu.driver import DriverOptions, QemuDriver
     from workbench.qemu.search import installed_targets
 
-    driver = QemuDriver.startup(DriverOptions(_check_install(args.install), "full-caps", args.cache_dir))
+    driver = QemuDriver.startup(DriverOptions(_check_install(args.install), "full-caps", args.cache_dir,
+                                              teardown=args.teardown))
     caps = driver.capabilities()
     print(caps.to_xml(), end="")
     found = {Path(g.emulator).name for g in caps.guests}
@@ -85,7 +87,8 @@ def parse(args: argparse.Namespace) -> int:
 
     install = _check_install(args.install)
     data = read_domain_file(args.file)
-    driver = QemuDriver.startup(DriverOptions(install, args.strategy, args.cache_dir))
+    driver = QemuDriver.startup(DriverOptions(install, args.strategy, args.cache_dir,
+                                              teardown=args.teardown))
     trace.TRACER.reset()
     try:
         d = parse_domain_xml(driver.parse_context, data, source=str(args.file), validate=True)
@@ -117,7 +120,7 @@ def daemon(args: argparse.Namespace) -> int:
 
     opts = DriverOptions(_check_install(args.install), args.strategy, args.cache_dir, args.config_dir,
                          host_root=args.host_root, allowed_emulators=tuple(args.allow_emulator),
-                         probe_workers=args.probe_workers)
+                         probe_workers=args.probe_workers, teardown=args.teardown)
     return serve(args.socket, opts, SocketAccess(args.socket_mode, args.socket_group))
 
 

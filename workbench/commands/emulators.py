@@ -8,7 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from workbench.commands.args import emulator_count, latency, positive_int
+from workbench.commands.args import (TEARDOWN_HELP, emulator_count, latency, positive_int,
+                                     reaper_setting, teardown_mode)
 from workbench.errors import ProbeError, UsageError
 from workbench.sim.catalog import INSTALL_ORDER, MAX_SIMULATED
 from workbench.sim.transcript import REPEATS
@@ -46,6 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--cache-dir", type=Path, help="use and fill this capabilities cache directory")
     s.add_argument("--json", action="store_true", help="print one JSON record per binary")
     s.add_argument("--timeout", type=float, default=10.0, help="time limit per probe step, seconds (default 10)")
+    s.add_argument("--teardown", type=teardown_mode, default="libvirt9", help=TEARDOWN_HELP)
+    s.add_argument("--reaper", type=reaper_setting, default=None, metavar="prompt|late:SECONDS|never",
+                   help="who collects each probed QEMU after it exits (this process, a child "
+                        "subreaper): at once (prompt, the default; $WORKBENCH_REAPER sets it too), "
+                        "SECONDS after the exit, or never (as a container's PID 1 that does not "
+                        "wait: libvirt9's teardown then waits its whole 40 s)")
     s.set_defaults(func=probe)
 
     s = sub.add_parser("fidelity", help="compare replaying emulators with the real binaries, phase by phase",
@@ -130,7 +137,11 @@ def _version_text(v: int) -> str:
 def probe(args: argparse.Namespace) -> int:
     from workbench.qemu.cache import QemuCapsCache
 
-    cache = QemuCapsCache(args.cache_dir, probe_timeout_s=args.timeout)
+    from workbench.qemu import teardown
+
+    if args.reaper is not None:
+        teardown.set_reaper(args.reaper)
+    cache = QemuCapsCache(args.cache_dir, probe_timeout_s=args.timeout, teardown=args.teardown)
     status = 0
     for path in _binaries(args.binaries):
         try:

@@ -27,8 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "and virt type, the probe command sequence per binary (libvirt's debug log) and "
                     "define verdicts on the corpus. Exit 0 when every difference is absent or "
                     "deliberate (docs/model.md), 1 on any other, 2 when libvirt is not installed.")
-    s.add_argument("--install", type=Path, required=True,
-                   help="directory of qemu-system-* binaries or links (e.g. links to /usr/bin's)")
+    where = s.add_mutually_exclusive_group(required=True)
+    where.add_argument("--install", type=Path,
+                       help="directory of qemu-system-* binaries or links (e.g. links to /usr/bin's)")
+    where.add_argument("--libvirt-tests", type=Path, metavar="DIR",
+                       help="libvirt 9.0 source's tests/ directory (scripts/fetch-libvirt-source.sh "
+                            "prints the source's path): probe every qemucapabilitiesdata/*.replies "
+                            "with the workbench's probe and compare with libvirt's caps_*.xml and "
+                            "domaincapsdata/*.xml, per file and aspect (needs no libvirt installed)")
     s.add_argument("--corpus", type=Path, default=DOMAINS_DIR,
                    help="domain XML corpus for the define check (default data/domains)")
     s.add_argument("--checks", type=_checks, default=None,
@@ -39,9 +45,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def validate(args: argparse.Namespace) -> int:
+    if args.libvirt_tests is not None:
+        return _validate_libvirt_tests(args)
     from workbench.validate import CHECKS, format_table, validate as run
 
     report = run(args.install, args.corpus, args.checks or CHECKS)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=1))
+    else:
+        print(format_table(report, only_differences=not args.all_rows))
+    return report.exit_code
+
+
+def _validate_libvirt_tests(args: argparse.Namespace) -> int:
+    from workbench.libvirt9.oracle import check_tests_dir, format_table, run
+
+    report = run(check_tests_dir(args.libvirt_tests))
     if args.json:
         print(json.dumps(report.to_json(), indent=1))
     else:

@@ -389,6 +389,8 @@ def _domain(ctx: _Ctx, root: etree._Element) -> DomainDef:
                 raise ctx.fail(c, "missing domain name")
             if "/" in d.name:
                 raise ctx.fail(c, f"name '{d.name}' must not contain '/'")
+            if d.name.startswith("."):  # its config file would be hidden, skipped at the next start
+                raise ctx.fail(c, f"name '{d.name}' must not start with '.'")
         elif tag == "uuid" and d.uuid is None:
             try:
                 d.uuid = str(_uuid.UUID((c.text or "").strip()))

@@ -1,9 +1,11 @@
 """Run one command as the child of a child subreaper that reaps every orphan at once.
 
-libvirt SIGKILLs each probed QEMU (which daemonized, so it is an orphan) and then polls every
-200 ms until the pid is gone. On this container orphans go to an init that reaps them only
-every couple of seconds, which adds ~1.6 s per probe. Here the orphans are re-parented to this
-process, which waits for them immediately. It runs in its own process (not in the caller) so the
+libvirt 9.0 ends each probed QEMU (which daemonized, so it is an orphan) with SIGTERM and then
+checks with kill(pid, 0) every 200 ms until the pid is gone (virProcessKillPainfully; see
+workbench/qemu/teardown.py for the source lines). kill(pid, 0) succeeds on a zombie, so the wait
+lasts until the orphan's parent reaps it: on this container orphans go to an init that reaps
+them only every couple of seconds, which adds ~1.6 s per probe. Here the orphans are re-parented
+to this process, which waits for them immediately (a prompt reaper: the model's default too). It runs in its own process (not in the caller) so the
 caller's own children and Popen objects are never reaped behind its back, and libvirt's own
 waitpid calls on its direct children are untouched (only orphans come here).
 

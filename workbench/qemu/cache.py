@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from workbench.qemu.teardown import DEFAULT_MODE as DEFAULT_TEARDOWN
 from workbench import trace
 from workbench.conf.arch import native_arches
 from workbench.errors import ProbeError, WorkbenchError
@@ -67,6 +68,7 @@ class QemuCapsCache:
     host_arch: str = field(default_factory=lambda: os.uname().machine)
     kvm: KvmCheck = field(default_factory=KvmCheck)
     probe_timeout_s: float = 10.0
+    teardown: str = DEFAULT_TEARDOWN  # how each probe launch is ended (qemu/teardown.py)
     probe_fn: Callable[..., object] | None = None  # default: workbench.qemu.probe.probe
     stats: Counter = field(default_factory=Counter)
     # Consulted before a probe (schema-reuse, prebuilt): caps for the binary, or None to probe.
@@ -155,7 +157,8 @@ class QemuCapsCache:
         extra = self.probe_kwargs(binary) if self.probe_kwargs is not None else {}
         result = self.probe_fn(binary, kvm_usable=self.kvm.usable(),
                                command_timeout_s=self.probe_timeout_s,
-                               launch_timeout_s=self.probe_timeout_s, **extra)
+                               launch_timeout_s=self.probe_timeout_s,
+                               teardown=self.teardown, **extra)
         caps = result.caps
         self.count("launches", caps.probe_launches)
         if self.after_probe is not None:

@@ -7,7 +7,7 @@ from lxml import etree
 
 # The workbench's own version as the cache sees it (libvirt's selfvers): bump it when the probe
 # sequence or the cache format changes, and every cache entry becomes invalid.
-SELF_VERSION = "0.2.0"
+SELF_VERSION = "0.3.0"
 
 
 @dataclass(frozen=True)

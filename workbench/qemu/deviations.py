@@ -79,6 +79,28 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "signature, microcode, kernel, KVM nesting and secure-guest state, not CPUID data",
         "the CPUID leaves would need the cpuid instruction from Python; the signature and "
         "microcode already change whenever the CPU does on this kind of machine"),
+    Deviation(
+        "D8", "Host-model CPU in domain capabilities",
+        "the host CPU translated by libvirt's CPU driver into its own CPU map's model "
+        "(e.g. Skylake-Client-IBRS), from the test's fake host CPU",
+        "the model name QEMU's host/max expansion returned (e.g. base, host, max)",
+        "the workbench has no CPU driver or CPU map; the name does not enter any timed path",
+        covers=("domcaps:*:cpu.host-model",)),
+    Deviation(
+        "D9", "Custom CPU models in domain capabilities on x86 and ppc64",
+        "only the models libvirt's CPU map knows for the arch (no versioned aliases such as "
+        "Broadwell-v1; on ppc64 only POWER* and POWERPC_e*)",
+        "every model QEMU reports (less 'host'), with its usability",
+        "the workbench carries no CPU map (src/cpu_map); the list's length changes no cost the "
+        "benchmarks measure",
+        covers=("domcaps:*.x86_64.xml:cpu.custom", "domcaps:*.ppc64.xml:cpu.custom")),
+    Deviation(
+        "D10", "Domain capabilities for a virt type the emulator lacks",
+        "libvirt's test formats qemu_5.1.0.sparc.xml with <domain>kvm</domain> though that "
+        "QEMU has no KVM (the test asks for kvm whatever the emulator)",
+        "no machine for kvm on an emulator without KVM: refused",
+        "libvirt itself refuses such a request at run time (no KVM guest for sparc)",
+        covers=("domcaps:qemu_5.1.0.sparc.xml:machine",)),
 )
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from workbench.qemu.teardown import DEFAULT_MODE as DEFAULT_TEARDOWN
 from workbench import trace
 from workbench.conf.domain import DomainDef
 from workbench.conf.domain_parse import read_domain_file
@@ -42,6 +43,7 @@ class DriverOptions:
     host_root: str = "/"              # procfs/sysfs root for the host sub-probes
     sec_models: tuple[tuple[str, str, dict[str, str]], ...] = DEFAULT_SEC_MODELS
     probe_timeout_s: float = 10.0
+    teardown: str = DEFAULT_TEARDOWN  # how a probe launch ends: libvirt9 | libvirt5 | pidfd
     allowed_emulators: tuple[str, ...] = ()  # executable besides the search path (--allow-emulator)
     probe_workers: int | None = None  # parallel/background pool size; None: $WORKBENCH_PROBE_WORKERS or cores
 
@@ -92,6 +94,7 @@ class QemuDriver:
             driver = cls(options=o, strategy=strategy, host_arch=host_arch,
                          cache=QemuCapsCache(o.cache_dir, host_arch=host_arch,
                                              probe_timeout_s=o.probe_timeout_s,
+                                             teardown=o.teardown,
                                              **strategy.cache_options(o)),
                          def_sec_model=o.sec_models[0][0])
             with trace.span("driver.strategy_startup"):

@@ -29,7 +29,7 @@ class LaunchPhases:
     connected_ns: int = 0  # socket connected
     greeting_ns: int = 0  # greeting line read
     commands: list[CommandTiming] = field(default_factory=list)  # after negotiation (qmp_capabilities is inside connect)
-    quit_sent_ns: int | None = None  # only when the launch ends with `quit`, not SIGKILL
+    quit_sent_ns: int | None = None  # only when the launch ends with `quit`, not a teardown
     exited_ns: int | None = None  # emulator exited after quit
     rss_kib: int | None = None  # the emulator's resident memory before quit (recorder only)
     greeting: dict = field(default_factory=dict)

@@ -1,8 +1,9 @@
 """Probe one emulator with libvirt 9.0's QMP sequence (virQEMUCapsInitQMPMonitor and ...TCG).
 
 Launch #1 uses accel=kvm:tcg; if it reports KVM and the binary has TCG, launch #2 (accel=tcg)
-asks again for what differs under TCG (CPU models, host-model expansion, machines). Each step has a time limit and
-the emulator is always SIGKILLed and reaped, its private directory removed, as libvirt does.
+asks again for what differs under TCG (CPU models, host-model expansion, machines). Each step
+has a time limit; every launch ends with the teardown `teardown` names (qemu/teardown.py: by
+default libvirt 9.0's SIGTERM and 200 ms existence checks) and its private directory removed.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any, Callable, Mapping
 from workbench import trace
 from workbench.conf.arch import arch_from_qemu
 from workbench.qemu import process
+from workbench.qemu.teardown import DEFAULT_MODE as DEFAULT_TEARDOWN
 from workbench.qemu.capsdata import SELF_VERSION, CpuModel, Machine, QemuCaps
 from workbench.errors import ProbeError
 from workbench.qemu import hostfacts
@@ -139,11 +141,12 @@ class ProbeResult:
 def probe(binary: str, *, kvm_usable: bool | None = None, command_timeout_s: float = 10.0,
           launch_timeout_s: float = 10.0, quit: bool = False,
           on_exchange: Callable[[QmpExchange], None] | None = None,
-          known_replies: KnownReplies | None = None) -> ProbeResult:
+          known_replies: KnownReplies | None = None,
+          teardown: str = DEFAULT_TEARDOWN) -> ProbeResult:
     """Probe one binary as libvirt does; raises ProbeError naming the binary and the step.
 
     `quit`: end each launch with `quit` and time the exit (the recorder does; libvirt, and so
-    the prober by default, SIGKILLs). `on_exchange` sees every command and its reply.
+    the prober by default, ends it with `teardown`). `on_exchange` sees every command and its reply.
     `known_replies`: answers to skip asking for, once query-version says which build this is.
     """
     try:
@@ -156,13 +159,15 @@ def probe(binary: str, *, kvm_usable: bool | None = None, command_timeout_s: flo
     with trace.span("probe", binary=binary) as sp:
         trace.count("probe")
         l1 = _launch_and_talk(binary, "kvm:tcg", _main_sequence, launch_timeout_s,
-                              command_timeout_s, quit, on_exchange, context={"_known_fn": known_replies})
+                              command_timeout_s, quit, on_exchange, teardown,
+                              context={"_known_fn": known_replies})
         replies: dict[str, Any] = l1.replies
         kvm = replies["kvm"] and (kvm_usable is None or kvm_usable)
         launches = [l1]
         if kvm and "tcg-accel" in replies["types"]:  # libvirt 9.0: a TCG-only second launch
             launches.append(_launch_and_talk(binary, "tcg", _tcg_sequence, launch_timeout_s,
-                                             command_timeout_s, quit, on_exchange, context=replies))
+                                             command_timeout_s, quit, on_exchange, teardown,
+                                             context=replies))
         caps = _build_caps(binary, st.st_ctime_ns, kvm, [ln.replies for ln in launches], mod_dir)
         caps.probe_launches = len(launches)
         sp.set(arch=caps.arch, launches=len(launches), commands=sum(ln.n_commands for ln in launches),
@@ -180,7 +185,7 @@ class _LaunchOutcome:
 
 def _launch_and_talk(binary: str, accel: str, sequence, launch_timeout_s: float,
                      command_timeout_s: float, quit: bool,
-                     on_exchange: Callable[[QmpExchange], None] | None,
+                     on_exchange: Callable[[QmpExchange], None] | None, teardown: str,
                      context: dict[str, Any] | None = None) -> _LaunchOutcome:
     with trace.span("probe.launch", binary=binary, accel=accel):
         trace.count("probe.launches")
@@ -191,7 +196,8 @@ def _launch_and_talk(binary: str, accel: str, sequence, launch_timeout_s: float,
             phases = LaunchPhases(accel, proc.t0_ns, proc.spawned_ns, proc.daemonized_ns)
             replies = asyncio.run(_talk(session, proc, sequence, context or {}, quit, phases))
         finally:
-            process.cleanup(proc.tmpdir, proc.pid)
+            with trace.span("probe.teardown", binary=binary, mode=teardown):
+                process.cleanup(proc.tmpdir, proc.pid, teardown)
     phases.connected_ns, phases.greeting_ns = session.connected_ns, session.greeting_ns
     phases.greeting = session.greeting
     phases.commands = [CommandTiming(*t) for t in session.timings]
@@ -204,7 +210,7 @@ async def _talk(session: QMPSession, proc: process.EmulatorProcess, sequence,
     replies: dict[str, Any] = {"_n": 0}
     try:
         await sequence(session, replies, context)
-        if quit:  # the recorder measures quit -> exit; the prober SIGKILLs like libvirt
+        if quit:  # the recorder measures quit -> exit; the prober otherwise ends it like libvirt
             phases.rss_kib = process.rss_kib(proc.pid)  # what its exit frees (the replay holds as much)
             phases.quit_sent_ns = await session.quit()
             process.wait_exit(proc, session.timeout_s)
@@ -299,7 +305,7 @@ async def _main_sequence(s: QMPSession, r: dict[str, Any], _ctx: dict[str, Any])
     if "sev-guest" in types and "query-sev-capabilities" in commands:
         r["sev"] = (await _ask_tolerant(s, r, "query-sev-capabilities")).ret  # error: no SEV
     if "sgx-epc" in types and "query-sgx-capabilities" in commands:
-        await _ask_tolerant(s, r, "query-sgx-capabilities")  # GenericError: no SGX on this host
+        r["sgx"] = (await _ask_tolerant(s, r, "query-sgx-capabilities")).ok  # GenericError: no SGX here
     # libvirt 9.0 asks for the host CPU as a KVM guest sees it in this first launch ("host"),
     # whether or not KVM turned out to be usable, and then for the Hyper-V passthrough view.
     await _expand_host_cpu(s, r, commands, "host", r["object_props"])
@@ -328,7 +334,9 @@ def _canonical_machine(machines: list, name: str) -> str | None:
 async def _expand_host_cpu(s: QMPSession, r: dict[str, Any], commands: set, model: str,
                            object_props: dict[str, set]) -> None:
     """virQEMUCapsProbeQMPHostCPU: the expansion type depends on the arch; x86 without the
-    canonical-feature-name property (qemu-system-i386) expands statically, then fully."""
+    canonical-feature-name property (qemu-system-i386) expands statically, then fully. Only x86
+    expands a second time without migratable features (libvirt's test data for aarch64 and s390x
+    holds one expansion per launch)."""
     target = r["target"]
     if "query-cpu-model-expansion" not in commands:
         return
@@ -343,7 +351,8 @@ async def _expand_host_cpu(s: QMPSession, r: dict[str, Any], commands: set, mode
     if first is None:
         return
     r["host_cpu"] = first.get("name", model)
-    await _expansion(s, r, kind, {"name": model, "props": {"migratable": False}})
+    if target in ("x86_64", "i386"):  # only x86 asks which features are migratable
+        await _expansion(s, r, kind, {"name": model, "props": {"migratable": False}})
 
 
 async def _expansion(s: QMPSession, r: dict[str, Any], kind: str, model: dict) -> dict | None:
@@ -396,13 +405,20 @@ def default_machine_index(arch: str, machines: list[Machine]) -> int | None:
     return next((i for i, m in enumerate(machines) if m.is_default), None)
 
 
-def _cpu_models(raw: list) -> list[CpuModel]:
+# libvirt's own ppc64 CPU model names (src/cpu_map, arch ppc64): QEMU >= 2.11 reports them in
+# lower case and libvirt 9.0 renames them back (virQEMUCapsFetchCPUDefinitions).
+PPC64_CPU_MODELS = ("POWER6", "POWER7", "POWER8", "POWER9", "POWER10", "POWERPC_e5500",
+                    "POWERPC_e6500")
+
+
+def _cpu_models(raw: list, arch: str = "") -> list[CpuModel]:
     out = []
+    rename = {m.lower(): m for m in PPC64_CPU_MODELS} if arch in ("ppc64", "ppc64le") else {}
     for c in raw:
-        if not isinstance(c, dict) or "name" not in c:
+        if not isinstance(c, dict) or not isinstance(c.get("name"), str):
             continue
         blockers = c.get("unavailable-features")
-        out.append(CpuModel(c["name"], c.get("typename"),
+        out.append(CpuModel(rename.get(c["name"].lower(), c["name"]), c.get("typename") or None,  # libvirt drops an empty one
                             None if blockers is None else not blockers, tuple(blockers or ())))
     return out
 
@@ -414,18 +430,23 @@ def _build_caps(binary: str, ctime_ns: int, kvm: bool, launches: list[dict[str, 
     types = main["types"]
     flags = {f"cmd.{c}" for c in COMMAND_FLAGS if c in main["commands"]}
     flags |= {f"type.{t}" for t in TYPE_FLAGS if t in types}
+    # libvirt clears the SEV and SGX flags when QEMU cannot report their capabilities here.
+    if not isinstance(main.get("sev"), dict):
+        flags.discard("type.sev-guest")
+    if not main.get("sgx"):
+        flags.discard("type.sgx-epc")
     if kvm:
         flags.add("kvm")
     tcg = "tcg-accel" in types
     if tcg:
         flags.add("tcg")
     machines = {("kvm" if kvm else "tcg"): _machines(arch, main["machines"])}
-    cpus = {("kvm" if kvm else "tcg"): _cpu_models(main.get("cpu_defs", []))}
+    cpus = {("kvm" if kvm else "tcg"): _cpu_models(main.get("cpu_defs", []), arch)}
     host_cpu = {("kvm" if kvm else "tcg"): main["host_cpu"]} if "host_cpu" in main else {}
     if len(launches) > 1:
         t = launches[1]
         machines["tcg"] = _machines(arch, t["machines"])
-        cpus["tcg"] = _cpu_models(t.get("cpu_defs", []))
+        cpus["tcg"] = _cpu_models(t.get("cpu_defs", []), arch)
         if "host_cpu" in t:
             host_cpu["tcg"] = t["host_cpu"]
     gic = [g for g in main.get("gic", []) if isinstance(g, dict)]

@@ -7,8 +7,9 @@ parent's exit is awaited on a pidfd with a selector (a bounded blocking wait, wo
 at the exit), never with `Popen.wait(timeout=...)`, which CPython implements as a sleep loop
 (1, 2, 4, ... 50 ms) that quantised every recorded start time. All phases use one clock,
 `time.perf_counter_ns`. The daemonized
-QEMU is reparented; we make this process a child subreaper so it is reparented to us and can be
-reaped at once (docs/measured.md: waiting for an orphan costs ~1.6 s per probe on this container).
+QEMU is reparented; we make this process a child subreaper so it is reparented to us: this
+process is the reaper libvirt's teardown waits on (qemu/teardown.py; prompt by default, the
+setting can make it late or absent). How a launch is ended is `cleanup`'s `mode`.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.errors import LaunchRefused, ProbeError, ProbeTimeout
+from workbench.qemu import teardown
 
 _PR_SET_CHILD_SUBREAPER = 36
 _subreaper_set = False
@@ -223,23 +225,41 @@ def _kill_and_reap(pid: int) -> None:
         pass  # not our child (no subreaper): init reaps it; the process is already dead
 
 
-def cleanup(tmpdir: Path, pid: int | None) -> None:
-    """SIGKILL the emulator (as libvirt does), reap it, sweep strays, remove the directory."""
+def _kill_group_remnants(pgid: int, helpers: list[int]) -> None:
+    """Containment after the teardown: SIGKILL what is left of the group the emulator led (it
+    leads its own session after -daemonize; the group outlives its leader while members remain)
+    and reap the helpers, reparented to us (the subreaper)."""
+    if pgid != os.getpgrp():
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    for h in helpers:
+        _kill_and_reap(h)
+
+
+def cleanup(tmpdir: Path, pid: int | None,
+            mode: str = teardown.DEFAULT_MODE) -> teardown.TeardownOutcome | None:
+    """End the emulator as `mode` says (qemu/teardown.py: libvirt 9.0's SIGTERM and 200 ms
+    existence checks by default), with this process's reaper collecting it as QEMU's parent
+    would; then SIGKILL and reap what it forked and any stray naming its directory, and remove
+    the directory. Returns what the teardown did (None when there was no emulator to end)."""
     # A dying emulator has no cmdline any more, but while it is our (unreaped) child its pid
-    # cannot be reused: kill and reap it either way.
+    # cannot be reused: end it either way.
     _reap_intermediate(pid)
+    outcome = None
     if pid is not None and (_is_ours(pid, tmpdir) or _is_child(pid)):
         helpers = _group_members(pid)
-        _killpg(pid)  # issue 12: its forked helpers too (it leads its own session after -daemonize)
-        _kill_and_reap(pid)
-        for h in helpers:  # reparented to us (subreaper) when the leader died: reap them
-            try:
-                os.waitpid(h, 0)
-            except ChildProcessError:
-                pass
+        reaper = teardown.reaper()
+        reaper.watch(pid)
+        outcome = teardown.stop(pid, mode)
+        reaper.finish(pid)
+        _kill_group_remnants(pid, helpers)
     for stray in _processes_using(tmpdir):
-        _kill_and_reap(stray)
+        if stray != pid:  # the emulator itself is the reaper's (libvirt5 may leave it dying)
+            _kill_and_reap(stray)
     shutil.rmtree(tmpdir, ignore_errors=True)
+    return outcome
 
 
 def rss_kib(pid: int) -> int | None:

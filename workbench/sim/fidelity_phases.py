@@ -30,8 +30,8 @@ import json, sys, time
 import workbench.qemu.process as process
 from workbench.qemu.probe import probe
 cleanup_s = []
-def timed_cleanup(tmpdir, pid, _orig=process.cleanup):
-    t = time.perf_counter_ns(); _orig(tmpdir, pid); cleanup_s.append((time.perf_counter_ns() - t) / 1e9)
+def timed_cleanup(*args, _orig=process.cleanup):
+    t = time.perf_counter_ns(); _orig(*args); cleanup_s.append((time.perf_counter_ns() - t) / 1e9)
 process.cleanup = timed_cleanup
 t = time.perf_counter_ns()
 result = probe(sys.argv[1])

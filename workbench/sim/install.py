@@ -100,11 +100,9 @@ def install(dest: Path, emulators: int | str = MAX_SIMULATED, latency: str = "re
     previous = _previous_targets(dest)
     paths = []
     for t in chosen:
-        data = base64.b64encode((transcripts_dir / transcript_filename(t)).read_bytes())
-        script = _SCRIPT.format(python=sys.executable, target=t, root=str(_REPO_ROOT), data=data,
-                                latency=latency, misbehave=misbehave.get(t))
         path = dest / f"qemu-system-{t}"
-        _write_atomic(path, script.encode(), 0o755)
+        write_emulator(path, (transcripts_dir / transcript_filename(t)).read_bytes(), latency,
+                       misbehave.get(t))
         paths.append(path)
     for t in previous - set(chosen):
         (dest / f"qemu-system-{t}").unlink(missing_ok=True)
@@ -114,6 +112,15 @@ def install(dest: Path, emulators: int | str = MAX_SIMULATED, latency: str = "re
                 "python": sys.executable}
     _write_atomic(dest / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode(), 0o644)
     return Install(dest, chosen, latency, paths)
+
+
+def write_emulator(path: Path, transcript_gz: bytes, latency: str = "recorded",
+                   misbehave: str | None = None) -> None:
+    """Write one replaying executable at `path` serving `transcript_gz` (a .json.gz's bytes)."""
+    data = base64.b64encode(transcript_gz)
+    script = _SCRIPT.format(python=sys.executable, target=path.name.removeprefix("qemu-system-"),
+                            root=str(_REPO_ROOT), data=data, latency=latency, misbehave=misbehave)
+    _write_atomic(path, script.encode(), 0o755)
 
 
 def _previous_targets(dest: Path) -> set[str]:

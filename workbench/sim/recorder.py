@@ -55,9 +55,15 @@ def record_all(qemu_dir: Path, out_dir: Path, repeats: int = REPEATS,
     are kept."""
     recs = []
     for binary in find_real_binaries(qemu_dir):
-        version_text = subprocess.run([str(binary), "-version"], capture_output=True, text=True,
-                                      timeout=timeout_s).stdout
         recorded_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        try:
+            version_text = subprocess.run([str(binary), "-version"], capture_output=True, text=True,
+                                          timeout=timeout_s, stdin=subprocess.DEVNULL).stdout
+        except (OSError, subprocess.SubprocessError) as e:  # that binary's error, not the recording's
+            rec = _Recording(binary, "", recorded_at)
+            rec.error = f"{binary}: -version failed: {e}"
+            recs.append(rec)
+            continue
         recs.append(_Recording(binary, version_text, recorded_at))
     round_trips, work_rates = [], []
     for rnd in range(1 + repeats):

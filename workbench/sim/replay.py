@@ -16,7 +16,9 @@ KVM honesty: a transcript recorded where KVM worked says query-kvm {"enabled": t
 /dev/kvm cannot be opened read-write here and now (missing, or not R_OK|W_OK for this user), the
 replay answers query-kvm with {"enabled": false, "present": false} instead, so a prober on a host
 without usable KVM sees what it would see there (and skips the TCG-only second launch). The other
-replies of that launch are still the recorded (KVM) ones.
+replies of that launch are still the recorded (KVM) ones. A transcript made from libvirt's test
+data for the oracle check (origin.kvm_as_recorded) keeps the file's answer: it is compared with
+what libvirt derived on a host with KVM.
 
 Startup cost matters (it must start as fast as QEMU, ~30 ms to ready): this module imports only
 C-level standard-library modules. `json`, `socket`, `signal` and `dataclasses` would pull in `re`
@@ -29,6 +31,7 @@ Misbehaviour for tests (`misbehave`): "crash-at:CMD", "hang-at:CMD", "garbage-at
 from __future__ import annotations
 
 import _json
+import _signal
 import _socket
 import os
 import sys
@@ -41,7 +44,7 @@ from workbench.sim.replay_timing import (launch_round_trip, reply_delay, round_t
 
 GARBAGE = b"\x00\xffnot json\r\n"
 # Issue 12 fault modes (handled in the "fault injection" part at the end of this file).
-FAULTS = ("oversize-at:", "wrongtype-at:", "fork-at:", "die-mid-reply-at:", "reply-at:", "rename-at:")
+FAULTS = ("oversize-at:", "wrongtype-at:", "fork-at:", "die-mid-reply-at:", "reply-at:", "rename-at:", "hold-at:")
 MISBEHAVIOURS = ("crash-at:", "hang-at:", "garbage-at:", "hang-at-start", "exit-at-start",
                  "greeting-garbage") + FAULTS
 
@@ -265,6 +268,7 @@ def main(argv: list[str], transcript: bytes | str | os.PathLike, latency: str = 
     selected = next((i for i, ln in enumerate(launches) if ln["accel"] == opts.accel), 0)
     server = _Server(launches[selected], Replies(launches, selected), factor, misbehave,
                      launch_round_trip(tr, launches[selected]))
+    server.kvm_as_recorded = bool((tr.get("origin") or {}).get("kvm_as_recorded"))
     try:
         sock = _listen(opts.socket)
     except OSError as e:
@@ -277,8 +281,20 @@ def main(argv: list[str], transcript: bytes | str | os.PathLike, latency: str = 
     if opts.pidfile and not _write_pidfile(prog, opts.pidfile):
         return 1
     take_ballast(server.launch, server.factor)
+    _exit_on_sigterm(server)
     server.serve(sock)
     return 0
+
+
+def _exit_on_sigterm(server: "_Server") -> None:
+    """SIGTERM (libvirt 9.0's first step in ending a probe) takes QEMU down its shutdown path,
+    the one `quit` takes (both request a shutdown from the main loop, then qemu_cleanup), so the
+    replay exits after the recorded quit->exit time, as it does on `quit`."""
+    def on_term(signum: int, frame: object) -> None:
+        work_until(time.monotonic() + server.factor * float(server.launch.get("quit_s") or 0.0))
+        os._exit(0)
+
+    _signal.signal(_signal.SIGTERM, on_term)
 
 
 def _fail(prog: str | None, msg: str) -> int:
@@ -343,6 +359,7 @@ def _daemonize(prog: str, sock: _socket.socket, server: "_Server", opts: Options
     os.close(null)
     os.write(w, b"\0")
     os.close(w)
+    _exit_on_sigterm(server)
     server.serve(sock)
     os._exit(0)
 
@@ -396,7 +413,8 @@ class _Splitter:
 class _Server:
     """Serves one QMP client at a time; a reply leaves `latency_s` (scaled) after its request."""
 
-    __slots__ = ("launch", "replies", "factor", "misbehave", "negotiated", "conn", "round_trip")
+    __slots__ = ("launch", "replies", "factor", "misbehave", "negotiated", "conn", "round_trip",
+                 "kvm_as_recorded")
 
     def __init__(self, launch: dict, replies: Replies, factor: float, misbehave: str | None,
                  round_trip: dict) -> None:
@@ -409,6 +427,7 @@ class _Server:
         self.misbehave = misbehave
         self.negotiated = False
         self.conn: _socket.socket | None = None
+        self.kvm_as_recorded = False  # the oracle check's replays keep the file's query-kvm
 
     def serve(self, sock: _socket.socket) -> None:
         while True:  # one client at a time, until quit or killed
@@ -484,7 +503,8 @@ class _Server:
             text = '{"error": ' + dumps(ex["error"]) + rid + "}"
         else:
             ret = ex.get("return")
-            if cmd == "query-kvm" and isinstance(ret, dict) and ret.get("enabled") and not _kvm_usable():
+            if cmd == "query-kvm" and isinstance(ret, dict) and ret.get("enabled") and not self.kvm_as_recorded \
+                    and not _kvm_usable():
                 ret = {"enabled": False, "present": False}
             text = '{"return": ' + dumps(ret) + rid + "}"
         # The reply is built first; only the rest of QEMU's recorded work is spent.

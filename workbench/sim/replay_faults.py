@@ -17,6 +17,8 @@ Dumps = Callable[[Any], str]
 #   fork-at:CMD            fork a child that outlives us (it sleeps), then answer normally
 #   die-mid-reply-at:CMD   send half of the reply, then exit
 #   reply-at:CMD=JSON      answer {"return": JSON} instead of the recording
+#   hold-at:CMD=FIFO       open FIFO.held for writing (the test sees CMD reached), then wait
+#                          for a line on FIFO before answering: a slow emulator, held by events
 #   rename-at:CMD=JSONSTR  the recorded reply with JSONSTR (a JSON string, e.g. "\u0001") added
 #                          to its first "name": a hostile emulator rewriting one reply in place
 
@@ -38,6 +40,12 @@ def fault_at(server: Any, cmd: str, rid: str, recorded: Callable[[], dict | None
         return False
     ex = recorded()
     ret = ex.get("return") if ex else None
+    if mode == "hold-at":
+        with open(payload + ".held", "w") as held:
+            held.write("held\n")
+        with open(payload) as release:
+            release.readline()
+        return False  # then answered as recorded
     if mode == "rename-at":
         server._send('{"return": ' + dumps(_renamed(ret, json.loads(payload))) + rid + "}")
         return True

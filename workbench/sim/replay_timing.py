@@ -25,8 +25,10 @@ The model of what is subtracted (pure arithmetic in `startup_delay`, `round_trip
   format 1 and 2 have no `round_trip`: the smallest recorded latency of the launch stands in
   for it (an upper bound: it holds QEMU's least work too, ~0.15 ms per command here).
 - quit: answered at once, exit at arrival + factor * quit_s.
-- SIGKILL (how the prober, like libvirt, ends every launch): what it costs is the kernel
-  unmapping the process's resident pages. The recording holds the real QEMU's resident memory
+- SIGTERM (libvirt 9.0's first step in ending a probe, qemu/teardown.py): QEMU takes the path
+  quit takes, so the replay exits after factor * quit_s (replay.py, _exit_on_sigterm).
+- SIGKILL (libvirt 5.x's teardown, and 9.0's after 10 s): what it costs, and part of what any
+  exit costs, is the kernel unmapping the process's resident pages. The recording holds the real QEMU's resident memory
   (`rss_kib`, read just before quit); the serving process makes up the difference to its own
   with anonymous memory, faulted in inside the recorded work time (see _Ballast), so a replay
   takes about as long to kill as QEMU did. With latency none it holds no ballast.
@@ -97,7 +99,7 @@ def measure_work_rate(repeats: int = 5, units: int = 2048) -> float:
 
 class _Ballast:
     """Anonymous memory making this process as big as the real QEMU was at the end of this launch
-    (recorded `rss_kib`, less this process's own). Unmapping it is what SIGKILL costs: the
+    (recorded `rss_kib`, less this process's own). Unmapping it is what an exit costs: the
     prober waits ~3.5 ms to reap a killed QEMU after a probe and ~0.8 ms for a replay without
     ballast (~0.15 ms per MiB here). It is faulted in a chunk at a time inside the recorded work
     time (never past a deadline), as QEMU allocates while it works."""

@@ -20,7 +20,8 @@ Standard library only: the replaying emulator imports this, and it must start as
                        "latency_s": 0.0004}],  # see "Recorded latency" below
         "quit_s": 0.004,                         # quit written -> process exited
         "rss_kib": 43836}],                     # its resident memory before quit (format 3)
-     "launch_failure": null}   # or {"status", "stderr", "after_s"} when QEMU refused to start
+     "launch_failure": null,   # or {"status", "stderr", "after_s"} when QEMU refused to start
+     "origin": null}           # or where a transcript that is no recording came from (libvirt_replies)
 
 Recorded latency (`latency_s`) is measured client-side by the prober: from the request written
 to the socket to the reply line read from it, before the client parses the JSON. It includes
@@ -131,6 +132,9 @@ class Transcript:
     repeats: int = 1  # probes whose medians the times are
     round_trip: dict | None = None  # {"points": [[bytes, seconds], ...], "samples": n}; None before format 3
     work_rate: float | None = None  # bytes of crc32 per second where recorded; None before format 3
+    # Not a recording: where the replies and times came from (workbench.sim.libvirt_replies:
+    # {"replies": file, "timings": "modelled", ...}); None for a recording.
+    origin: dict | None = None
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "target": self.target, "binary": self.binary,
@@ -138,7 +142,7 @@ class Transcript:
                 "recorded_at": self.recorded_at, "kvm_at_record": self.kvm_at_record,
                 "repeats": self.repeats, "round_trip": self.round_trip, "work_rate": self.work_rate,
                 "launches": [ln.to_json() for ln in self.launches],
-                "launch_failure": self.launch_failure}
+                "launch_failure": self.launch_failure, "origin": self.origin}
 
     @classmethod
     def from_json(cls, d: dict) -> "Transcript":
@@ -147,7 +151,7 @@ class Transcript:
         return cls(d["target"], d["binary"], d["version"], d["version_text"], d["recorded_at"],
                    bool(d["kvm_at_record"]), [Launch.from_json(x) for x in d["launches"]],
                    d.get("launch_failure"), int(d.get("repeats") or 1), d.get("round_trip"),
-                   None if d.get("work_rate") is None else float(d["work_rate"]))
+                   None if d.get("work_rate") is None else float(d["work_rate"]), d.get("origin"))
 
     def launch_for(self, accel: str) -> Launch:
         for ln in self.launches:
@@ -156,10 +160,9 @@ class Transcript:
         return self.launches[0]
 
     def save(self, path: Path) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=9) as f:
-            json.dump(self.to_json(), f, separators=(",", ":"))
-        tmp.replace(path)
+        from workbench.atomicfile import replacing
+        with replacing(path) as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9) as f:
+            f.write(json.dumps(self.to_json(), separators=(",", ":")).encode())
 
 
 def transcript_filename(target: str) -> str:

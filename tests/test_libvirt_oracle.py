@@ -1,0 +1,117 @@
+"""libvirt 9.0's test data as the oracle: replies files as emulators, the caps/domcaps check.
+
+The parser and converter are tested on small files written here; the check over libvirt's own
+files needs the fetched source (scripts/fetch-libvirt-source.sh) and skips with that reason."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from workbench.cli import main as cli_main
+from workbench.errors import UsageError
+from workbench.paths import TRANSCRIPTS_DIR
+from workbench.sim import libvirt_replies as lr
+
+SOURCE = Path(os.environ.get("LIBVIRT_SRC_CACHE", Path.home() / ".cache" / "virtcaps-workbench")) / "libvirt-9.0.0"
+TESTS = SOURCE / "tests"
+needs_source = pytest.mark.skipif(not (TESTS / "qemucapabilitiesdata").is_dir(),
+                                  reason=f"libvirt 9.0's source not at {SOURCE} (scripts/fetch-libvirt-source.sh)")
+
+
+def _replies(tmp_path: Path, objects: list[dict], name: str = "caps_8.0.0.x86_64.replies") -> Path:
+    d = tmp_path / "qemucapabilitiesdata"
+    d.mkdir(exist_ok=True)
+    p = d / name
+    p.write_text("\n\n".join(json.dumps(o, indent=2) for o in objects) + "\n")
+    return p
+
+
+MINI = [{"execute": "qmp_capabilities", "id": "libvirt-1"}, {"return": {}, "id": "libvirt-1"},
+        {"execute": "query-version", "id": "libvirt-2"},
+        {"return": {"qemu": {"major": 8, "minor": 0, "micro": 0}, "package": "v8"}, "id": "libvirt-2"},
+        {"execute": "query-target", "id": "libvirt-3"}, {"return": {"arch": "x86_64"}, "id": "libvirt-3"},
+        {"execute": "query-no-such", "id": "libvirt-4"},
+        {"error": {"class": "CommandNotFound", "desc": "x"}, "id": "libvirt-4"},
+        {"execute": "qmp_capabilities", "id": "libvirt-1"}, {"return": {}, "id": "libvirt-1"},
+        {"execute": "query-machines", "id": "libvirt-2"}, {"return": [], "id": "libvirt-2"}]
+
+
+def test_a_replies_file_parses_into_launches(tmp_path):
+    rf = lr.parse(_replies(tmp_path, MINI))
+    assert rf.version == (8, 0, 0) and rf.arch == "x86_64" and len(rf.launches) == 2
+    assert [c["execute"] for c, _ in rf.launches[0]] == ["query-version", "query-target", "query-no-such"]
+    assert rf.launches[1][0][1] == {"return": [], "id": "libvirt-2"}
+
+
+def test_borrowed_times_follow_the_rule_and_say_modelled(tmp_path):
+    rf = lr.parse(_replies(tmp_path, MINI))
+    timing = lr.timing_transcript("x86_64", TRANSCRIPTS_DIR)
+    tr = lr.to_transcript(rf, timing)
+    recorded = {e.execute: e.latency_s for e in timing.launch_for("kvm:tcg").exchanges}
+    first = tr.launches[0].exchanges
+    assert first[0].latency_s == recorded["query-version"]  # same command, same launch
+    assert tr.origin["timings"] == "modelled"
+    assert tr.origin["timing_matches"] == {"same command": 3, "same name": 0, "other launch": 0,
+                                           "all commands": 1}
+    assert tr.launches[0].greeting["QMP"]["version"]["qemu"]["major"] == 8
+    assert tr.launches[1].ready_s == timing.launch_for("tcg").ready_s
+
+
+@pytest.mark.parametrize("objects, where", [
+    ([{"execute": "query-version"}], "has no reply"),
+    ([{"execute": "query-version"}, {"return": {}}], "before qmp_capabilities"),
+    ([{"return": {}}], "expected a command"),
+])
+def test_bad_replies_files_name_file_and_line(tmp_path, objects, where):
+    p = _replies(tmp_path, objects)
+    with pytest.raises(UsageError, match=where):
+        lr.parse(p)
+
+
+def test_bad_json_names_the_line(tmp_path):
+    p = tmp_path / "caps_8.0.0.x86_64.replies"
+    p.write_text('{"execute": "qmp_capabilities"}\n\n{"return": {}}\n\n{"execute": \n')
+    with pytest.raises(UsageError, match=r"caps_8\.0\.0\.x86_64\.replies:6: bad JSON"):
+        lr.parse(p)
+
+
+def test_validate_refuses_a_directory_without_test_data(tmp_path, capsys):
+    assert cli_main(["validate", "--libvirt-tests", str(tmp_path)]) == 2
+    assert "qemucapabilitiesdata" in capsys.readouterr().err
+
+
+@needs_source
+def test_validate_over_libvirts_test_data_has_no_unexplained_difference(capsys):
+    code = cli_main(["validate", "--libvirt-tests", str(TESTS), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    files = {r["file"] for r in report["rows"] if r["check"] == "caps"}
+    assert len(files) == 29
+    assert code == 0, [r for r in report["rows"] if r["agree"] == "NO"]
+    sequences = [r for r in report["rows"] if r["aspect"] == "sequence"]
+    assert len(sequences) == 29 and all(r["agree"] == "yes" for r in sequences)
+    assert report["derived_flags"] > 50 and report["libvirt_flags"] > report["derived_flags"]
+
+
+@needs_source
+def test_a_command_the_replies_lack_is_a_labelled_sequence_difference(tmp_path):
+    from workbench.libvirt9 import oracle
+    src = TESTS / "qemucapabilitiesdata" / "caps_5.1.0.sparc.replies"
+    text = src.read_text()
+    cut = text.index('{\n  "execute": "query-machines"')
+    end = text.index("\n\n", text.index("\n\n", cut) + 2)  # the command and its reply
+    root = tmp_path / "tests"
+    d = root / "qemucapabilitiesdata"
+    d.mkdir(parents=True)
+    (d / src.name).write_text(text[:cut] + text[end + 2:])
+    (d / "caps_5.1.0.sparc.xml").write_bytes(src.with_suffix(".xml").read_bytes())
+    (root.parent / "src" / "qemu").mkdir(parents=True)
+    (root.parent / "src" / "qemu" / "qemu_capabilities.c").write_bytes(
+        (SOURCE / "src" / "qemu" / "qemu_capabilities.c").read_bytes())
+    report = oracle.run(root)
+    bad = [r for r in report.rows if r.agree == "NO"]
+    assert report.exit_code == 1 and bad
+    assert bad[0].aspect in ("sequence", "probe")
+    assert "query-machines" in bad[0].detail or "query-machines" in bad[0].model
