@@ -39,39 +39,25 @@ import pandas as pd
 from IPython.display import HTML, Markdown
 
 from workbench import plots, tables
-from workbench.sim.transcript import load
+from workbench.analysis import transcripts
 
 if index_link:
     display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))
 
 RECORDED = plots.RECORDED
-paths = sorted(plots.resolve(transcripts_dir).glob("*.json.gz"))
-rows, launches, refused = [], [], []
-for p in paths:
-    t = load(p)
-    if t.launch_failure:
-        refused.append(t.target)
-    for ln in t.launches:
-        launches.append({"target": t.target, "accel": ln.accel, "ready_s": ln.ready_s,
-                         "qmp_s": sum(e.latency_s for e in ln.exchanges), "quit_s": ln.quit_s or 0.0,
-                         "commands": len(ln.exchanges)})
-        rows += [{"target": t.target, "accel": ln.accel, "command": e.execute, "latency_s": e.latency_s}
-                 for e in ln.exchanges]
-exchanges = pd.DataFrame(rows, columns=["target", "accel", "command", "latency_s"])
-launches = pd.DataFrame(launches)
+rec = transcripts.read(plots.resolve(transcripts_dir))
+exchanges = rec.exchanges
 if exchanges.empty:
     plots.note(f"No transcripts in `{plots.resolve(transcripts_dir)}`: nothing recorded to show.")
-elif refused:
-    plots.note(f"Refused the probe command line when recorded (no launches): {', '.join(refused)}.")
+elif rec.refused:
+    plots.note(f"Refused the probe command line when recorded (no launches): {', '.join(rec.refused)}.")
 
 # %% [markdown]
 # ## Per QMP command, over all targets
 
 # %%
 if not exchanges.empty:
-    per_cmd = exchanges.groupby("command")["latency_s"].agg(calls="size", total_s="sum", median_s="median")
-    per_cmd["share_pct"] = 100 * per_cmd["total_s"] / per_cmd["total_s"].sum()
-    per_cmd = per_cmd.sort_values("total_s", ascending=False).reset_index()
+    per_cmd = transcripts.per_command(exchanges)
     top = per_cmd.head(top_commands)
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(top) + 1.5))
     ax.barh(top["command"][::-1], top["share_pct"][::-1], color="C4")
@@ -92,14 +78,7 @@ if not exchanges.empty:
 
 # %%
 if not exchanges.empty:
-    named = list(top["command"].head(5))
-    ex = exchanges.assign(part=exchanges["command"].where(exchanges["command"].isin(named), "other QMP"))
-    parts = ex.pivot_table(index="target", columns="part", values="latency_s", aggfunc="sum").fillna(0)
-    parts = parts.reindex(columns=named + ["other QMP"])
-    per_target = launches.groupby("target")[["ready_s", "quit_s"]].sum()
-    table = pd.concat([per_target[["ready_s"]].rename(columns={"ready_s": "start to ready"}),
-                       parts, per_target[["quit_s"]].rename(columns={"quit_s": "quit"})], axis=1)
-    table = table.loc[table.sum(axis=1).sort_values().index]
+    table = transcripts.per_target(rec, list(top["command"].head(5)))
     fig, ax = plt.subplots(figsize=(9, 0.25 * len(table) + 1.5))
     left = pd.Series(0.0, index=table.index)
     for i, col in enumerate(table.columns):
