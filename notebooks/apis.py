@@ -34,7 +34,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import HTML, Markdown
 
-from workbench import plots, tables
+from workbench.analysis import plots, tables
 
 if index_link:
     display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))

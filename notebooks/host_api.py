@@ -35,11 +35,11 @@ index_link = ""  # link back to the report's index page (set by `workbench repor
 import matplotlib.pyplot as plt
 from IPython.display import HTML, Markdown
 
-from workbench import plots, tables
+from workbench.analysis import plots, tables
 from workbench.analysis import host_api as ha
 from workbench.paths import RESULTS_DIR
-from workbench.results import load_run
-from workbench.rundir import read_run_info
+from workbench.analysis.results import load_run
+from workbench.analysis.rundir import read_run_info
 
 if index_link:
     display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))

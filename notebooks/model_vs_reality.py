@@ -36,11 +36,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import HTML, Markdown
 
-from workbench import plots, tables
+from workbench.analysis import plots, tables
 from workbench.analysis import model_vs_reality as mvr
 from workbench.paths import REPO_ROOT, TRANSCRIPTS_DIR
 from workbench.qemu.deviations import MODELLED, deviations_table
-from workbench.results import MODEL
+from workbench.analysis.results import MODEL
 
 if index_link:
     display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))

@@ -40,7 +40,7 @@ index_link = ""  # link back to the report's index page (set by `workbench repor
 import matplotlib.pyplot as plt
 from IPython.display import HTML, Markdown
 
-from workbench import plots, tables
+from workbench.analysis import plots, tables
 from workbench.analysis import next_steps as ns
 from workbench.qemu.strategies import STRATEGIES
 

@@ -38,8 +38,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import HTML, Markdown
 
-from workbench import plots, tables
-from workbench.analysis import transcripts
+from workbench.analysis import plots, tables, transcripts
 
 if index_link:
     display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))
@@ -110,7 +109,7 @@ fid_rows = df[df["benchmark"] == "replay_fidelity"]
 if fid_rows.empty:
     plots.note("This run has no `replay_fidelity` benchmark: simulated and real cannot be compared here.")
 else:
-    from workbench.results import fidelity
+    from workbench.analysis.results import fidelity
 
     fid = fidelity(df)
     if exchanges.empty:
@@ -202,7 +201,7 @@ par_rows = df[df["benchmark"] == "parallel_scaling"]
 if par_rows.empty:
     plots.note("This run has no `parallel_scaling` benchmark.")
 else:
-    from workbench.results import parallel_fidelity
+    from workbench.analysis.results import parallel_fidelity
 
     par = parallel_fidelity(df)
     source, kind = plots.provenance(par_rows), plots.kind(par_rows)

@@ -33,7 +33,7 @@ trace_emulators = 8  # emulators in the startup traces of the timeline (`workben
 # %%
 from IPython.display import HTML, Markdown
 
-from workbench import plots, tables
+from workbench.analysis import plots, tables
 
 if index_link:
     display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))
@@ -138,7 +138,7 @@ if not startup.empty:
 
 # %%
 from workbench.analysis.startup import trace_summary
-from workbench.startup_traces import run_traces
+from workbench.bench.startup_traces import run_traces
 
 first_run = plots.as_list(results_dir)[0] if plots.as_list(results_dir) else None
 traces = run_traces(first_run, trace_emulators) if first_run else None

@@ -32,11 +32,11 @@ index_link = ""  # link back to the report's index page (set by `workbench repor
 import pandas as pd
 from IPython.display import HTML, Markdown
 
-from workbench import headline, plots, tables
-from workbench.report import describe_notebooks
-from workbench.results import compare, fidelity, load_run, tracing_overhead
-from workbench.rundir import read_run_info
-from workbench.stats import METHOD
+from workbench.analysis import headline, plots, tables
+from workbench.analysis.report import describe_notebooks
+from workbench.analysis.results import compare, fidelity, load_run, tracing_overhead
+from workbench.analysis.rundir import read_run_info
+from workbench.analysis.stats import METHOD
 
 if index_link:
     display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))
@@ -84,7 +84,7 @@ if not df.empty:
 # ## Regressions against the reference run
 # A benchmark regresses when its Benjamini-Hochberg-adjusted p < `alpha` AND the confidence
 # interval of its ratio of medians lies beyond `threshold`; the test is named below
-# (`workbench.stats.METHOD`).
+# (`workbench.analysis.stats.METHOD`).
 
 # %%
 ref = plots.resolve(reference_dir) if reference_dir else None

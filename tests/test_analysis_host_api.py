@@ -7,7 +7,7 @@ import pytest
 
 from workbench.analysis import host_api as ha
 from workbench.paths import RESULTS_DIR
-from workbench.results import load_run
+from workbench.analysis.results import load_run
 
 COMMITTED = RESULTS_DIR / "host_api"
 

@@ -10,7 +10,7 @@ import pytest
 from workbench.analysis import model_vs_reality as mvr
 from workbench.errors import ResultsError
 from workbench.paths import REPO_ROOT, RESULTS_DIR, TRANSCRIPTS_DIR
-from workbench.results import load_run
+from workbench.analysis.results import load_run
 
 LIBVIRT = REPO_ROOT / "data" / "libvirt9"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from workbench import plots
+from workbench.analysis import plots
 from workbench.analysis import next_steps as ns
 from workbench.analysis.runmeta import per_run_metadata
 from workbench.paths import RESULTS_DIR
 from workbench.qemu.strategies import STRATEGIES
-from workbench.results import load_run
+from workbench.analysis.results import load_run
 
 REFERENCE = RESULTS_DIR / "reference"
 BASELINE = "per-emulator"

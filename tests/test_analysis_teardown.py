@@ -9,7 +9,7 @@ import pytest
 
 from workbench.analysis import teardown as td
 from workbench.paths import RESULTS_DIR
-from workbench.results import MODEL, load_run
+from workbench.analysis.results import MODEL, load_run
 from workbench.sim.catalog import INSTALL_ORDER
 from workbench.sim.transcript import load_raw, transcript_filename
 from workbench.paths import TRANSCRIPTS_DIR

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import HAVE_REAL_QEMU, processes_mentioning
-from workbench import results
+from workbench.analysis import results
 from workbench.bench.common import pick, renamed_copies, x86_64_domains
 
 FAST = ["--in-process", "-p", "1", "-n", "2", "-w", "0", "--loops", "1", "-q", "--latency", "none"]

@@ -18,8 +18,8 @@ from workbench.errors import ResultsError, UsageError
 from workbench.qemu.cache import MAX_ENTRY_BYTES, QemuCapsCache
 from workbench.qemu.capsdata import QemuCaps
 from workbench.qemu.driver import DriverOptions, QemuDriver
-from workbench.results import suite_rows
-from workbench.sweep import _finished
+from workbench.analysis.results import suite_rows
+from workbench.bench.sweep import _finished
 
 
 def _result_file(path: Path, values: list, **metadata) -> Path:

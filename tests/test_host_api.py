@@ -1,4 +1,4 @@
-"""Host capability API designs (workbench.qemu.host_api), in-process and over the daemon socket,
+"""Host capability API designs (workbench.qemu.designs.host_api), in-process and over the daemon socket,
 plus the host_api notebook run by papermill on the committed results."""
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from workbench.sim.simhost import SHAPES, make_host_tree
 from workbench.daemon import error_code
 from workbench.errors import InvalidArgument, RpcError
 from workbench.qemu.driver import DriverOptions, QemuDriver
-from workbench.qemu.host_api import PARTS, HostApi, host_api_table
+from workbench.qemu.designs.host_api import PARTS, HostApi, host_api_table
 from workbench.paths import NOTEBOOKS_DIR, RESULTS_DIR
 
 

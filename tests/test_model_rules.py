@@ -78,7 +78,7 @@ def _answers(target: str, types: list[str], commands: list[str], machines=None, 
 def _run(answers) -> tuple[list[str], dict]:
     s, r = Script(answers), {"_n": 0}
     asyncio.run(probe._main_sequence(s, r, {}))
-    from workbench.virsh import command_key
+    from workbench.libvirt9.virsh import command_key
     return [command_key(c, a) for c, a in s.sent], r
 
 

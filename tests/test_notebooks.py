@@ -11,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from workbench import plots
+from workbench.analysis import plots
 from workbench.paths import NOTEBOOKS_DIR, RESULTS_DIR
-from workbench.report import describe_notebooks, run_notebook
-from workbench.results import COLUMNS, RESULTS_CSV
+from workbench.analysis.report import describe_notebooks, run_notebook
+from workbench.analysis.results import COLUMNS, RESULTS_CSV
 
 _RUN: dict[str, Path] = {}
 QUARTILE_COLS = ["strategy", "n_emulators", "median_s", "q1_s", "q3_s", "values", "provenance"]
@@ -56,7 +56,7 @@ def small_run(base: Path) -> Path:
         if (reference / RESULTS_CSV).is_file():
             _RUN["run"] = reference
         else:
-            from workbench.sweep import run_sweep
+            from workbench.bench.sweep import run_sweep
 
             out = base / "small-run"
             res = run_sweep(out, (1, 2), None, "none", "quick", progress=False)

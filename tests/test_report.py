@@ -15,7 +15,7 @@ from test_notebooks import small_run
 from workbench.commands import report as report_actions
 from workbench.cli import main
 from workbench.paths import NOTEBOOKS_DIR
-from workbench.report import describe_notebooks
+from workbench.analysis.report import describe_notebooks
 
 
 @pytest.fixture(scope="session")

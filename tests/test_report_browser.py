@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from workbench.paths import RESULTS_DIR
-from workbench.report import render_report
+from workbench.analysis.report import render_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 WIDTH = 1400

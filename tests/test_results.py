@@ -7,7 +7,7 @@ from pathlib import Path
 import pyperf
 import pytest
 
-from workbench import results
+from workbench.analysis import results
 
 
 def write_suite(path: Path, benches: dict[str, tuple[dict, list[float]]], warmups: int = 0,
@@ -49,11 +49,11 @@ def test_rows_come_from_metadata_with_warmups_left_out(tmp_path):
     f = write_suite(tmp_path / "s.json", {"x": (startup_meta(wb_case="c", wb_phase="parse"), [0.5, 0.25])},
                     warmups=2, per_run=2)
     rows = results.suite_rows(f)
-    assert [(r.value_index, r.time_s) for r in rows] == [(0, 0.5), (1, 0.25)]
+    assert [(r["value_index"], r["time_s"]) for r in rows] == [(0, 0.5), (1, 0.25)]
     r = rows[0]
-    assert (r.benchmark, r.case, r.phase, r.strategy, r.n_emulators, r.cache, r.latency, r.emulators,
-            r.source) == ("driver_startup", "c", "parse", "full-caps", 2, "cold", "recorded", "simulated",
-                          "measured-replay")
+    assert tuple(r[k] for k in ("benchmark", "case", "phase", "strategy", "n_emulators", "cache", "latency",
+                                "emulators", "source")) == (
+        "driver_startup", "c", "parse", "full-caps", 2, "cold", "recorded", "simulated", "measured-replay")
 
 
 def test_load_run_reads_every_result_file_and_nothing_else(tmp_path):
@@ -117,7 +117,7 @@ def test_compare_orders_emulator_counts_as_numbers_and_names_its_columns(tmp_pat
     table = results.compare(d, d)
     assert list(table["n_emulators"]) == [1, 2, 12, 30]
     assert {"ratio", "ci_low", "ci_high", "p", "p_adj", "verdict"} <= set(table.columns)
-    assert set(table["verdict"]) <= set(__import__("workbench.stats").stats.VERDICTS)
+    assert set(table["verdict"]) <= set(__import__("workbench.analysis.stats").analysis.stats.VERDICTS)
 
 
 def test_tracing_overhead_and_fidelity_summaries(tmp_path):
@@ -135,7 +135,8 @@ def test_tracing_overhead_and_fidelity_summaries(tmp_path):
 
 
 # -- provenance and the run directory ------------------------------------------------------------
-from workbench import aa, rundir  # noqa: E402
+from workbench.analysis import rundir  # noqa: E402
+from workbench.bench import aa  # noqa: E402
 from workbench.errors import ResultsError  # noqa: E402
 from workbench.paths import REPO_ROOT  # noqa: E402
 
@@ -199,7 +200,7 @@ def test_source_comes_from_metadata_or_the_emulator_kind(tmp_path):
         "a": (startup_meta(wb_source="modelled"), [1.0]),
         "b": (startup_meta(wb_emulators="real"), [1.0]),
         "c": (startup_meta(), [1.0])})
-    assert [r.source for r in results.suite_rows(tmp_path / "s.json")] == [
+    assert [r["source"] for r in results.suite_rows(tmp_path / "s.json")] == [
         "modelled", "measured-real", "measured-replay"]
 
 
@@ -256,7 +257,7 @@ def test_replayed_qemu_time_counts_the_launches_the_prober_makes() -> None:
 def test_headline_share_needs_the_runs_kvm(tmp_path) -> None:
     import pandas as pd
 
-    from workbench import plots
+    from workbench.analysis import plots
 
     rows = pd.DataFrame([{"benchmark": "daemon_startup", "cache": "cold", "phase": "total", "n_emulators": 2,
                           "strategy": s, "time_s": t, "emulators": "simulated", "run": ""}
@@ -268,7 +269,7 @@ def test_headline_share_needs_the_runs_kvm(tmp_path) -> None:
 
 
 def test_the_aa_check_summarises_each_pair_and_says_what_fails(tmp_path):
-    from workbench import aa
+    from workbench.bench import aa
 
     a, b = make_run(tmp_path / "a"), make_run(tmp_path / "b")
     inj = aa.inject_slowdown(b, tmp_path / "inj", "driver_startup", 1.5, file="driver_startup.json")

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from workbench import stats
+from workbench.analysis import stats
 
 
 def noisy(rng: random.Random, n: int, scale: float = 1.0, sd: float = 0.02) -> list[float]:

@@ -15,8 +15,8 @@ from conftest import processes_mentioning
 from workbench.errors import UsageError
 from workbench.qemu.cache import QemuCapsCache
 from workbench.qemu.driver import DriverOptions, QemuDriver
-from workbench.qemu.pool import lookup_all, pool_size
-from workbench.qemu.warmer import Warmer
+from workbench.qemu.designs.pool import lookup_all, pool_size
+from workbench.qemu.designs.warmer import Warmer
 
 WAIT_S = 30  # a bound on Event waits, so a broken lock fails the test instead of hanging it
 
@@ -239,7 +239,7 @@ def test_schema_store_misses_on_another_build_or_a_corrupt_file(make_install, tm
 
 # -- prebuilt ------------------------------------------------------------------------------
 def test_prebuilt_serves_foreign_arches_and_falls_back_on_changed_bytes(make_install, tmp_path):
-    from workbench.qemu.prebuilt import build_prebuilt
+    from workbench.qemu.designs.prebuilt import build_prebuilt
 
     inst = make_install(targets=["aarch64", "arm", "ppc64"])
     assert all(b.error is None for b in build_prebuilt(inst))
@@ -281,7 +281,7 @@ def test_fixed_apis_probe_only_what_they_need(make_install, tmp_path):
 
 def test_fixed_shipped_probes_with_the_packages_replies_when_caps_cannot_be_used(make_install, tmp_path):
     from workbench import trace
-    from workbench.qemu.prebuilt import build_prebuilt
+    from workbench.qemu.designs.prebuilt import build_prebuilt
 
     inst = make_install(targets=["x86_64", "aarch64"])
     build_prebuilt(inst)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench import results, sweep
+from workbench.analysis import results
+from workbench.bench import sweep
 from workbench.cli import main as cli_main
 
 
@@ -41,7 +42,7 @@ def test_quick_runs_tracing_overhead_warm_only_and_rigorous_repeats_rounds():
 
 
 def test_every_mode_runs_enough_processes_for_compare_to_test():
-    from workbench.stats import MIN_PROCESSES
+    from workbench.analysis.stats import MIN_PROCESSES
 
     for mode in sweep.MODES.values():
         assert mode.processes * mode.rounds >= max(5, MIN_PROCESSES), mode.name  # the unit compare tests on

@@ -6,7 +6,7 @@ import math
 import pandas as pd
 import pytest
 
-from workbench import tables
+from workbench.analysis import tables
 
 
 @pytest.mark.parametrize("value, text", [(4.38, "4.38"), (0.16, "0.160"), (57984.2, "58,000"),

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from workbench import virsh
+from workbench.libvirt9 import virsh
 from workbench.qemu import deviations
-from workbench.validate import Facts, Row, compare
+from workbench.libvirt9.validate import Facts, Row, compare
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = [f"/usr/bin/qemu-system-{t}" for t in ("x86_64", "aarch64", "riscv64")]

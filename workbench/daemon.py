@@ -23,7 +23,7 @@ from typing import Any, Callable
 from workbench import trace
 from workbench.errors import InvalidArgument, RpcError, UsageError, WorkbenchError
 from workbench.qemu.driver import DriverOptions, QemuDriver
-from workbench.qemu.host_api import host_api_table  # the fine-grained host API designs
+from workbench.qemu.designs.host_api import host_api_table  # the fine-grained host API designs
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS = -32700, -32600, -32601, -32602
 INTERNAL_ERROR, DRIVER_ERROR = -32603, -32000

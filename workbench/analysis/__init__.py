@@ -1,2 +1,3 @@
-"""Analysis of finished runs: the tables, conclusions and quoted figures the notebooks, the
-report and the READMEs show, computed by tested functions (the notebooks only draw them)."""
+"""Reading and judging finished runs: run directories, the tidy results table, statistics, and
+the tables, conclusions, headline and plots the notebooks, the report and the READMEs show,
+computed by tested functions (the notebooks only draw them). Runs nothing."""

@@ -20,9 +20,9 @@ from typing import Callable
 
 import pandas as pd
 
-from workbench import results, tables
+from workbench.analysis import results, tables
 from workbench.errors import ResultsError
-from workbench.rundir import MACHINE_FILE
+from workbench.analysis.rundir import MACHINE_FILE
 
 MARKER = re.compile(r"<!-- figures:(?P<key>[a-z_]+) -->\n(?P<body>.*?)<!-- /figures:(?P=key) -->", re.S)
 SHIPPED = ("full-caps", "per-emulator")
@@ -119,7 +119,7 @@ def startup_table(run: Run) -> str:
 
 def headline(run: Run) -> str:
     """The cover letter's comparison at the largest count, with its spread and slopes."""
-    from workbench import headline as hl
+    from workbench.analysis import headline as hl
 
     ans = hl.answer(run.df)
     if not ans.ratios:

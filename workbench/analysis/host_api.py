@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from workbench import tables
+from workbench.analysis import tables
 
 HOST_ORDER = ("vm-2cpu", "desktop-16", "server-2s-64", "server-4s-192", "server-8s-448", "real")
 QUESTIONS = ("cpu", "numa", "cpu_numa", "cache_banks", "everything", "mix")
@@ -46,7 +46,7 @@ def with_parameters(df: pd.DataFrame, run: Path) -> pd.DataFrame:
     missing = [p for p in PARAMETERS if p not in df]
     if not missing:
         return df
-    from workbench.results import load_suite, result_files
+    from workbench.analysis.results import load_suite, result_files
 
     meta = {}
     for f in result_files(run):

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from workbench import tables
+from workbench.analysis import tables
 from workbench.errors import ResultsError
-from workbench.results import MODEL
+from workbench.analysis.results import MODEL
 
 PHASES = ("setup", "daemonize", "connect_greeting", "commands", "close", "kill_wait")
 OWN_WORK = "prober's own work and kill (whole minus recorded)"

@@ -15,9 +15,9 @@ from typing import Iterable
 
 import pandas as pd
 
-from workbench import tables
-from workbench.analysis.runmeta import numeric, per_run_metadata
-from workbench.results import MODEL
+from workbench.analysis import tables
+from workbench.analysis.runmeta import numeric
+from workbench.analysis.results import MODEL
 
 SCENARIOS = ("cold_container", "package_upgrade", "steady_host")
 LIBVIRT_SHIPPED = ("full-caps", "per-emulator")
@@ -35,9 +35,10 @@ def scenario_rows(df: pd.DataFrame, runs: Iterable[Path]) -> pd.DataFrame:
     sc = df[df["benchmark"] == "scenario"].copy()
     if sc.empty:
         return sc.assign(label=pd.Series(dtype=str), **{c: pd.Series(dtype=float) for c in COUNTED.values()})
-    meta = numeric(per_run_metadata(runs, COUNTED), COUNTED).rename(columns=COUNTED)
-    meta = meta.drop_duplicates(["file", "name", "run_index"])
-    sc = sc.merge(meta, on=["file", "name", "run_index"], how="left")
+    # load_run gives each value its own worker process's counts (wb_ready_s -> ready_s, ...)
+    sc = sc.rename(columns={k[3:]: v for k, v in COUNTED.items()})
+    sc = numeric(sc.reindex(columns=list(sc.columns) + [c for c in COUNTED.values() if c not in sc]),
+                 COUNTED.values())
     own = sc["system"].isna() | (sc["system"] == MODEL)
     sc["label"] = sc["strategy"].where(own, sc["system"].astype(str))
     return sc
@@ -109,7 +110,7 @@ def missing_note(reasons: dict[str, str]) -> str:
 
 def provenance(rows: pd.DataFrame) -> tuple[str, str]:
     """(kind, source) for the rows a table shows, from their `source` column only."""
-    from workbench import plots
+    from workbench.analysis import plots
 
     return plots.kind(rows), plots.provenance(rows)
 

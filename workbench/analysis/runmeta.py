@@ -12,7 +12,7 @@ from typing import Iterable
 
 import pandas as pd
 
-from workbench.results import load_suite, result_files
+from workbench.analysis.results import load_suite, result_files
 
 INDEX = ["file", "name", "run_index"]
 
@@ -20,7 +20,7 @@ INDEX = ["file", "name", "run_index"]
 def per_run_metadata(runs: Iterable[Path], keys: Iterable[str] | None = None) -> pd.DataFrame:
     """One row per (file, benchmark name, run_index) of every run directory: the metadata keys
     asked for (default: every key seen), the run's own value first, else the benchmark's.
-    run_index is the run's position in the benchmark, as in workbench.results.load_run."""
+    run_index is the run's position in the benchmark, as in workbench.analysis.results.load_run."""
     wanted = list(keys) if keys is not None else None
     rows = []
     for run in runs:

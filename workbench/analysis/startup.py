@@ -6,7 +6,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from workbench import plots
+from workbench.analysis import plots
 
 SUMMED = ("driver.startup", "probe.launch", "qmp")
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from workbench.paths import TRANSCRIPTS_DIR
 from workbench.qemu.teardown import MODES
-from workbench.results import MODEL
+from workbench.analysis.results import MODEL
 from workbench.sim.catalog import INSTALL_ORDER
 from workbench.sim.transcript import load_raw, transcript_filename
 

@@ -22,61 +22,31 @@ import pyperf
 
 from workbench import trace
 from workbench.errors import unwind_on_sigterm
-from workbench.commands.args import emulator_count, latency
-from workbench.sim.catalog import MAX_SIMULATED
+from workbench.params import BenchParams, param_name
 from workbench.paths import DOMAINS_DIR
-from workbench.rundir import MODEL
+from workbench.analysis.rundir import MODEL
 
 T = TypeVar("T")
-# Flags passed on to workers, in (dest, option) pairs.
-_FLAGS = (("strategy", "--strategy"), ("emulators", "--emulators"), ("latency", "--latency"),
-          ("cache", "--cache"), ("install_root", "--install-root"), ("cache_root", "--cache-root"),
-          ("domains", "--domains"), ("corpus", "--corpus"), ("targets", "--targets"))
 
 
-# The parameters a benchmark's name carries (metadata key, short name), in this order, so that
-# `pyperf show` names them and `pyperf convert --add` never merges two parameter sets.
-NAME_PARAMS = (("n_emulators", "n"), ("cache", "cache"), ("strategy", "strategy"),
-               ("domains", "domains"), ("latency", "latency"), ("emulators", "emulators"))
-
-
-def param_name(base: str, metadata: dict[str, Any]) -> str:
-    """'driver_startup[n=30,cache=cold,strategy=full-caps,...]' from base and its wb_* metadata."""
-    parts = [f"{short}={metadata[f'wb_{key}']}" for key, short in NAME_PARAMS if f"wb_{key}" in metadata]
-    return f"{base}[{','.join(parts)}]" if parts else base
-
-
-def _pass_flags(cmd: list[str], args: argparse.Namespace) -> None:
-    for dest, opt in _FLAGS:
-        cmd.extend([opt, str(getattr(args, dest))])
+def _pass_params(cmd: list[str], args: argparse.Namespace) -> None:
+    cmd.extend(BenchParams.from_args(args).to_argv())
 
 
 @dataclass
 class Bench:
-    """One benchmark script: its Runner with our flags parsed, and helpers bound to them."""
+    """One benchmark script: its Runner with our parameters parsed, and helpers bound to them."""
     name: str
+    strategy: str | None = None  # the one strategy a script is about, whatever --strategy says
     runner: pyperf.Runner = field(init=False)
     args: argparse.Namespace = field(init=False)
+    params: BenchParams = field(init=False)
     _root: Path = field(init=False)
 
     def __post_init__(self) -> None:
-        from workbench.qemu.strategies import STRATEGIES
-
         self.runner = pyperf.Runner(program_args=("-m", f"workbench.bench.{self.name}"),
-                                    add_cmdline_args=_pass_flags)
-        p = self.runner.argparser
-        p.add_argument("--strategy", choices=list(STRATEGIES), default="per-emulator")
-        p.add_argument("--emulators", type=emulator_count, default=1, metavar=f"1..{MAX_SIMULATED}")
-        p.add_argument("--latency", type=latency, default="recorded")
-        p.add_argument("--cache", choices=("cold", "warm"), default="cold")
-        p.add_argument("--install-root", type=Path, default=None,
-                       help="installs live in ROOT/n<N>-<latency>, made there if missing and then "
-                            "reused (the sweep passes one per sweep); default: this process's own")
-        p.add_argument("--cache-root", type=Path, default=Path(tempfile.gettempdir()),
-                       help="every cache and config dir of this run is made under it")
-        p.add_argument("--domains", type=int, default=0, help="persistent domain configs at startup")
-        p.add_argument("--corpus", type=int, default=3, help="corpus domains to parse (smallest..largest)")
-        p.add_argument("--targets", default="all", help="replay_fidelity: comma-separated targets")
+                                    add_cmdline_args=_pass_params)
+        BenchParams.add_arguments(self.runner.argparser)
         self.args = self.runner.parse_args()
         unwind_on_sigterm()  # a worker killed mid-probe still ends its emulator and temp folder
         self.args.cache_root.mkdir(parents=True, exist_ok=True)
@@ -85,13 +55,18 @@ class Bench:
         atexit.register(shutil.rmtree, self._root, ignore_errors=True)
         if self.args.install_root is None:  # nothing outlives the process: nothing goes stale
             self.args.install_root = self._root / "installs"
+        if self.strategy is not None:
+            self.args.strategy = self.strategy
+        self.params = BenchParams.from_args(self.args)
 
-    def meta(self, benchmark: str, case: str = "", phase: str = "total", **extra: Any) -> dict[str, Any]:
-        a = self.args
-        m = {"wb_benchmark": benchmark, "wb_phase": phase, "wb_strategy": a.strategy,
-             "wb_n_emulators": a.emulators, "wb_cache": a.cache, "wb_latency": a.latency,
-             "wb_emulators": "simulated", "wb_domains": a.domains, "wb_source": "measured-replay",
-             "wb_system": MODEL}
+    def meta(self, benchmark: str, case: str = "", phase: str = "total", real: bool = False,
+             **extra: Any) -> dict[str, Any]:
+        """The wb_* metadata of one benchmark: what it times, this run's parameters, and where
+        the value comes from (`real`: the host's real binaries, which have no latency mode)."""
+        m = {"wb_benchmark": benchmark, "wb_phase": phase, **self.params.to_metadata(),
+             "wb_emulators": "simulated", "wb_source": "measured-replay", "wb_system": MODEL}
+        if real:
+            m.update(wb_emulators="real", wb_latency="real", wb_source="measured-real")
         if case:
             m["wb_case"] = case
         m.update({f"wb_{k}": v for k, v in extra.items()})

@@ -5,7 +5,7 @@
 For every host (simulated shapes and the real host "/") a worker spawns `workbench daemon
 --host-root TREE` on an install of --emulators replaying emulators, waits for its `ready` line,
 opens one connection (as a libvirt client keeps one) and times a client question: every call it
-needs, round trips included. Designs, per question (see workbench.qemu.host_api):
+needs, round trips included. Designs, per question (see workbench.qemu.designs.host_api):
   get_capabilities   host + every guest, one call (memo on: the driver's cached virCaps);
   node_caps          host-only <host>, one call;
   node_caps_flags    host-only, only the parts the question needs, one call;
@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 from workbench.bench.common import Bench, measure, measure_span, warm_template
 from workbench.bench.daemon_client import Daemon
-from workbench.qemu.host_api import PARTS
+from workbench.qemu.designs.host_api import PARTS
 
 REAL = "real"   # the real host, root "/"
 HOSTS = ("vm-2cpu", "server-2s-64", "server-4s-192", "server-8s-448", REAL)
@@ -160,7 +160,7 @@ def sub_probes(b: Bench, h: str, root: str) -> None:
     """Each sub-probe alone, in-process; the value is its own span's duration."""
     from workbench.conf import host as H
     from workbench.qemu.driver import DEFAULT_SEC_MODELS
-    from workbench.qemu.host_api import _node_count
+    from workbench.qemu.designs.host_api import _node_count
 
     fns: dict[str, Callable[[], Any]] = {
         "arch": lambda: H.probe_arch(root), "cpu": lambda: H.probe_cpu(root),

@@ -16,25 +16,23 @@ import atexit
 import shutil
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pyperf
 
-from workbench.bench.common import ensure_install, param_name
-from workbench.commands.args import emulator_count, latency
+from workbench.bench.common import ensure_install
 from workbench.errors import unwind_on_sigterm
 from workbench.libvirt9 import backend, measure
-from workbench.sim.catalog import MAX_SIMULATED
+from workbench.params import BenchParams, param_name
 
 STRATEGY = "libvirt-9.0"
 
 
 def _pass_flags(cmd: list[str], args) -> None:
-    cmd.extend(["--strategy", args.strategy, "--emulators", str(args.emulators), "--latency", args.latency,
-                "--cache", args.cache, "--cache-root", str(args.cache_root), "--case", args.case])
-    for flag, value in (("--install-root", args.install_root), ("--install", args.install)):
-        if value is not None:
-            cmd.extend([flag, str(value)])
+    cmd.extend(BenchParams.from_args(args).to_argv() + ["--case", args.case])
+    if args.install is not None:
+        cmd.extend(["--install", str(args.install)])
 
 
 def main() -> None:
@@ -44,14 +42,10 @@ def main() -> None:
         return
     runner = pyperf.Runner(program_args=("-m", "workbench.bench.libvirt_real"), add_cmdline_args=_pass_flags)
     p = runner.argparser
-    p.add_argument("--strategy", choices=[STRATEGY], default=STRATEGY, help="the label of libvirt's rows")
-    p.add_argument("--emulators", type=emulator_count, default=1, metavar=f"1..{MAX_SIMULATED}")
-    p.add_argument("--latency", type=latency, default="recorded")
-    p.add_argument("--cache", choices=("cold", "warm"), default="cold")
+    # --cache-root is taken and unused: libvirt's roots are short paths under /tmp (its socket
+    # paths must stay under 108 bytes); --strategy only labels libvirt's rows
+    BenchParams.add_arguments(p, strategies=[STRATEGY])
     p.add_argument("--case", choices=("all",) + measure.CASES, default="all")
-    p.add_argument("--install-root", type=Path, default=None, help="where the sweep keeps its installs")
-    p.add_argument("--cache-root", type=Path, default=Path(tempfile.gettempdir()), help="unused: libvirt's "
-                   "roots are short paths under /tmp (its socket paths must stay under 108 bytes)")
     p.add_argument("--install", type=Path, default=None, help="a directory of real qemu-system-* binaries")
     args = runner.parse_args()
     unwind_on_sigterm()  # a stopped sweep: the libvirt worker and its emulators end with this process
@@ -63,7 +57,9 @@ def main() -> None:
             root = Path(tempfile.mkdtemp(prefix="lv9i-"))
             atexit.register(shutil.rmtree, root, ignore_errors=True)
         install, kind, source = ensure_install(root, args.emulators, args.latency), "simulated", "measured-replay"
-    n = measure.n_emulators(install)
+    real = kind == "real"
+    params = replace(BenchParams.from_args(args), emulators=measure.n_emulators(install), domains=0,
+                     latency="real" if real else args.latency)
     for case in (measure.CASES if args.case == "all" else (args.case,)):
         if args.cache == "warm" and case in measure.COLD_ONLY:
             continue
@@ -75,9 +71,7 @@ def main() -> None:
 
         benchmark = measure.BENCHMARK.get(case, "api")
         meta = {"wb_benchmark": benchmark, "wb_phase": "last_answer" if case in measure.SEQUENCES else "total",
-                "wb_strategy": STRATEGY, "wb_n_emulators": n, "wb_cache": args.cache,
-                "wb_latency": args.latency if kind == "simulated" else "real", "wb_emulators": kind,
-                "wb_domains": 0, "wb_source": source, "wb_system": measure.SYSTEM}
+                **params.to_metadata(), "wb_emulators": kind, "wb_source": source, "wb_system": measure.SYSTEM}
         if case != "startup":  # the model's rows name the call or scenario in wb_case
             meta["wb_case"] = case
         base = {"driver_startup": "driver_startup", "api": f"api.{case}"}.get(benchmark, f"scenario.{case}")

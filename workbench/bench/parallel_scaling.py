@@ -45,18 +45,14 @@ def time_func(b: Bench, workers: int, install: Path):
 
 
 def main() -> None:
-    b = Bench("parallel_scaling")
-    b.args.strategy = "parallel"  # the benchmark is about this strategy's pool, whatever --strategy says
+    b = Bench("parallel_scaling", strategy="parallel")  # about this strategy's pool
     real = ensure_real_install(b.args.install_root, b.args.emulators)
     sides = [("simulated", b.install())] + ([("real", real)] if real else [])
     for kind, install in sides:
         for w in WORKERS:
-            meta = b.meta("parallel_scaling", case=f"workers={w}", phase="get_capabilities")
-            meta.update(wb_workers=w, wb_cores=os.cpu_count() or 1)
-            name = f"parallel_scaling.workers{w}"
-            if kind == "real":
-                meta.update(wb_emulators="real", wb_latency="real", wb_source="measured-real")
-                name += ".real"
+            meta = b.meta("parallel_scaling", case=f"workers={w}", phase="get_capabilities",
+                          real=kind == "real", workers=w, cores=os.cpu_count() or 1)
+            name = f"parallel_scaling.workers{w}" + (".real" if kind == "real" else "")
             b.add(name, time_func(b, w, install), metadata=meta)
 
 

@@ -38,12 +38,8 @@ def main() -> None:
         elif not b.args.worker:
             print(f"replay_fidelity: no {real}: real side left out", file=sys.stderr)
         for kind, binary in sides:
-            meta = b.meta("replay_fidelity", case=target)
-            meta.update(wb_emulators=kind, wb_n_emulators=1)
-            del meta["wb_strategy"], meta["wb_cache"], meta["wb_domains"]
-            if kind == "real":
-                meta["wb_latency"] = "real"
-                meta["wb_source"] = "measured-real"
+            meta = b.meta("replay_fidelity", case=target, real=kind == "real", n_emulators=1)
+            del meta["wb_strategy"], meta["wb_cache"], meta["wb_domains"]  # one binary, no driver
             b.add(
                 f"replay_fidelity.{target}.{kind}",
                 lambda loops, binary=str(binary): measure(

@@ -81,7 +81,7 @@ def touch_all(install: Path) -> None:
 
 
 def ensure_prebuilt(install: Path) -> None:
-    from workbench.qemu.prebuilt import SUBDIR, build_prebuilt
+    from workbench.qemu.designs.prebuilt import SUBDIR, build_prebuilt
 
     if not (install / SUBDIR).is_dir():
         build_prebuilt(install)

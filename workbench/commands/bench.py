@@ -6,8 +6,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from workbench.commands.args import emulator_count, emulator_list, latency, strategy_list, strategy_names
+from workbench.args import emulator_count, emulator_list, latency, strategy_list, strategy_names
 from workbench.errors import ResultsError, UsageError
+from workbench.params import Spec, sweep_axes
 from workbench.sim.catalog import MAX_SIMULATED
 
 DEFAULT_GRID = "1,2,4,8,12,16,20,24,30"
@@ -62,6 +63,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated benchmark scripts to run (default: all but parallel_scaling and "
                         "libvirt_real, which measure one strategy or system whatever --strategies says), "
                         "e.g. scenarios or libvirt_real")
+    for name, spec in sweep_axes():  # every further axis of the parameter record
+        s.add_argument(spec.axis, type=_value_list(spec), default=None, dest=f"axis_{name}",
+                       help=f"comma-separated values of {spec.flag} ({spec.help}), one job each "
+                            f"(default: the scripts' default)")
     s.add_argument("-o", "--output", type=Path, required=True, help="run directory (resumed if it exists)")
     s.set_defaults(func=sweep)
 
@@ -86,7 +91,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("aa", help="A/A check: the same grid swept twice plus an injected slowdown, compared",
                        description="Sweep the same small grid --runs times (quick mode: a few minutes), copy "
                                    "the last run with driver_startup (per-emulator, cold cache, largest emulator "
-                                   "count) slowed by --factor (workbench.aa.inject_slowdown, labelled in the copy), "
+                                   "count) slowed by --factor (workbench.bench.aa.inject_slowdown, labelled in the copy), "
                                    "and compare run1 with every other run and with the injected copy. Writes "
                                    "OUT/run1.., OUT/injected, OUT/compare-*.csv and OUT/aa-summary.json; resumes "
                                    "finished runs. Exit 1 when an A/A pair flags more than 1%% regressions or the "
@@ -116,8 +121,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=trace)
 
 
+def _value_list(spec: Spec):
+    def parse(text: str) -> tuple:
+        values = []
+        for part in (p.strip() for p in text.split(",")):
+            if not part:
+                continue
+            if spec.choices is not None and part not in spec.choices:
+                raise argparse.ArgumentTypeError(f"unknown value {part!r}; choose from {', '.join(spec.choices)}")
+            values.append(spec.type(part) if spec.type is not None else part)
+        if not values:
+            raise argparse.ArgumentTypeError(f"expected comma-separated values, got {text!r}")
+        return tuple(values)
+    return parse
+
+
 def _benchmark_list(text: str) -> tuple[str, ...]:
-    from workbench.sweep import EXTRA_BENCHMARKS, GRID_BENCHMARKS, SINGLE_BENCHMARKS
+    from workbench.bench.sweep import EXTRA_BENCHMARKS, GRID_BENCHMARKS, SINGLE_BENCHMARKS
 
     known = GRID_BENCHMARKS + SINGLE_BENCHMARKS + EXTRA_BENCHMARKS
     names = tuple(n.strip() for n in text.split(",") if n.strip())
@@ -128,11 +148,13 @@ def _benchmark_list(text: str) -> tuple[str, ...]:
 
 
 def sweep(args: argparse.Namespace) -> int:
-    from workbench.sweep import GRID_BENCHMARKS, SINGLE_BENCHMARKS, run_sweep
+    from workbench.bench.sweep import GRID_BENCHMARKS, SINGLE_BENCHMARKS, run_sweep
 
     mode = "quick" if args.quick else "rigorous" if args.rigorous else "default"
+    axes = {name: getattr(args, f"axis_{name}") for name, _ in sweep_axes()
+            if getattr(args, f"axis_{name}") is not None}
     res = run_sweep(args.output, args.emulators, args.strategies, args.latency, mode,
-                    benchmarks=args.benchmarks or GRID_BENCHMARKS + SINGLE_BENCHMARKS)
+                    benchmarks=args.benchmarks or GRID_BENCHMARKS + SINGLE_BENCHMARKS, axes=axes)
     print(f"{len(res.ran)} runs made, {len(res.skipped)} kept from before, {len(res.failed)} failed; "
           f"results in {args.output}")
     for name, err in res.failed.items():
@@ -143,9 +165,9 @@ def sweep(args: argparse.Namespace) -> int:
 def compare(args: argparse.Namespace) -> int:
     import json
 
-    from workbench.results import compare as do_compare, load_run
-    from workbench.rundir import read_run_info
-    from workbench.stats import METHOD
+    from workbench.analysis.results import compare as do_compare, load_run
+    from workbench.analysis.rundir import read_run_info
+    from workbench.analysis.stats import METHOD
 
     for run in (args.run_a, args.run_b):
         if not run.is_dir():
@@ -192,7 +214,7 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def aa(args: argparse.Namespace) -> int:
-    from workbench import aa as check
+    from workbench.bench import aa as check
 
     if not 1.0 < args.factor < 10:
         raise UsageError(f"--factor must lie between 1 and 10, got {args.factor}")

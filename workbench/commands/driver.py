@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from workbench.commands.args import TEARDOWN_HELP, strategy_names, teardown_mode
+from workbench.args import TEARDOWN_HELP, strategy_names, teardown_mode
 from workbench.errors import UsageError
 
 

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from workbench.commands.args import (TEARDOWN_HELP, emulator_count, latency, positive_int,
+from workbench.args import (TEARDOWN_HELP, emulator_count, latency, positive_int,
                                      reaper_setting, teardown_mode)
 from workbench.errors import ProbeError, UsageError
 from workbench.sim.catalog import INSTALL_ORDER, MAX_SIMULATED
@@ -167,7 +167,7 @@ def probe(args: argparse.Namespace) -> int:
 
 
 def prebuild(args: argparse.Namespace) -> int:
-    from workbench.qemu.prebuilt import build_prebuilt
+    from workbench.qemu.designs.prebuilt import build_prebuilt
 
     if not args.dir.is_dir():
         raise UsageError(f"{args.dir}: not a directory")

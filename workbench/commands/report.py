@@ -16,7 +16,7 @@ from workbench.errors import UsageError
 from workbench.paths import NOTEBOOKS_DIR, RESULTS_DIR
 
 REFERENCE_RUN = RESULTS_DIR / "reference"
-# `workbench run`: the emulator counts of the main grid (workbench.sweep.main_grid): libvirt's two
+# `workbench run`: the emulator counts of the main grid (workbench.bench.sweep.main_grid): libvirt's two
 # strategies at every count of the first tuple, the newer strategies at the second. Both grids
 # use the sweep's quick mode, so a --short run directory is resumed, not refused, by a later full
 # `workbench run` on the same -o. Wall times measured on the reference machine (2 cores) are in
@@ -73,7 +73,7 @@ def make_report(results: Path | list[Path], output: Path, notebooks_dir: Path = 
                 parameters: dict | None = None, reference: Path | None = None) -> int:
     """Render the report, printing one line per notebook; print where it is and every failing
     notebook. 1 if any failed."""
-    from workbench.report import render_report
+    from workbench.analysis.report import render_report
 
     runs = [results] if isinstance(results, (str, Path)) else list(results)
     for run in runs + ([reference] if reference else []):
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     """The main job: a simulated install of every emulator count (made by the sweep, replaying
     recorded QEMU 7.2 timings), the benchmark sweep into -o, then the report into --reports.
 
-    The grid (workbench.sweep.main_grid): libvirt's two strategies (full-caps, per-emulator) run
+    The grid (workbench.bench.sweep.main_grid): libvirt's two strategies (full-caps, per-emulator) run
     every benchmark on a cold cache at 1, 2, 4, 8, 16 and 30 emulators and on a warm one at 1 and
     30; the newer strategies run startup, the APIs and the scenarios cold at 1, 8 and 30; the
     parallel pool's scaling at 30; real libvirt 9.0 on the same installs where it is installed
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     cold cache and 4 on a warm one (`workbench sweep --rigorous` is the slow, careful one).
     An existing -o made with the same code is resumed: only missing benchmarks run.
     """
-    from workbench.sweep import main_grid, run_sweep
+    from workbench.bench.sweep import main_grid, run_sweep
 
     started = time.monotonic()
     emulators, beyond = SHORT_GRID if args.short else FULL_GRID
@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"workbench: {name} failed:\n{err}", file=sys.stderr)
     print(f"sweep: {len(res.ran)} benchmarks run, {len(res.skipped)} kept from before, "
           f"{len(res.failed)} failed", flush=True)
-    from workbench.startup_traces import TRACES_DIR, TraceError, make_traces
+    from workbench.bench.startup_traces import TRACES_DIR, TraceError, make_traces
 
     try:  # the startup timeline of the report: a few seconds
         traces = make_traces(Path(args.output) / TRACES_DIR)
@@ -191,7 +191,7 @@ def lab_command(port: int, no_browser: bool, settings: Path) -> list[str]:
 
 def lab(args: argparse.Namespace) -> int:
     """JupyterLab on notebooks/, .py notebooks opening as notebooks (jupytext), kernel python3."""
-    from workbench.report import ensure_kernel
+    from workbench.analysis.report import ensure_kernel
 
     ensure_kernel()
     settings = _lab_settings()

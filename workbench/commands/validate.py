@@ -9,7 +9,7 @@ from workbench.paths import DOMAINS_DIR
 
 
 def _checks(text: str) -> tuple[str, ...]:
-    from workbench.validate import CHECKS
+    from workbench.libvirt9.validate import CHECKS
 
     names = tuple(c.strip() for c in text.split(",") if c.strip())
     bad = [c for c in names if c not in CHECKS]
@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def validate(args: argparse.Namespace) -> int:
     if args.libvirt_tests is not None:
         return _validate_libvirt_tests(args)
-    from workbench.validate import CHECKS, format_table, validate as run
+    from workbench.libvirt9.validate import CHECKS, format_table, validate as run
 
     report = run(args.install, args.corpus, args.checks or CHECKS)
     if args.json:

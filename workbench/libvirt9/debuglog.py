@@ -27,7 +27,7 @@ _LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})\+0000: (\d+): (\w+
                    r"(\w+):(\d+) : (.*)$")
 _NEW = re.compile(r"exec=(\S+), .*forceTCG=(\d)")
 _MON = re.compile(r"mon=(0x[0-9a-f]+)")
-from workbench.virsh import command_key  # one key for both libvirt paths (validate, measure)
+from workbench.libvirt9.virsh import command_key  # one key for both libvirt paths (validate, measure)
 
 _ID = re.compile(r'"id":\s*"(libvirt-\d+)"')
 _SAVED = re.compile(r"Saved caps '([^']+)' for '([^']+)'")

@@ -72,7 +72,7 @@ class QemuCapsCache:
     probe_fn: Callable[..., object] | None = None  # default: workbench.qemu.probe.probe
     stats: Counter = field(default_factory=Counter)
     # Consulted before a probe (schema-reuse, prebuilt): caps for the binary, or None to probe.
-    # It may also hand the probe replies it already knows (see qemu/schema_store.py).
+    # It may also hand the probe replies it already knows (see qemu/designs/schema_store.py).
     before_probe: Callable[[str], QemuCaps | None] | None = None
     probe_kwargs: Callable[[str], dict] | None = None      # extra probe() arguments per binary
     after_probe: Callable[[object], None] | None = None    # sees each ProbeResult

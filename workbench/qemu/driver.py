@@ -163,7 +163,7 @@ class QemuDriver:
         per-emulator-fixed builds just what is asked; the others answer the whole document."""
         parts = None
         if flags is not None:
-            from workbench.qemu.host_api import parse_flags
+            from workbench.qemu.designs.host_api import parse_flags
             if isinstance(flags, (list, tuple)) and "guests" in flags:
                 host = [f for f in flags if f != "guests"]
                 parts = (parse_flags(host) if host else ()) + ("guests",)

@@ -9,9 +9,9 @@ shutdown) stops the warm-up and waits for the probes in flight.
 from __future__ import annotations
 
 from workbench.qemu.capabilities import walk_binaries
-from workbench.qemu.pool import pool_size
+from workbench.qemu.designs.pool import pool_size
 from workbench.qemu.strategies.per_emulator import PerEmulator
-from workbench.qemu.warmer import Warmer
+from workbench.qemu.designs.warmer import Warmer
 
 
 class Background(PerEmulator):

@@ -9,8 +9,8 @@ risks are those of prebuilt and schema-reuse together.
 """
 from __future__ import annotations
 
-from workbench.qemu.prebuilt import load_prebuilt, shipped_replies
-from workbench.qemu.schema_store import ReplyStore
+from workbench.qemu.designs.prebuilt import load_prebuilt, shipped_replies
+from workbench.qemu.designs.schema_store import ReplyStore
 from workbench.qemu.strategies.per_emulator_fixed import PerEmulatorFixed
 from workbench.qemu.strategies.schema_reuse import store_dir
 

@@ -7,7 +7,7 @@ Replaying emulators mostly sleep, so they scale past the cores; real TCG probes 
 """
 from __future__ import annotations
 
-from workbench.qemu.pool import lookup_all, pool_size
+from workbench.qemu.designs.pool import lookup_all, pool_size
 from workbench.qemu.strategies.per_emulator import PerEmulator
 
 

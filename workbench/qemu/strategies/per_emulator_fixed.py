@@ -39,7 +39,7 @@ class PerEmulatorFixed(PerEmulator):
     def capabilities_xml(self, driver, parts) -> str:
         if parts is None:
             return super().capabilities_xml(driver, parts)
-        from workbench.qemu.host_api import HostApi
+        from workbench.qemu.designs.host_api import HostApi
 
         host_parts = tuple(p for p in parts if p != "guests")
         host = etree.fromstring(HostApi(driver).host_xml(host_parts, memo=False)) if host_parts else None

@@ -1,12 +1,12 @@
 """Prebuilt: per-emulator, with capabilities shipped beside the emulator at package build time.
 
-Before probing a binary the cache looks for its prebuilt file (qemu/prebuilt.py): used when it
+Before probing a binary the cache looks for its prebuilt file (qemu/designs/prebuilt.py): used when it
 was made from these exact bytes and passes the cache's own validity rules, else a probe. Build
 the files for an install with `workbench prebuild DIR`.
 """
 from __future__ import annotations
 
-from workbench.qemu.prebuilt import load_prebuilt
+from workbench.qemu.designs.prebuilt import load_prebuilt
 from workbench.qemu.strategies.per_emulator import PerEmulator
 
 

@@ -3,13 +3,13 @@
 A probe still launches the emulator (host- and accelerator-dependent answers must be asked),
 but skips query-qmp-schema and the other replies fixed at QEMU's build, when a probe of the
 same build (binary sha256, version, package, module dir) already stored them. The store lives
-beside the cache dir (`<cache_dir>.replies/`); see qemu/schema_store.py for the staleness risk.
+beside the cache dir (`<cache_dir>.replies/`); see qemu/designs/schema_store.py for the staleness risk.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from workbench.qemu.schema_store import ReplyStore
+from workbench.qemu.designs.schema_store import ReplyStore
 from workbench.qemu.strategies.per_emulator import PerEmulator
 
 

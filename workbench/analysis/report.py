@@ -191,13 +191,13 @@ def run_notebook(info: NotebookInfo, out: Path, parameters: dict) -> Outcome:
 def _answer_html(out: Path, results: Sequence[Path], reference: Path | None) -> str:
     """The index's top: the answer sentence, the headline figure and the headline table, computed
     from the runs here (not from a notebook, so the answer shows even if a notebook fails)."""
-    from workbench import headline, plots, tables
+    from workbench.analysis import headline, plots, tables
 
     runs = list(results) + ([reference] if reference and reference not in results else [])
     frames = []
     for run, label in zip(runs, plots.run_labels(runs)):
         if any(Path(run).glob("*.json")):
-            from workbench.results import load_run
+            from workbench.analysis.results import load_run
             frames.append(plots.with_run_machine(load_run(run), run).assign(
                 run=label + (" (reference)" if reference and run == reference and len(runs) > 1 else "")))
     if not frames:

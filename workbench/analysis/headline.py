@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from workbench import plots, tables
+from workbench.analysis import plots, tables
 
 BENCHMARK = "daemon_startup"  # spawn to first answered API call: the closest to libvirtd's startup
 AFTER = "per-emulator"

@@ -8,7 +8,7 @@ Four differential checks, each row (check, subject, model, libvirt, agree):
            model's probe sends)
   define   the verdict (accept, or the error message) for every file of the corpus
 A disagreement is deliberate only when workbench/qemu/deviations.py covers it; any other one
-makes the run fail. libvirt is driven through virsh (workbench/virsh.py).
+makes the run fail. libvirt is driven through virsh (workbench/libvirt9/virsh.py).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from lxml import etree
 from workbench.errors import UsageError, WorkbenchError, XMLError
 from workbench.paths import DOMAINS_DIR
 from workbench.qemu import deviations
-from workbench import virsh
+from workbench.libvirt9 import virsh
 
 CHECKS = ("guests", "default", "probe", "define")
 VIRT_TYPES = ("qemu", "kvm")

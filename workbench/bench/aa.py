@@ -18,8 +18,8 @@ from typing import Sequence
 import pyperf
 
 from workbench.errors import ResultsError, UsageError
-from workbench.results import load_suite, write_results_csv
-from workbench.rundir import read_run_info, result_files, write_run_info
+from workbench.analysis.results import load_suite, write_results_csv
+from workbench.analysis.rundir import read_run_info, result_files, write_run_info
 
 
 def inject_slowdown(run_in: Path, run_out: Path, benchmark: str, factor: float,
@@ -45,7 +45,7 @@ def inject_slowdown(run_in: Path, run_out: Path, benchmark: str, factor: float,
     shutil.copytree(run_in, run_out)
     target = run_out / hits[0].name
     suite = load_suite(target)
-    label = f"values x{factor} (injected by workbench.aa.inject_slowdown)"
+    label = f"values x{factor} (injected by workbench.bench.aa.inject_slowdown)"
     benches = []
     for b in suite.get_benchmarks():
         if b.get_name() == benchmark:
@@ -86,7 +86,7 @@ class PairSummary:
 
 def injected_name(run: Path, benchmark: str, strategy: str, cache: str) -> tuple[str, str]:
     """(pyperf name, file) of `benchmark` for `strategy` and `cache` at the run's largest n."""
-    from workbench.results import load_run
+    from workbench.analysis.results import load_run
 
     df = load_run(run)
     hit = df[(df["benchmark"] == benchmark) & (df["strategy"] == strategy) & (df["cache"] == cache)
@@ -102,7 +102,7 @@ def summarise(run_a: Path, run_b: Path, output: Path, injected: str | None = Non
     """compare(run_a, run_b) written to `output` (CSV) and counted."""
     import pandas as pd
 
-    from workbench.results import KEY, compare, load_run
+    from workbench.analysis.results import KEY, compare, load_run
 
     a, b = load_run(run_a), load_run(run_b)
     table = compare(a, b, min_change, alpha)
@@ -144,7 +144,7 @@ def run_aa(out: Path, runs: int = 2, emulators: Sequence[int] = AA_EMULATORS,
     """Sweep the same grid `runs` times into out/run1.. (resumable), copy the last with
     driver_startup (per-emulator, cold, largest n) slowed by `factor` into out/injected, compare
     run1 with every other run and with the injected copy; summary in out/aa-summary.json."""
-    from workbench.sweep import run_sweep
+    from workbench.bench.sweep import run_sweep
 
     if runs < 2:
         raise UsageError(f"--runs must be at least 2, got {runs}")

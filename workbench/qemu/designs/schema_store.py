@@ -95,7 +95,7 @@ def _reusable(key: str) -> bool:
 @dataclass
 class ReplyStore:
     root: Path | None            # None: memory only (reused within this process)
-    # Read-only stores shipped with a package, per binary (see qemu/prebuilt.py), looked in
+    # Read-only stores shipped with a package, per binary (see qemu/designs/prebuilt.py), looked in
     # after root; written never.
     shipped: Callable[[str], Path | None] | None = None
     _memory: dict[str, dict] = field(default_factory=dict)

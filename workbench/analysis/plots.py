@@ -23,10 +23,10 @@ import matplotlib.pyplot as plt
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 import pandas as pd
 
-from workbench import tables
+from workbench.analysis import tables
 from workbench.paths import REPO_ROOT
-from workbench.results import COLUMNS, load_run
-from workbench.rundir import read_run_info
+from workbench.analysis.results import COLUMNS, load_run
+from workbench.analysis.rundir import read_run_info
 
 BASELINE = "full-caps"  # before the series: ratios are BASELINE / strategy (x times faster)
 RECORDED = "recorded on real QEMU 7.2 (Debian 12), data/transcripts"

@@ -4,11 +4,12 @@ Jobs run one at a time (two cores: parallel jobs would measure each other), in a
 puts the strategies of one (n, cache, benchmark) next to each other, so a slow spell of the
 machine hits both. Each job writes its file atomically (pyperf writes a hidden temporary, we
 rename it), so an interrupted sweep keeps every finished file and a rerun skips them.
-machine.json (workbench.rundir) pins the code hash of the whole package and the sweep settings: a rerun with other code or
+machine.json (workbench.analysis.rundir) pins the code hash of the whole package and the sweep settings: a rerun with other code or
 settings refuses to mix its results into the directory.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -17,11 +18,12 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
-from workbench import rundir
+from workbench.analysis import rundir
 from workbench.errors import ResultsError
-from workbench.results import write_results_csv
+from workbench.params import BenchParams, specs
+from workbench.analysis.results import write_results_csv
 
 # Scripts run once per (n, cache, strategy); SINGLE ones once per round (their own axes).
 GRID_BENCHMARKS = ("daemon_startup", "driver_startup", "apis", "parse", "tracing_overhead", "scenarios")
@@ -39,11 +41,14 @@ BEYOND_BENCHMARKS = ("daemon_startup", "driver_startup", "apis", "scenarios")
 
 @dataclass(frozen=True)
 class Block:
-    """One part of a grid: these benchmarks for every (n, cache, strategy) of the block."""
+    """One part of a grid: these benchmarks for every (n, cache, strategy) of the block, and for
+    every combination of the values of further axes (parameters of BenchParams with a sweep
+    flag; an axis not given runs at its default)."""
     emulators: tuple[int, ...]
     strategies: tuple[str, ...]
     benchmarks: tuple[str, ...]
     caches: tuple[str, ...] = ("cold", "warm")
+    axes: tuple[tuple[str, tuple[Any, ...]], ...] = ()
 
 
 def main_grid(emulators: Sequence[int], beyond: Sequence[int]) -> list[Block]:
@@ -87,7 +92,7 @@ _SCENARIO_CACHES = {"scenarios": ("cold",)}
 # would otherwise run the untimed setup hundreds of times). Values within one pyperf process are
 # correlated (a process keeps its memory layout, hash seed, caches: the A/A check saw one process
 # of a 120 us parse at 120 us throughout and the next at 160 us), so the process is the unit
-# `workbench compare` tests on (workbench.stats: per-process medians). Every mode therefore runs
+# `workbench compare` tests on (workbench.analysis.stats: per-process medians). Every mode therefore runs
 # several worker processes; a process needs only a few values for its median. Welch's t on
 # 5 vs 5 process medians can reach the p <= alpha/m a lone change needs under Benjamini-Hochberg
 # (m ~ 1,100 benchmarks on the full grid: 4.5e-5) for a 20% change when processes differ by ~3%.
@@ -111,21 +116,25 @@ class Job:
     strategy: str | None = None
     n: int | None = None
     cache: str | None = None
+    axes: tuple[tuple[str, Any], ...] = ()  # further BenchParams fields, by name, where not default
 
     @property
     def filename(self) -> str:
         parts = [self.benchmark]
         if self.n is not None:
             parts += [f"n{self.n:02d}", str(self.cache), str(self.strategy)]
+        parts += [f"{name}-{value}" for name, value in self.axes]
         return "--".join(parts + [f"r{self.round}"]) + ".json"
 
+    def params(self, latency: str, install_root: Path, cache_root: Path) -> BenchParams:
+        """The job's parameters; a script run once per round (no n) takes the defaults."""
+        grid = {} if self.n is None else {"strategy": self.strategy, "emulators": self.n, "cache": self.cache}
+        return BenchParams(latency=latency, install_root=install_root, cache_root=cache_root,
+                           **grid, **dict(self.axes))
+
     def argv(self, mode: Mode, latency: str, install_root: Path, cache_root: Path, out: Path) -> list[str]:
-        cmd = [sys.executable, "-m", f"workbench.bench.{self.benchmark}", *mode.args(self.cache), "-q",
-               "--latency", latency, "--install-root", str(install_root),
-               "--cache-root", str(cache_root), "-o", str(out)]
-        if self.n is not None:
-            cmd += ["--strategy", str(self.strategy), "--emulators", str(self.n), "--cache", str(self.cache)]
-        return cmd
+        return [sys.executable, "-m", f"workbench.bench.{self.benchmark}", *mode.args(self.cache), "-q",
+                *self.params(latency, install_root, cache_root).to_argv(), "-o", str(out)]
 
 
 def resolve_strategies(spec: str | Sequence[str] | None = "all") -> list[str]:
@@ -164,9 +173,19 @@ def plan_grid(blocks: Sequence[Block], mode: Mode) -> list[Job]:
                     for blk in blocks:
                         if n in blk.emulators and cache in blk.caches and b in blk.benchmarks:
                             for s in ((FIXED_STRATEGY[b],) if b in FIXED_STRATEGY else blk.strategies):
-                                job = Job(b, r, s, n, cache)
-                                jobs.setdefault(job.filename, job)
+                                for axes in _axis_values(blk.axes):
+                                    job = Job(b, r, s, n, cache, axes)
+                                    jobs.setdefault(job.filename, job)
     return list(jobs.values())
+
+
+def _axis_values(axes: tuple[tuple[str, tuple[Any, ...]], ...]) -> list[tuple[tuple[str, Any], ...]]:
+    """Every combination of the block's further axes, each value left out where it is the
+    field's default (so a job at the defaults has the name it had before the axis existed)."""
+    defaults = {f.name: f.default for f, _ in specs()}
+    names = [name for name, _ in axes]
+    return [tuple((k, v) for k, v in zip(names, combo) if v != defaults[k])
+            for combo in itertools.product(*(values for _, values in axes))]
 
 
 class SweepMismatch(ResultsError):
@@ -214,9 +233,10 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
               latency: str = "recorded", mode: str = "quick",
               benchmarks: Sequence[str] = GRID_BENCHMARKS + SINGLE_BENCHMARKS,
               caches: Sequence[str] = ("cold", "warm"), progress: bool = True,
-              blocks: Sequence[Block] | None = None) -> SweepResult:
-    """Run the grid into `out`: one block from (emulators, strategies, benchmarks, caches), or
-    `blocks` when given (the main job's main_grid)."""
+              blocks: Sequence[Block] | None = None, axes: Mapping[str, Sequence[Any]] | None = None
+              ) -> SweepResult:
+    """Run the grid into `out`: one block from (emulators, strategies, benchmarks, caches and
+    further `axes`: BenchParams field -> values), or `blocks` when given (the main job's main_grid)."""
     import datetime as dt
 
     from tqdm import tqdm
@@ -225,7 +245,7 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
 
     if blocks is None:
         blocks = [Block(tuple(emulators), tuple(resolve_strategies(strategies)), tuple(benchmarks),
-                        tuple(caches))]
+                        tuple(caches), tuple((k, tuple(v)) for k, v in (axes or {}).items()))]
     m = MODES[mode]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ Where: `<bindir>/qemu-caps/<binary name>.xml` beside the binaries it describes, 
 A directory beside the binary travels with the package, needs no configuration, and is not
 matched by the `qemu-system-*` search; the override exists because distros keep data out of bin.
 
-What: `replies/`, the build-constant QMP replies of each binary (qemu/schema_store.py's format,
+What: `replies/`, the build-constant QMP replies of each binary (qemu/designs/schema_store.py's format,
 host-independent, so valid on any host: a probe that must still run, e.g. of a native emulator
 on a KVM host, skips those commands), and one `<prebuiltCaps>` per binary, holding the package's QEMU version and package string,
 the sha256 of the binary, the workbench cache format version, and a `<qemuCaps>` probed at
@@ -31,7 +31,7 @@ from lxml import etree
 
 from workbench import trace
 from workbench.qemu.capsdata import SELF_VERSION, QemuCaps
-from workbench.qemu.schema_store import binary_digest
+from workbench.qemu.designs.schema_store import binary_digest
 
 PREBUILT_ENV = "WORKBENCH_PREBUILT_DIR"
 SUBDIR = "qemu-caps"
@@ -94,7 +94,7 @@ def build_prebuilt(bindir: Path, timeout_s: float = 30.0) -> list[Built]:
     unusable) and write `bindir/qemu-caps/` whole, atomically; an existing one is replaced."""
     from workbench.errors import ProbeError
     from workbench.qemu.probe import probe
-    from workbench.qemu.schema_store import ReplyStore
+    from workbench.qemu.designs.schema_store import ReplyStore
 
     bindir = Path(bindir).absolute()
     binaries = sorted(p for p in bindir.glob("qemu-system-*") if p.is_file() and os.access(p, os.X_OK))

@@ -3,47 +3,30 @@
 pyperf's JSON files are the record. Every benchmark our scripts write carries its parameters as
 `wb_*` metadata, so a row is built from metadata alone (file names only matter for resuming).
 The regression rule (moderated t on per-process medians, Benjamini-Hochberg, a ratio CI beyond a
-minimum relevant change) is workbench.stats; compare() applies it per benchmark.
+minimum relevant change) is workbench.analysis.stats; compare() applies it per benchmark.
 """
 from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyperf
 
 from workbench.errors import ResultsError
-from workbench.rundir import MACHINE_FILE, MODEL, RESULTS_CSV, result_files  # noqa: F401 (re-exported)
+from workbench.params import BenchParams, key_columns
+from workbench.analysis.rundir import MACHINE_FILE, MODEL, RESULTS_CSV, result_files  # noqa: F401 (re-exported)
 
 # Where a value comes from: a real QEMU binary, a replaying emulator, or a model (not a timing).
 SOURCES = ("measured-real", "measured-replay", "modelled")
-# Parameters that identify what was measured; `latency` is left out on purpose so that a run
-# made with --latency 2 is compared with a recorded-latency one.
-KEY = ["benchmark", "case", "phase", "system", "strategy", "n_emulators", "cache", "emulators", "domains"]
+# Parameters that identify what was measured (BenchParams' keyed fields and the row descriptors);
+# `latency` is left out on purpose so that a run made with --latency 2 is compared with a
+# recorded-latency one.
+KEY = key_columns()
 COLUMNS = KEY + ["latency", "run_index", "value_index", "time_s", "source", "name", "file"]
-
-
-@dataclass
-class Row:
-    benchmark: str
-    case: str
-    phase: str
-    system: str
-    strategy: str | None
-    n_emulators: int | None
-    cache: str | None
-    emulators: str
-    domains: int | None
-    latency: str | None
-    run_index: int
-    value_index: int
-    time_s: float
-    source: str
-    name: str
-    file: str
+_INT_COLUMNS = ("n_emulators", "domains")
 
 
 def source_of(md: dict) -> str:
@@ -88,44 +71,56 @@ def _time(path: Path, bench: str, v: object) -> float:
     return t
 
 
-def suite_rows(path: Path) -> list[Row]:
-    """One Row per value (warmups left out) of every benchmark in one pyperf JSON file."""
+def suite_rows(path: Path) -> list[dict[str, Any]]:
+    """One row per value (warmups left out) of every benchmark in one pyperf JSON file: the
+    COLUMNS, then every other wb_* key the benchmark carries (its own parameters and counts:
+    workers, host, launches...) under its name without the prefix. pyperf keeps a key at the
+    benchmark level only where every worker process agrees on it, so each value takes its own
+    process's metadata first."""
     suite = load_suite(path)
     rows = []
     for bench in suite.get_benchmarks():
-        md = bench.get_metadata()
-        unit = md.get("unit", "second")
-        if unit != "second":
+        common = bench.get_metadata()
+        if common.get("unit", "second") != "second":
             continue  # only timings go into time_s
-        n = _count(path, bench.get_name(), "wb_n_emulators", md.get("wb_n_emulators"))
-        domains = _count(path, bench.get_name(), "wb_domains", md.get("wb_domains"))
         value_index = 0
         for run_index, run in enumerate(bench.get_runs()):
-            for v in run.values:  # calibration runs have no values
-                rows.append(Row(
-                    benchmark=md.get("wb_benchmark", bench.get_name()), case=md.get("wb_case", ""),
-                    phase=md.get("wb_phase", "total"), system=md.get("wb_system", MODEL), strategy=md.get("wb_strategy"),
-                    n_emulators=n, cache=md.get("wb_cache"),
-                    emulators=md.get("wb_emulators", "simulated"),
-                    domains=domains,
-                    latency=md.get("wb_latency"), run_index=run_index, value_index=value_index,
-                    time_s=_time(path, bench.get_name(), v), source=source_of(md), name=bench.get_name(), file=Path(path).name))
+            if not run.values:
+                continue  # calibration runs have no values
+            md = common | run.get_metadata()
+            base = _row_base(path, md, bench.get_name())
+            for v in run.values:
+                rows.append(base | {"run_index": run_index, "value_index": value_index,
+                                    "time_s": _time(path, bench.get_name(), v)})
                 value_index += 1
     return rows
 
 
+def _row_base(path: Path, md: dict[str, Any], name: str) -> dict[str, Any]:
+    params = BenchParams.from_metadata(md)
+    return params | {
+        "benchmark": md.get("wb_benchmark", name), "case": md.get("wb_case", ""),
+        "phase": md.get("wb_phase", "total"), "system": md.get("wb_system", MODEL),
+        "n_emulators": _count(path, name, "wb_n_emulators", params.get("n_emulators")),
+        "emulators": md.get("wb_emulators", "simulated"),
+        "domains": _count(path, name, "wb_domains", params.get("domains")), "source": source_of(md),
+        "name": name, "file": Path(path).name}
+
+
 def load_run(run_dir: Path) -> pd.DataFrame:
-    """The tidy table of a run directory: one row per value of every pyperf JSON file in it."""
-    rows = [asdict(r) for f in result_files(run_dir) for r in suite_rows(f)]
-    df = pd.DataFrame(rows, columns=COLUMNS)
-    for col in ("n_emulators", "domains"):
+    """The tidy table of a run directory: one row per value of every pyperf JSON file in it, with
+    every parameter its benchmarks recorded (COLUMNS first, then the others by name)."""
+    rows = [r for f in result_files(run_dir) for r in suite_rows(f)]
+    extra = sorted({k for r in rows for k in r} - set(COLUMNS))
+    df = pd.DataFrame(rows, columns=COLUMNS + extra)
+    for col in _INT_COLUMNS:
         df[col] = df[col].astype("Int64")
     return df
 
 
 def write_results_csv(run_dir: Path) -> Path:
     """results.csv beside the JSON files (derived: safe to delete)."""
-    from workbench import rundir
+    from workbench.analysis import rundir
 
     return rundir.write_results_csv(run_dir, load_run(run_dir))
 
@@ -149,9 +144,9 @@ def compare(run_a: Path | pd.DataFrame, run_b: Path | pd.DataFrame, min_change: 
             alpha: float = 0.05) -> pd.DataFrame:
     """Per benchmark (KEY) in both runs: medians, ratio b/a of process medians with CI, p, BH p, verdict.
 
-    The rule lives in workbench.stats (its METHOD names it); `regression` is verdict == regression.
+    The rule lives in workbench.analysis.stats (its METHOD names it); `regression` is verdict == regression.
     """
-    from workbench import stats
+    from workbench.analysis import stats
 
     a, b = _frame(run_a), _frame(run_b)
 
