@@ -137,3 +137,46 @@ else:
         time_columns=["libvirt_s", "model_s", "gap_s"],
         names={"libvirt_s": "libvirt 9.0", "model_s": "model", "gap_s": "libvirt minus model"}))
     display(Markdown("\n".join(mvr.phase_conclusions(ph, tolerance))))
+
+# %% [markdown]
+# ## libvirt 9.0's own test data as the oracle (QEMU 4.2 to 8.0, six architectures)
+# Each `tests/qemucapabilitiesdata/caps_<qemu>.<arch>.replies` of libvirt 9.0's source replayed
+# to the workbench's probe and compared with libvirt's `caps_*.xml` and `domaincapsdata/*.xml`
+# (`workbench validate --libvirt-tests DIR`; docs/model.md). Then, from the same files: how much of
+# what schema-reuse keeps per QEMU build (query-qmp-schema and the other build-constant replies)
+# stays the same from one QEMU version to the next.
+
+# %%
+from workbench.analysis import qemu_versions
+from workbench.libvirt9 import oracle
+from workbench.sim.libvirt_replies import default_tests_dir
+
+libvirt_tests = default_tests_dir()
+if not (libvirt_tests / "qemucapabilitiesdata").is_dir():
+    plots.note(f"libvirt 9.0's test data is not at {libvirt_tests}: scripts/fetch-libvirt-source.sh fetches it.")
+else:
+    oracle_report = oracle.run(libvirt_tests).to_json()
+    per_file = qemu_versions.oracle_per_file(oracle_report)
+    display(tables.show_table(per_file, output_dir, "libvirt_tests",
+                              "The workbench's probe on libvirt 9.0's test data, per file and check "
+                              "(aspects compared; deliberate = a deviation above)",
+                              "recorded (libvirt's replies and what libvirt 9.0 derived from them)",
+                              str(libvirt_tests), time_columns=[], max_rows=15))
+    c = oracle_report["counts"]
+    display(Markdown(f"**{c['yes']} aspects agree, {c['deliberate']} differ deliberately, {c['NO']} differ "
+                     f"without a deviation.** The workbench derives {oracle_report['derived_flags']} of "
+                     f"libvirt 9.0's {oracle_report['libvirt_flags']} live capability flags (only those are compared)."))
+    shares = qemu_versions.schema_change_shares(libvirt_tests)
+    display(tables.show_table(shares, output_dir, "schema_change",
+                              "Between consecutive QEMU versions of one architecture: the share of query-qmp-schema "
+                              "entries and of the build-constant replies (by count and bytes) left unchanged",
+                              "recorded (libvirt 9.0's test data)", str(libvirt_tests), time_columns=[], max_rows=25))
+    display(Markdown(
+        "Between releases almost all of the build-constant bytes change (median share unchanged "
+        f"{shares['build_constant_bytes_unchanged_share'].median():.0%}; the schema reply itself was identical in "
+        f"{int(shares['schema_identical'].sum())} of {len(shares)} pairs). Schema entries are compared as whole JSON "
+        "objects, so QEMU's renumbered implicit type names count as changes. For schema-reuse this means "
+        "a store keyed on anything coarser than the build (the version number alone, or the architecture) "
+        "would hand out wrong replies after nearly every upgrade; keyed on the binary's bytes, version, package "
+        "and module directory, an upgrade is a miss, never a stale hit: its staleness risk lies only in "
+        "what the key does not see (docs: workbench/qemu/designs/schema_store.py)."))

@@ -62,3 +62,38 @@ def processes_mentioning(marker: str) -> list[int]:
             except OSError:
                 pass
     return out
+
+
+class HangEvents:
+    """The FIFO a hanging replay announces itself on ($WORKBENCH_TMP/replay-hangs): `wait()`
+    blocks until a replay says it hangs (select on the FIFO, bounded: an event, not a poll)."""
+
+    def __init__(self, tmp: Path) -> None:
+        from workbench.sim.replay import HANG_FIFO
+
+        self.path = tmp / HANG_FIFO
+        os.mkfifo(self.path)
+        self.read_fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+        self.keep_fd = os.open(self.path, os.O_WRONLY)  # a writer always open: no EOF between replays
+
+    def wait(self, limit_s: float = 120) -> int:
+        import select
+
+        ready, _, _ = select.select([self.read_fd], [], [], limit_s)
+        assert ready, f"no replay announced a hang within {limit_s} s"
+        return int(os.read(self.read_fd, 64).split()[0])
+
+    def close(self) -> None:
+        os.close(self.read_fd)
+        os.close(self.keep_fd)
+        self.path.unlink()
+
+
+@pytest.fixture
+def hang_events(tmp_path_factory, monkeypatch):
+    """HangEvents in a fresh WORKBENCH_TMP (set for this test and the processes it starts)."""
+    tmp = tmp_path_factory.mktemp("hang")
+    monkeypatch.setenv("WORKBENCH_TMP", str(tmp))
+    events = HangEvents(tmp)
+    yield events
+    events.close()

@@ -102,30 +102,24 @@ def test_forked_helper_killed_and_reaped(make_install, tmp_path):
 
 
 @pytest.mark.parametrize("command", ["probe", "parse", "capabilities"])
-def test_sigterm_cleans_up(command, make_install, tmp_path):
+def test_sigterm_cleans_up(command, make_install, tmp_path, hang_events):
     inst = make_install(1, misbehave={"x86_64": "hang-at:query-kvm"})
     f = tmp_path / "d.xml"
     f.write_text(DOMAIN)
     args = {"probe": ["probe", str(inst / "qemu-system-x86_64"), "--timeout", "60"],
             "parse": ["parse", str(f), "--install", str(inst)],
             "capabilities": ["capabilities", "--install", str(inst)]}[command]
-    env = dict(os.environ, WORKBENCH_TMP=str(tmp_path))
     p = subprocess.Popen([sys.executable, "-m", "workbench.cli", *args], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=env)
-    # Wait for the state (the emulator is up, hanging), bounded; not for a length of time.
-    for _ in range(2000):
-        if processes_mentioning(str(inst)) and list(tmp_path.glob("qmp-*")):
-            break
-        try:
-            p.wait(timeout=0.01)
-            break
-        except subprocess.TimeoutExpired:
-            pass
+                         stderr=subprocess.PIPE, text=True)
+    # Wait for the state (the emulator is up, hanging): it says so on a FIFO.
+    hang_events.wait()
+    work = hang_events.path.parent  # the probe's WORKBENCH_TMP, where its qmp-* folder lives
+    assert list(work.glob("qmp-*")), "the hanging probe has no temp folder"
     assert p.poll() is None, p.stderr.read()
     p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 143 and "terminated" in err, err
-    assert_clean(inst, err, tmp_path)
+    assert_clean(inst, err, work)
 
 
 # ---- property-based fuzzing ----------------------------------------------------------------
@@ -218,7 +212,7 @@ def test_daemon_load_loopback(make_install, tmp_path):
     assert p.returncode == 0 and not sock.exists()
 
 
-def test_hanging_emulator_does_not_block_other_daemon_clients(make_install, tmp_path):
+def test_hanging_emulator_does_not_block_other_daemon_clients(make_install, tmp_path, hang_events):
     inst = make_install(3, misbehave={"aarch64": "hang-at:query-kvm"})
     sock = tmp_path / "d.sock"
     p = subprocess.Popen([sys.executable, "-m", "workbench.cli", "daemon", "--socket", str(sock),
@@ -234,9 +228,7 @@ def test_hanging_emulator_does_not_block_other_daemon_clients(make_install, tmp_
                 answer.append(str(e))
         t = threading.Thread(target=slow)
         t.start()
-        for _ in range(100000):  # bounded wait for the state: the hanging emulator is up
-            if processes_mentioning(str(inst / "qemu-system-aarch64")):
-                break
+        hang_events.wait()  # the state: the hanging emulator is up and hangs
         assert processes_mentioning(str(inst / "qemu-system-aarch64"))
         assert "<domainCapabilities>" in call(sock, "get_domain_capabilities", {"arch": "x86_64"})
         assert call(sock, "list_domains", {}) == []

@@ -115,3 +115,61 @@ def test_a_command_the_replies_lack_is_a_labelled_sequence_difference(tmp_path):
     assert report.exit_code == 1 and bad
     assert bad[0].aspect in ("sequence", "probe")
     assert "query-machines" in bad[0].detail or "query-machines" in bad[0].model
+
+
+def test_qemu_spec_parsing():
+    targets = ["x86_64", "i386", "aarch64"]
+    assert lr.parse_qemu_spec("", targets) == {}
+    assert lr.parse_qemu_spec("8.0.0", ["x86_64"]) == {"x86_64": "8.0.0"}
+    assert lr.parse_qemu_spec("x86_64=8.0.0,aarch64=4.2.0", targets) == {"x86_64": "8.0.0", "aarch64": "4.2.0"}
+    assert lr.parse_qemu_spec("x86_64=8.0.0,s390x=4.2.0", targets, ignore_absent=True) == {"x86_64": "8.0.0"}
+    assert lr.spec_label({"x86_64": "8.0.0", "aarch64": "4.2.0"}) == "aarch64@4.2.0+x86_64@8.0.0"
+    for bad in ("8", "x86_64=8", "s390x=4.2.0", "x86_64=8.0.0,x86_64=7.2.0"):
+        with pytest.raises(UsageError):
+            lr.parse_qemu_spec(bad, targets)
+
+
+def test_install_qemu_without_that_version_is_a_usage_error(tmp_path, capsys):
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    _replies(tests, MINI)
+    assert cli_main(["install", str(tmp_path / "i"), "--emulators", "2", "--qemu", "8.0.0",
+                     "--libvirt-tests", str(tests)]) == 2
+    assert "no QEMU 8.0.0 for i386" in capsys.readouterr().err
+
+
+@needs_source
+def test_a_mixed_install_probes_each_version_and_says_modelled(tmp_path):
+    from workbench.qemu.probe import probe
+    from workbench.sim.install import MANIFEST, install
+
+    inst = install(tmp_path / "i", 3, latency="none", qemu="x86_64=8.0.0,aarch64=4.2.0",
+                   libvirt_tests=TESTS)
+    manifest = json.loads((tmp_path / "i" / MANIFEST).read_text())
+    assert {t: q["timings"] for t, q in manifest["qemu"].items()} == {"x86_64": "modelled",
+                                                                      "aarch64": "modelled"}
+    versions = {p.name: probe(str(p), teardown="pidfd").caps for p in inst.paths}
+    assert versions["qemu-system-x86_64"].version == 7002050  # libvirt's 8.0.0 file: a 7.2.50 build
+    assert versions["qemu-system-aarch64"].version == 4002000
+    assert not versions["qemu-system-aarch64"].kvm  # another arch's QEMU has no KVM on this host
+    assert versions["qemu-system-i386"].version // 1000 == 7002  # the 7.2 recording
+
+
+def test_schema_change_shares_between_consecutive_versions(tmp_path):
+    from workbench.analysis.qemu_versions import schema_change_shares
+
+    def file(version: str, schema: list, tpm: list) -> None:
+        objs = MINI[:6] + [{"execute": "query-qmp-schema"}, {"return": schema},
+                           {"execute": "query-tpm-models"}, {"return": tpm}]
+        objs[3] = {"return": {"qemu": dict(zip(("major", "minor", "micro"), map(int, version.split(".")))),
+                              "package": ""}}
+        _replies(tmp_path, objs, f"caps_{version}.x86_64.replies")
+
+    file("7.1.0", [{"name": "a"}, {"name": "b"}], ["tpm-tis"])
+    file("7.2.0", [{"name": "a"}, {"name": "b2"}, {"name": "c"}, {"name": "d"}], ["tpm-tis"])
+    file("8.0.0", [{"name": "a"}, {"name": "b2"}, {"name": "c"}, {"name": "d"}], ["tpm-crb"])
+    rows = schema_change_shares(tmp_path).to_dict("records")
+    assert [(r["from"], r["to"]) for r in rows] == [("7.1.0", "7.2.0"), ("7.2.0", "8.0.0")]
+    assert rows[0]["schema_unchanged_share"] == 0.25 and not rows[0]["schema_identical"]
+    assert rows[0]["build_constant_unchanged_share"] == 0.5  # tpm-models the same, schema not
+    assert rows[1]["schema_identical"] and rows[1]["build_constant_unchanged_share"] == 0.5

@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -353,28 +352,9 @@ def test_kvm_honesty_without_usable_kvm(short_tmp, probe_root) -> None:
     assert caps.machines["tcg"]
 
 
-def test_latency_modes_ratio(make_install, probe_root) -> None:
-    """`recorded` costs clearly more than `none`, and a factor of 3 more again (one run, ratios).
-    The pidfd teardown: libvirt 9.0's fixed 200 ms poll per launch is not the replay's to scale."""
-    times = {}
-    for latency in ("none", "recorded", "3"):
-        binary = make_install(1, latency=latency) / "qemu-system-x86_64"
-        t0 = time.perf_counter()
-        probe(str(binary), teardown="pidfd")
-        times[latency] = time.perf_counter() - t0
-    assert times["recorded"] >= 1.3 * times["none"], times
-    assert times["3"] >= 1.5 * times["recorded"], times
-
-
-def test_recorded_ready_time(make_install, short_tmp) -> None:
-    """Exec -> parent exit takes about the recorded ready_s (a ratio: loose, both ways)."""
-    binary = make_install(1, latency="2") / "qemu-system-x86_64"
-    ready = _recorded("x86_64").launch_for("kvm:tcg").ready_s
-    proc = process.launch(str(binary), "kvm:tcg", 20)
-    try:
-        assert 2 * ready * 0.8 <= proc.ready_s <= 2 * ready * 4, (proc.ready_s, ready)
-    finally:
-        process.cleanup(proc.tmpdir, proc.pid)
+# How long a replay takes at each latency, and how close it comes to the real binary, are timings:
+# the replay_fidelity benchmark and `workbench fidelity` measure them beside the real binaries in
+# the same run; here only the arithmetic is tested (test_replay_timing_model_arithmetic).
 
 
 MISBEHAVIOURS = [
@@ -392,14 +372,13 @@ def test_misbehaviour_fails_probe_cleanly(make_install, probe_root, mode: str, s
     dest = make_install(1, misbehave={"x86_64": mode})
     binary = str(dest / "qemu-system-x86_64")
     assert _processes_mentioning(str(dest)) == []
-    t0 = time.monotonic()
     with pytest.raises(ProbeError) as e:
         probe(binary, command_timeout_s=1, launch_timeout_s=2)
-    took = time.monotonic() - t0
     assert isinstance(e.value, error), e.value
     assert e.value.binary == binary and e.value.step == step, str(e.value)
     assert binary in str(e.value) and step in str(e.value)
-    assert took < 2 + 1 + 3, took  # within its limits (plus start-up), not the default 10 s
+    if error is ProbeTimeout:  # the limits given, not the default 10 s
+        assert f"within {2 if step == 'launch' else 1} s" in str(e.value), str(e.value)
     if mode == "exit-at-start":
         assert "boom" in e.value.reason
     assert _processes_mentioning(str(dest)) == []

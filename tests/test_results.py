@@ -157,7 +157,7 @@ def test_a_truncated_result_file_is_a_results_error_naming_it(tmp_path):
 @pytest.mark.skipif(not (REFERENCE / "machine.json").exists(), reason="no committed reference run")
 def test_the_reference_run_loads_and_a_legacy_machine_file_reads_as_format_0(tmp_path):
     info = rundir.read_run_info(REFERENCE)
-    assert info.format_version == rundir.FORMAT_VERSION and len(info.code_sha256) == 64
+    assert 1 <= info.format_version <= rundir.FORMAT_VERSION and len(info.code_sha256) == 64
     df = results.load_run(REFERENCE)
     assert len(df) > 1000 and set(df["source"]) == {"measured-real", "measured-replay"}
     assert set(df[df["emulators"] == "real"]["source"]) == {"measured-real"}
@@ -181,18 +181,31 @@ def test_run_info_is_validated_and_written_with_its_version(tmp_path):
     rundir.write_run_info(tmp_path, {"format_version": rundir.FORMAT_VERSION, "code_sha256": "a" * 64,
                                      "git_commit": "c", "git_dirty": True})
     info = rundir.read_run_info(tmp_path)
-    assert (info.format_version, info.code_sha256, info.git_commit, info.git_dirty) == (1, "a" * 64, "c", True)
+    assert (info.format_version, info.code_sha256, info.git_commit, info.git_dirty) == (
+        rundir.FORMAT_VERSION, "a" * 64, "c", True)
 
 
-def test_code_hash_covers_every_module_of_the_package(tmp_path):
-    pkg = tmp_path / "workbench"
-    (pkg / "qemu").mkdir(parents=True)
-    (pkg / "a.py").write_text("x = 1\n")
-    (pkg / "qemu" / "b.py").write_text("y = 1\n")
-    before = rundir.code_hash(pkg)
-    (pkg / "qemu" / "b.py").write_text("y = 2\n")  # code under test, not a benchmark script
-    assert rundir.code_hash(pkg) != before
-    assert len(rundir.collect_run_info()["code_sha256"]) == 64
+def test_code_hash_covers_every_input_that_shapes_a_number(tmp_path):
+    files = {"workbench/a.py": "x = 1\n", "workbench/qemu/b.py": "y = 1\n", "workbench/schema.rng": "<a/>",
+             "notebooks/summary.py": "# %%\n", "data/transcripts/qemu-system-sh4.json.gz": "gz",
+             "data/domains/x.xml": "<domain/>", "data/libvirt9/facts.json": "{}", "pyproject.toml": "[x]"}
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    before = rundir.code_hash(tmp_path)
+    for rel, text in files.items():  # each one changes the hash
+        (tmp_path / rel).write_text(text + " ")
+        assert rundir.code_hash(tmp_path) != before, rel
+        (tmp_path / rel).write_text(text)
+    assert rundir.code_hash(tmp_path) == before
+    (tmp_path / "data/results/r1").mkdir(parents=True)  # outputs and caches are not inputs
+    (tmp_path / "data/results/r1/x.json").write_text("{}")
+    (tmp_path / "workbench/__pycache__").mkdir()
+    (tmp_path / "workbench/__pycache__/a.cpython-311.pyc").write_bytes(b"\0")
+    assert rundir.code_hash(tmp_path) == before
+    info = rundir.collect_run_info()
+    assert len(info["code_sha256"]) == 64 and info["format_version"] == rundir.FORMAT_VERSION
+    assert {"libvirt", "qemu", "packages"} <= set(info)
 
 
 def test_source_comes_from_metadata_or_the_emulator_kind(tmp_path):

@@ -207,3 +207,35 @@ def test_compare_help_quotes_what_the_modes_can_detect():
         quoted = [int(x) for x in re.findall(r"(\d+)%", line.split(")", 1)[1])[:3]]
         assert quoted == [round(100 * stats.minimum_detectable_change(sd * math.sqrt(2 / n), 2 * n - 2 + 10, 700))
                           for sd in (0.02, 0.05, 0.10)], mode
+
+
+def test_paired_ratio_removes_the_load_both_sides_share():
+    # each pair measured under its own load (x1 to x3); the replay 10% slower in every pair:
+    # pairing finds 1.10 with a tight CI, where the unpaired spread would hide it
+    rng = random.Random(11)
+    load = [rng.uniform(1, 3) for _ in range(8)]
+    real = [0.1 * f * rng.lognormvariate(0, 0.01) for f in load]
+    replay = [0.11 * f * rng.lognormvariate(0, 0.01) for f in load]
+    eff = stats.paired_ratio(real, replay)
+    assert eff.ci_low < 1.1 < eff.ci_high and eff.ci_high - eff.ci_low < 0.05
+    assert stats.fidelity_verdict(eff) == "differs"
+    same = stats.paired_ratio(real, [x * 1.01 for x in real])
+    assert stats.fidelity_verdict(same) == "faithful"
+    wide = stats.paired_ratio([1.0, 1.0, 1.0], [0.9, 1.2, 1.0])
+    assert stats.fidelity_verdict(wide) == "inconclusive"
+    assert stats.fidelity_verdict(stats.paired_ratio([1.0], [1.3])) == "inconclusive"  # one pair: no CI
+    with pytest.raises(ValueError, match="pairs"):
+        stats.paired_ratio([1.0, 2.0], [1.0])
+
+
+def test_parallel_fidelity_rows_compare_speed_ups_side_by_side():
+    from workbench.bench.fidelity_parallel import scaling_rows
+
+    times = {(1, "real"): [4.0, 4.2, 4.1], (1, "simulated"): [4.0, 4.1, 4.2],
+             (8, "real"): [2.2, 2.3, 2.2], (8, "simulated"): [1.7, 1.8, 1.75]}
+    rows = scaling_rows(times)
+    assert [r["workers"] for r in rows] == [1, 8]
+    assert rows[0]["speedup_ratio"] == pytest.approx(1.0)
+    r8 = rows[1]
+    assert r8["speedup_real"] == pytest.approx(4.1 / 2.2) and r8["speedup_simulated"] == pytest.approx(4.1 / 1.75)
+    assert r8["speedup_ratio"] > 1.2 and r8["verdict"] == "differs"  # replays overstating the speed-up show

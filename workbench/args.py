@@ -50,6 +50,28 @@ def emulator_list(text: str) -> list[int]:
     return values
 
 
+def target_list(text: str) -> list[str]:
+    """`--targets`: comma-separated target names of the install order (x86_64, sh4eb, ...)."""
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in names if t not in INSTALL_ORDER]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown targets {unknown or text!r}; choose from "
+                                         f"{', '.join(INSTALL_ORDER)}")
+    return names
+
+
+def qemu_spec(text: str) -> str:
+    """`--qemu`: '' (the 7.2 recordings), a QEMU version X.Y.Z, or TARGET=X.Y.Z joined by + or ,."""
+    from workbench.errors import UsageError
+    from workbench.sim.libvirt_replies import parse_qemu_spec
+
+    try:
+        parse_qemu_spec(text, list(INSTALL_ORDER))
+    except UsageError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
 def latency(text: str) -> str:
     """`--latency`: recorded (replay recorded timings), none (answer at once) or a factor >= 0."""
     from workbench.sim.replay import parse_latency

@@ -18,6 +18,17 @@ class UsageError(WorkbenchError):
     exit_code = 2
 
 
+class BadValue(UsageError, ValueError):
+    """A value outside what a function accepts (an emulator count, a target or strategy name, a
+    host root that is no directory). Also a ValueError, the built-in name for the same thing, so
+    code that tries a value and falls back keeps working."""
+
+
+class CorruptFile(WorkbenchError, ValueError):
+    """A file the workbench wrote before (a cache entry, a prebuilt capabilities file, a reply
+    store entry) that does not read back; its reader discards it and probes again."""
+
+
 class InvalidArgument(UsageError):
     """An API parameter the caller got wrong (the daemon maps it to JSON-RPC invalid params)."""
 

@@ -107,7 +107,7 @@ def answer(df: pd.DataFrame, benchmark: str = BENCHMARK) -> Answer:
         r = ratios[0]
         base = next(ln for ln in lines if ln.run == r.run and ln.strategy == plots.BASELINE)
         share = plots.replayed_qemu_s(cold[cold["run"] == r.run], r.n) / base.median_s
-    return Answer(benchmark, lines, ratios, plots.kind(cold) if len(cold) else "measured",
+    return Answer(benchmark, lines, ratios, plots.kind(cold),
                   plots.provenance(cold) if len(cold) else "no data",
                   int(q["n_emulators"].min()) if len(q) else 1, share)
 

@@ -136,13 +136,18 @@ def series_style(df: pd.DataFrame) -> dict[tuple[str, str], dict]:
     return out
 
 
+KIND_OF_SOURCE = {"measured-real": "measured", "measured-replay": "replayed", "modelled": "modelled"}
+
+
 def kind(df: pd.DataFrame) -> str:
-    """The provenance label of df's rows: measured (real binaries), replayed (simulated emulators
-    replaying recordings of real QEMU), or both."""
-    sources = set(df["source"].dropna()) if "source" in df else set()
-    words = (["measured"] if "measured-real" in sources else []) + \
-        (["replayed"] if "measured-replay" in sources else []) + (["modelled"] if "modelled" in sources else [])
-    return " and ".join(words) or "measured"
+    """The provenance label of df's rows, from their `source` only: measured (real binaries),
+    replayed (simulated emulators replaying recordings of real QEMU), modelled, or a list of
+    these. A source this table does not know is named as such, never taken for measured; rows
+    without a source say "no data"."""
+    sources = list(dict.fromkeys(df["source"].dropna())) if "source" in df else []
+    known = [KIND_OF_SOURCE[s] for s in KIND_OF_SOURCE if s in sources]
+    unknown = [f"unknown source {s!r}" for s in sources if s not in KIND_OF_SOURCE]
+    return " and ".join(known + unknown) or "no data"
 
 
 def provenance(df: pd.DataFrame) -> str:

@@ -1,13 +1,16 @@
 """The one owner of a run directory's layout: its provenance file, result files and results CSV.
 
 A run directory holds one pyperf JSON file per job, `machine.json` (the machine and the
-provenance of the code that measured: format version, a hash of the whole `workbench` package,
-the git commit and whether the tree was dirty, the sweep settings) and `results.csv` (derived
+provenance of what measured: format version, a hash of every input that shapes a number, the
+git commit and whether those inputs were dirty, the QEMU and libvirt versions, the sweep settings) and `results.csv` (derived
 from the JSON files; safe to delete). The writer (`collect_run_info` + `write_run_info`) and the
 reader (`read_run_info`) live here and nowhere else.
 
 Format versions: 0 = legacy (no `format_version`; `bench_code_sha256` hashed only
 workbench/bench/*.py): read what is there. 1 = `code_sha256` over every workbench/**/*.py.
+2 = `code_sha256` over every file of CODE_INPUTS (the package, the notebooks that turn results
+into figures, the recordings replayed, the domain corpus, libvirt's data the model reads, the
+dependency list) and `git_dirty` over the same paths; `libvirt` and the Debian package versions.
 """
 from __future__ import annotations
 
@@ -26,8 +29,11 @@ from workbench.paths import REPO_ROOT
 MACHINE_FILE = "machine.json"
 RESULTS_CSV = "results.csv"
 MODEL = "model"  # `wb_system` of the workbench's own rows; real libvirt's say "libvirt 9.0"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PACKAGE_DIR = REPO_ROOT / "workbench"
+# Everything in the checkout that shapes a number or a figure (data/results is output, not input).
+CODE_INPUTS = ("workbench", "notebooks", "data/transcripts", "data/domains", "data/libvirt9", "pyproject.toml")
+_SKIPPED_PARTS = {"__pycache__", ".ipynb_checkpoints"}
 
 
 @dataclass(frozen=True)
@@ -42,13 +48,19 @@ class RunInfo:
 
 
 # -- writing -----------------------------------------------------------------------------------
-def code_hash(package_dir: Path = PACKAGE_DIR) -> str:
-    """sha256 over every .py file of the workbench package (relative path + bytes), in order."""
+def code_hash(root: Path = REPO_ROOT, inputs: tuple[str, ...] = CODE_INPUTS) -> str:
+    """sha256 over every file of `inputs` below `root` (relative path + bytes, in path order),
+    caches and compiled files left out; a missing input counts as absent."""
     h = hashlib.sha256()
-    for p in sorted(package_dir.rglob("*.py")):
-        if "__pycache__" in p.parts:
+    files = []
+    for name in inputs:
+        top = root / name
+        files += [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
+    for p in sorted(set(files)):
+        rel = p.relative_to(root)
+        if _SKIPPED_PARTS & set(rel.parts) or p.suffix == ".pyc":
             continue
-        h.update(p.relative_to(package_dir).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+        h.update(rel.as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()
 
 
@@ -71,13 +83,16 @@ def collect_run_info() -> dict[str, Any]:
                     if l.startswith("MemTotal:")), 0)
     qemu = Path("/usr/bin/qemu-system-x86_64")
     commit = _run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"])
-    dirty = bool(_run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--", "workbench"]))
+    dirty = bool(_run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--", *CODE_INPUTS]))
     return {
         "format_version": FORMAT_VERSION,
         "cpu_model": cpuinfo("model name"), "cores": os.cpu_count(), "memory_gib": round(mem_kib / 2**20, 1),
         "kernel": platform.release(), "os": _run(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
         "python": platform.python_version(),
         "qemu": _run([str(qemu), "--version"]).splitlines()[0] if qemu.exists() else None,
+        "libvirt": _run(["virsh", "--version"]) or None,  # the installed client library's version
+        "packages": {name: _run(["dpkg-query", "-W", "-f", "${Version}", name]) or None
+                     for name in ("qemu-system-x86", "libvirt0", "libvirt-daemon")},
         "kvm_device": os.path.exists("/dev/kvm"),
         "kvm_usable": os.access("/dev/kvm", os.R_OK | os.W_OK),
         "git_commit": commit or None, "git_dirty": dirty, "code_sha256": code_hash(),

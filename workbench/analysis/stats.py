@@ -275,3 +275,40 @@ def run_shift(verdicts: Sequence[Verdict]) -> float:
     """Median ratio over all tested benchmarks: the drift between the runs (context, not a test)."""
     r = sorted(v.effect.ratio for v in verdicts if not math.isnan(v.effect.ratio))
     return median(r) if r else math.nan
+
+
+# -- paired comparisons (replay fidelity) ----------------------------------------------------
+FIDELITY_TOLERANCE = 0.05  # a replay within 5% of its real binary counts as faithful
+
+
+def paired_ratio(reference: Sequence[float], candidate: Sequence[float], confidence: float = 0.95) -> Effect:
+    """Ratio candidate / reference of pairs measured side by side (a real probe and a replay's,
+    alternated in the same worker process or round), with Student's t interval on the mean
+    log difference of the pairs: the pairing removes what the two share (the machine's load at
+    that moment). Fewer than 2 pairs: the ratio without an interval."""
+    if len(reference) != len(candidate):
+        raise ValueError(f"paired_ratio needs pairs: {len(reference)} reference, {len(candidate)} candidate values")
+    d = [math.log(c) - math.log(r) for r, c in zip(reference, candidate) if r > 0 and c > 0]
+    if not d:
+        return Effect(math.nan, math.nan, math.nan)
+    m = _mean(d)
+    if len(d) < 2:
+        return Effect(math.exp(m), math.nan, math.nan)
+    se = math.sqrt(_ss(d) / (len(d) - 1) / len(d))
+    q = float(student_t.ppf(1 - (1 - confidence) / 2, len(d) - 1))
+    return Effect(math.exp(m), math.exp(m - q * se), math.exp(m + q * se))
+
+
+def fidelity_verdict(effect: Effect, tolerance: float = FIDELITY_TOLERANCE) -> str:
+    """'faithful' when the whole CI of replay / real lies within the tolerance, 'differs' when it
+    lies wholly outside, 'inconclusive' otherwise (the pairs cannot tell). A cause for a
+    difference is not this function's to name: only evidence independent of the replay's own
+    numbers can (otherwise it is 'unexplained')."""
+    lo, hi = effect.ci_low, effect.ci_high
+    if math.isnan(lo) or math.isnan(hi):
+        return "inconclusive"
+    if 1 / (1 + tolerance) <= lo and hi <= 1 + tolerance:
+        return "faithful"
+    if lo > 1 + tolerance or hi < 1 / (1 + tolerance):
+        return "differs"
+    return "inconclusive"

@@ -67,6 +67,8 @@ class Bench:
              "wb_emulators": "simulated", "wb_source": "measured-replay", "wb_system": MODEL}
         if real:
             m.update(wb_emulators="real", wb_latency="real", wb_source="measured-real")
+        elif self.params.qemu:  # emulators replaying libvirt's test data: times borrowed, so modelled
+            m.update(wb_qemu=qemu_label(self.params.qemu, self.params.emulators), wb_source="modelled")
         if case:
             m["wb_case"] = case
         m.update({f"wb_{k}": v for k, v in extra.items()})
@@ -78,7 +80,8 @@ class Bench:
         self.runner.bench_time_func(param_name(name, metadata), time_func, metadata=metadata, **kwargs)
 
     def install(self) -> Path:
-        return ensure_install(self.args.install_root, self.args.emulators, self.args.latency)
+        return ensure_install(self.args.install_root, self.args.emulators, self.args.latency,
+                              self.params.qemu)
 
     def tmpdir(self, prefix: str) -> Path:
         return Path(tempfile.mkdtemp(prefix=prefix, dir=self._root))
@@ -111,14 +114,25 @@ def ensure_real_install(root: Path, n: int) -> Path | None:
     return _fill_once(dest, link)
 
 
-def ensure_install(root: Path, n: int, latency: str) -> Path:
-    """The read-only install for (n, latency), written once (atomically) and then reused."""
+def qemu_label(spec: str, n: int | str) -> str:
+    """The mix an install of n emulators gets from a --qemu spec: "aarch64@4.2.0+x86_64@8.0.0"."""
+    from workbench.sim.catalog import INSTALL_ORDER
+    from workbench.sim.libvirt_replies import parse_qemu_spec, spec_label
+
+    targets = list(INSTALL_ORDER if n == "all" else INSTALL_ORDER[:int(n)])
+    return spec_label(parse_qemu_spec(spec, targets, ignore_absent=True))
+
+
+def ensure_install(root: Path, n: int, latency: str, qemu: str = "") -> Path:
+    """The read-only install for (n, latency, qemu), written once (atomically) and then reused."""
     from workbench.sim.install import MANIFEST, install
 
-    dest = Path(root).absolute() / f"n{n}-{latency}"
+    mix = qemu_label(qemu, n) if qemu else ""
+    dest = Path(root).absolute() / (f"n{n}-{latency}" + (f"-{mix}" if mix else ""))
     if (dest / MANIFEST).is_file():
         return dest
-    return _fill_once(dest, lambda tmp: install(tmp, n, latency=latency))
+    return _fill_once(dest, lambda tmp: install(tmp, n, latency=latency, qemu=qemu,
+                                                  qemu_ignore_absent=True))
 
 
 def _fill_once(dest: Path, fill: Callable[[Path], Any]) -> Path:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from workbench.analysis import rundir
-from workbench.errors import ResultsError
+from workbench.errors import BadValue, ResultsError
 from workbench.params import BenchParams, specs
 from workbench.analysis.results import write_results_csv
 
@@ -145,7 +145,7 @@ def resolve_strategies(spec: str | Sequence[str] | None = "all") -> list[str]:
         (spec.split(",") if isinstance(spec, str) else list(spec))
     unknown = [s for s in names if s not in STRATEGIES]
     if unknown or not names:
-        raise ValueError(f"unknown strategies {unknown}; choose from {', '.join(STRATEGIES)} or all")
+        raise BadValue(f"unknown strategies {unknown}; choose from {', '.join(STRATEGIES)} or all")
     return names
 
 
@@ -275,8 +275,8 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
     work = Path(tempfile.mkdtemp(prefix="vcs-"))  # short: probe sockets live below /tmp anyway
     try:
         installs = work / "installs"
-        for n in sorted({j.n for j in todo if j.n is not None}):
-            ensure_install(installs, n, latency)  # once per sweep; read-only afterwards
+        for n, qemu in sorted({(j.n, str(dict(j.axes).get("qemu", ""))) for j in todo if j.n is not None}):
+            ensure_install(installs, n, latency, qemu)  # once per sweep; read-only afterwards
         bar = tqdm(total=len(jobs), initial=len(result.skipped), unit="job", disable=not progress,
                    dynamic_ncols=True)
         for job in todo:

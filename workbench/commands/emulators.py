@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from workbench.args import (TEARDOWN_HELP, emulator_count, latency, positive_int,
+from workbench.args import (TEARDOWN_HELP, emulator_count, latency, positive_int, qemu_spec, target_list,
                                      reaper_setting, teardown_mode)
 from workbench.errors import ProbeError, UsageError
 from workbench.sim.catalog import INSTALL_ORDER, MAX_SIMULATED
@@ -38,6 +38,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"('all': {len(INSTALL_ORDER)}; default {MAX_SIMULATED})")
     s.add_argument("--latency", type=latency, default="recorded",
                    help="recorded: replay recorded timings (default); none: answer at once; FACTOR: scale them")
+    s.add_argument("--qemu", type=qemu_spec, default="", metavar="VERSION|TARGET=VERSION,...",
+                   help="replay libvirt 9.0's test data (tests/qemucapabilitiesdata) of this QEMU "
+                        "version instead of the 7.2 recording: '8.0.0' for every target, or "
+                        "'x86_64=8.0.0,aarch64=4.2.0' for those targets (the others replay 7.2). "
+                        "Their times are borrowed from the 7.2 recording of the same target: "
+                        "modelled, not measured (docs/model.md)")
+    s.add_argument("--libvirt-tests", type=Path, default=None, metavar="DIR",
+                   help="libvirt 9.0 source's tests/ (default: where scripts/fetch-libvirt-source.sh "
+                        "puts it)")
     s.set_defaults(func=install)
 
     s = sub.add_parser("probe", help="probe binaries with libvirt's QMP sequence (through the cache if --cache-dir)",
@@ -62,10 +71,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "the prober's own work between commands, kill and clean up) on both sides "
                                    "and as recorded. The replay_fidelity benchmark times whole probes; this "
                                    "says which phase a difference is in.")
-    s.add_argument("--targets", type=lambda t: [x for x in t.split(",") if x], default=["sh4eb", "alpha", "m68k", "x86_64"],
+    s.add_argument("--targets", type=target_list, default=["sh4eb", "alpha", "m68k", "x86_64"],
                    help="comma-separated targets with a real binary here (default: sh4eb,alpha,m68k,x86_64)")
-    s.add_argument("--repeats", type=positive_int, default=7, help="probes per target and side (default 7)")
+    s.add_argument("--repeats", type=positive_int, default=None,
+                   help="probes per target and side (default 7); with --parallel, rounds (default 3)")
     s.add_argument("--json", action="store_true", help="print the rows as JSON (seconds)")
+    s.add_argument("--parallel", action="store_true",
+                   help="instead: the parallel strategy's cold get_capabilities with 1, 2, 4, 8 probe "
+                        "workers on the real binaries and on the replays, alternated, --repeats rounds "
+                        "(default 3 here): each side's speed-up and the replays' speed-up over the real one")
+    s.add_argument("--emulators", type=emulator_count, default=None,
+                   help="with --parallel: emulators in both installs (default 30)")
     s.set_defaults(func=fidelity)
 
     s = sub.add_parser("prebuild", help="write prebuilt capabilities beside an install's emulators",
@@ -90,10 +106,22 @@ def record(args: argparse.Namespace) -> int:
 
 
 def fidelity(args: argparse.Namespace) -> int:
+    if args.parallel:
+        from workbench.bench import fidelity_parallel as fp
+
+        n = args.emulators or 30
+        rows = fp.scaling_rows(fp.measure(n, args.repeats or 3))
+        print(json.dumps(rows, indent=1) if args.json else fp.format_rows(rows, n))
+        return 0
     from workbench.sim.fidelity_phases import check_targets, compare, format_rows
 
+    from workbench.analysis.stats import fidelity_verdict, paired_ratio
+
     check_targets(args.targets)
-    rows = compare(args.targets, args.repeats)
+    rows = compare(args.targets, args.repeats or 7)
+    for r in rows:  # the rounds pair the sides: one real and one replay probe, alternated
+        eff = paired_ratio(r["real_values"], r["simulated_values"])
+        r.update(ratio=eff.ratio, ci_low=eff.ci_low, ci_high=eff.ci_high, verdict=fidelity_verdict(eff))
     print(json.dumps(rows, indent=1) if args.json else format_rows(rows))
     return 0
 
@@ -102,10 +130,16 @@ def install(args: argparse.Namespace) -> int:
     from workbench.sim.install import install as do_install
 
     try:
-        inst = do_install(args.dir, args.emulators, latency=args.latency)
+        inst = do_install(args.dir, args.emulators, latency=args.latency, qemu=args.qemu,
+                          libvirt_tests=args.libvirt_tests)
     except ValueError as e:
         raise UsageError(str(e)) from None
     print(f"installed {len(inst.targets)} emulators into {args.dir} (latency {args.latency})")
+    from workbench.sim.libvirt_replies import parse_qemu_spec
+
+    for target, version in parse_qemu_spec(args.qemu, inst.targets).items():
+        print(f"  qemu-system-{target}: QEMU {version} from libvirt's test data, times modelled "
+              f"(borrowed from the 7.2 recording)")
     return 0
 
 

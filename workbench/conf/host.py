@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 
+from workbench.errors import BadValue
 from workbench import trace
 
 SecModelSpec = tuple[str, str, dict[str, str]]  # (model, doi, {virt type: base label})
@@ -193,7 +194,7 @@ def _listdir(path: str) -> list[str]:
 def _check_root(root: str | os.PathLike) -> str:
     root = os.fspath(root)
     if not os.path.isdir(root):
-        raise ValueError(f"host root {root!r} does not exist or is not a directory")
+        raise BadValue(f"host root {root!r} does not exist or is not a directory")
     return root
 
 

@@ -11,6 +11,7 @@ import platform
 import shutil
 from pathlib import Path
 
+from workbench.errors import BadValue
 from workbench.libvirt9 import backend
 
 SYSTEM = backend.SYSTEM
@@ -36,7 +37,7 @@ def n_emulators(install: Path) -> int:
 
 def steps_for(case: str, host_arch: str | None = None) -> list[dict]:
     if case not in CASES:
-        raise ValueError(f"unknown case {case!r}; known: {', '.join(CASES)}")
+        raise BadValue(f"unknown case {case!r}; known: {', '.join(CASES)}")
     if case == "startup":
         return [{"op": "open"}]
     if case == "define_xml":
@@ -54,7 +55,7 @@ class Roots:
 
     def __init__(self, install: Path, cache: str) -> None:
         if cache not in ("cold", "warm"):
-            raise ValueError(f"cache must be cold or warm, not {cache!r}")
+            raise BadValue(f"cache must be cold or warm, not {cache!r}")
         self.install, self.cache = Path(install), cache
         self._warm: Path | None = None
 

@@ -5,6 +5,9 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from workbench.errors import CorruptFile
+
+
 # The workbench's own version as the cache sees it (libvirt's selfvers): bump it when the probe
 # sequence or the cache format changes, and every cache entry becomes invalid.
 SELF_VERSION = "0.3.0"
@@ -143,26 +146,26 @@ class QemuCaps:
 
     @classmethod
     def from_xml(cls, data: bytes) -> "QemuCaps":
-        """Parse a cache file; raises ValueError on anything malformed or incomplete."""
+        """Parse a cache file; raises CorruptFile on anything malformed or incomplete."""
         parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                                  huge_tree=False)
         try:
             root = etree.fromstring(data, parser)
         except etree.XMLSyntaxError as e:
-            raise ValueError(f"not well-formed: {e}") from None
+            raise CorruptFile(f"not well-formed: {e}") from None
         if root.tag != "qemuCaps":
-            raise ValueError(f"root element is <{root.tag}>, expected <qemuCaps>")
+            raise CorruptFile(f"root element is <{root.tag}>, expected <qemuCaps>")
 
         def text(tag: str) -> str:
             el = root.find(tag)
             if el is None or el.text is None:
-                raise ValueError(f"missing <{tag}>")
+                raise CorruptFile(f"missing <{tag}>")
             return el.text
 
         def named(el) -> str:  # a nameless machine or CPU would be written as `<machine/>`
             name = el.get("name")
             if not name:
-                raise ValueError(f"<{el.tag}> without a name (line {el.sourceline})")
+                raise CorruptFile(f"<{el.tag}> without a name (line {el.sourceline})")
             return name
 
         machines: dict[str, list[Machine]] = {}
@@ -198,4 +201,4 @@ class QemuCaps:
                 kvm_nesting=root.findtext("kvmNesting") == "yes",
                 secure_guest=root.findtext("secureGuest") == "yes")
         except (AttributeError, TypeError, ValueError) as e:
-            raise ValueError(f"incomplete: {e}") from None
+            raise CorruptFile(f"incomplete: {e}") from None

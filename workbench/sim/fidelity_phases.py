@@ -1,14 +1,18 @@
 """Where a replay's probe differs from the real binary's, phase by phase (`workbench fidelity`).
 
 For each target: one probe of the real /usr/bin/qemu-system-<target> and one of its replaying
-emulator (recorded latency), interleaved, `--repeats` times, each in a fresh Python process as a
-benchmark worker does; the medians per phase on both sides and as recorded. The replay
-fidelity benchmark times whole probes; this says which phase a difference is in.
+emulator (recorded latency), alternated (which side goes first alternates too), `--repeats`
+times, each in a fresh Python process as a benchmark worker does; the medians per phase on both
+sides and as recorded, and each side's values in round order (`real_values`, `simulated_values`:
+the pairs from which `workbench fidelity` gives the paired ratio replay / real with its 95% CI and
+a verdict, workbench.analysis.stats.fidelity_verdict: faithful within 5%, differs, inconclusive). The
+replay fidelity benchmark times whole probes; this says which phase a difference is in.
 Measured (real binary, replaying emulator) and recorded (the transcript); nothing modelled.
 """
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -69,27 +73,31 @@ def compare(targets: list[str], repeats: int) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="fidelity-") as tmp:
         sim = install(Path(tmp), latency="recorded", targets=targets).dest
         runs: dict[tuple[str, str], list[dict]] = {}
-        for _ in range(repeats):
+        for i in range(repeats):
             for t in targets:
-                for side, binary in (("real", REAL_DIR / f"qemu-system-{t}"), ("simulated", sim / f"qemu-system-{t}")):
+                sides = [("real", REAL_DIR / f"qemu-system-{t}"), ("simulated", sim / f"qemu-system-{t}")]
+                for side, binary in sides[::-1] if i % 2 else sides:
                     runs.setdefault((t, side), []).append(_probe_in_fresh_process(binary))
     rows = []
     for t in targets:
         rec = recorded_phases(t)
         for phase in PHASES:
-            real, simulated = (statistics.median(r[phase] for r in runs[(t, side)]) for side in ("real", "simulated"))
-            rows.append({"target": t, "phase": phase, "real_s": real, "simulated_s": simulated,
-                         "recorded_s": rec.get(phase)})
+            pairs = [[r[phase] for r in runs[(t, side)]] for side in ("real", "simulated")]
+            rows.append({"target": t, "phase": phase, "real_s": statistics.median(pairs[0]),
+                         "simulated_s": statistics.median(pairs[1]), "recorded_s": rec.get(phase),
+                         "real_values": pairs[0], "simulated_values": pairs[1]})
     return rows
 
 
 def format_rows(rows: list[dict]) -> str:
-    lines = [f"{'target':9} {'phase':26} {'real ms':>9} {'sim ms':>9} {'sim-real':>9} {'recorded':>9}"
-             "   (real, sim: measured medians; recorded: the transcript)"]
+    lines = [f"{'target':9} {'phase':26} {'real ms':>9} {'sim ms':>9} {'sim-real':>9} {'recorded':>9} "
+             f"{'sim/real [95% CI]':>22} verdict"
+             "   (real, sim: measured medians; ratio: paired; recorded: the transcript)"]
     for r in rows:
         rec = "" if r["recorded_s"] is None else f"{r['recorded_s'] * 1e3:9.2f}"
+        ci = "-" if math.isnan(r.get("ci_low", math.nan)) else f"{r['ratio']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
         lines.append(f"{r['target']:9} {r['phase']:26} {r['real_s'] * 1e3:9.2f} {r['simulated_s'] * 1e3:9.2f} "
-                     f"{(r['simulated_s'] - r['real_s']) * 1e3:+9.2f} {rec:>9}")
+                     f"{(r['simulated_s'] - r['real_s']) * 1e3:+9.2f} {rec:>9} {ci:>22} {r.get('verdict', '')}")
     return "\n".join(lines)
 
 

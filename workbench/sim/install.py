@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.errors import BadValue
 from workbench.sim import replay
 from workbench.sim.catalog import INSTALL_ORDER, MAX_SIMULATED
 from workbench.sim.transcript import transcript_filename
@@ -64,52 +65,69 @@ def _choose(emulators: int | str, targets: list[str] | None) -> list[str]:
     if targets is not None:
         unknown = [t for t in targets if t not in INSTALL_ORDER]
         if unknown or not targets or len(set(targets)) != len(targets):
-            raise ValueError(f"targets must be distinct names from the install order; bad: {unknown or targets}")
+            raise BadValue(f"targets must be distinct names from the install order; bad: {unknown or targets}")
         return list(targets)
     if emulators == "all":
         return list(INSTALL_ORDER)
     if isinstance(emulators, bool) or not isinstance(emulators, int):
-        raise ValueError(f"emulators must be an integer 1..{MAX_SIMULATED} or 'all', not {emulators!r}")
+        raise BadValue(f"emulators must be an integer 1..{MAX_SIMULATED} or 'all', not {emulators!r}")
     if not 1 <= emulators <= MAX_SIMULATED:
-        raise ValueError(f"emulators must be 1..{MAX_SIMULATED} (or 'all' for all {len(INSTALL_ORDER)}), "
+        raise BadValue(f"emulators must be 1..{MAX_SIMULATED} (or 'all' for all {len(INSTALL_ORDER)}), "
                          f"not {emulators}")
     return list(INSTALL_ORDER[:emulators])
 
 
 def install(dest: Path, emulators: int | str = MAX_SIMULATED, latency: str = "recorded",
             transcripts_dir: Path = TRANSCRIPTS_DIR, misbehave: dict[str, str] | None = None,
-            targets: list[str] | None = None) -> Install:
+            targets: list[str] | None = None, qemu: str = "",
+            libvirt_tests: Path | None = None, qemu_ignore_absent: bool = False) -> Install:
     """Write `dest/qemu-system-<target>` for the first `emulators` targets (or `targets`).
+
+    `qemu` (libvirt_replies.parse_qemu_spec): the targets that replay libvirt 9.0's test data
+    of that QEMU version (from `libvirt_tests`, default libvirt_replies.default_tests_dir())
+    instead of the 7.2 recording; their times are borrowed, and the manifest says `modelled`.
 
     Reinstalling into the same directory replaces the files and removes binaries that the
     previous install wrote and this one does not.
     """
     chosen = _choose(emulators, targets)
-    replay.parse_latency(latency)  # ValueError with a clear message
     misbehave = dict(misbehave or {})
-    for t, mode in misbehave.items():
+    try:  # the replay keeps to the standard library (its start-up is timed): its ValueErrors
+        replay.parse_latency(latency)
+        for mode in misbehave.values():
+            replay.check_misbehave(mode)
+    except ValueError as e:
+        raise BadValue(str(e)) from None
+    for t in misbehave:
         if t not in chosen:
-            raise ValueError(f"misbehave names {t!r}, which is not being installed")
-        replay.check_misbehave(mode)
+            raise BadValue(f"misbehave names {t!r}, which is not being installed")
     transcripts_dir = Path(transcripts_dir)
     missing = [t for t in chosen if not (transcripts_dir / transcript_filename(t)).is_file()]
     if missing:
         raise FileNotFoundError(f"no transcript in {transcripts_dir} for: {', '.join(missing)}")
+    from workbench.sim import libvirt_replies
+
+    versions = libvirt_replies.parse_qemu_spec(qemu, chosen, qemu_ignore_absent)
+    tests_dir = Path(libvirt_tests) if libvirt_tests else libvirt_replies.default_tests_dir()
+    data = {t: libvirt_replies.transcript_gz(tests_dir, t, versions[t], transcripts_dir)
+            if t in versions else (transcripts_dir / transcript_filename(t)).read_bytes() for t in chosen}
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     previous = _previous_targets(dest)
     paths = []
     for t in chosen:
         path = dest / f"qemu-system-{t}"
-        write_emulator(path, (transcripts_dir / transcript_filename(t)).read_bytes(), latency,
-                       misbehave.get(t))
+        write_emulator(path, data[t], latency, misbehave.get(t))
         paths.append(path)
     for t in previous - set(chosen):
         (dest / f"qemu-system-{t}").unlink(missing_ok=True)
     manifest = {"targets": chosen, "latency": latency,
                 "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 "transcripts": str(transcripts_dir.resolve()), "misbehave": misbehave,
-                "python": sys.executable}
+                "python": sys.executable,
+                # targets replaying libvirt's test data: their QEMU and whose times they borrow
+                "qemu": {t: {"version": v, "replies": str(tests_dir), "timings": "modelled"}
+                         for t, v in versions.items()}}
     _write_atomic(dest / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode(), 0o644)
     return Install(dest, chosen, latency, paths)
 

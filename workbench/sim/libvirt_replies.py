@@ -21,6 +21,7 @@ with them is `modelled` (the transcript's `origin.timings`), never measured or r
 from __future__ import annotations
 
 import json
+import os
 import re
 import statistics
 from dataclasses import dataclass, field
@@ -132,11 +133,61 @@ def find(tests_dir: Path, version: str, arch: str) -> Path:
     return p
 
 
+def default_tests_dir() -> Path:
+    """Where scripts/fetch-libvirt-source.sh unpacks libvirt 9.0 (its tests/ directory)."""
+    cache = os.environ.get("LIBVIRT_SRC_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "virtcaps-workbench")
+    return Path(cache) / "libvirt-9.0.0" / "tests"
+
+
+def parse_qemu_spec(spec: str, targets: list[str], ignore_absent: bool = False) -> dict[str, str]:
+    """`--qemu`: "8.0.0" (every target) or "x86_64=8.0.0,aarch64=4.2.0" (or with "+"; those targets; the
+    others replay the QEMU 7.2 recordings) -> {target: version}. UsageError on bad input.
+    `ignore_absent`: a named target not among `targets` is left out (a sweep's smaller installs)."""
+    spec = spec.strip()
+    if not spec:
+        return {}
+    version = re.compile(r"\d+\.\d+\.\d+\Z")
+    if "=" not in spec:
+        if not version.match(spec):
+            raise UsageError(f"--qemu {spec!r}: expected a QEMU version X.Y.Z or TARGET=X.Y.Z,...")
+        return {t: spec for t in targets}
+    out: dict[str, str] = {}
+    for part in re.split(r"[,+]", spec):  # "+" too: the sweep's --qemus takes a comma-separated list
+        target, _, ver = part.strip().partition("=")
+        if not version.match(ver) or not target:
+            raise UsageError(f"--qemu {spec!r}: {part!r} is not TARGET=X.Y.Z")
+        if target not in targets and ignore_absent:
+            continue
+        if target not in targets:
+            raise UsageError(f"--qemu {spec!r}: {target} is not among the installed targets "
+                             f"({', '.join(targets)})")
+        if target in out:
+            raise UsageError(f"--qemu {spec!r}: {target} named twice")
+        out[target] = ver
+    return out
+
+
+def spec_label(versions: dict[str, str]) -> str:
+    """A run's name for the mix: "aarch64@4.2.0+x86_64@8.0.0" ("" for none)."""
+    return "+".join(f"{t}@{v}" for t, v in sorted(versions.items()))
+
+
+def transcript_gz(tests_dir: Path, target: str, version: str, transcripts_dir: Path) -> bytes:
+    """The gzip JSON transcript a replaying emulator of QEMU `version` for `target` serves."""
+    import gzip
+
+    t = load_as_transcript(find(tests_dir, version, target), transcripts_dir)
+    return gzip.compress(json.dumps(t.to_json(), separators=(",", ":")).encode(), 6)
+
+
 def to_transcript(rf: RepliesFile, timing: Transcript, kvm_as_recorded: bool = False) -> Transcript:
     """The replies as a transcript with `timing`'s times (the rule in the module docstring).
 
     `kvm_as_recorded`: the replay answers query-kvm as the file does even where /dev/kvm is not
-    usable here (the oracle check compares with what libvirt derived on a host with KVM)."""
+    usable here (the oracle check compares with what libvirt derived on a host with KVM).
+    Otherwise a file of another architecture than this host's says KVM is absent, as that QEMU
+    would here (libvirt recorded the aarch64 and s390x files on hosts of their own kind)."""
     launches, how = [], {"same command": 0, "same name": 0, "other launch": 0, "all commands": 0}
     for i, exchanges in enumerate(rf.launches):
         accel = "kvm:tcg" if i == 0 else "tcg"
@@ -145,6 +196,8 @@ def to_transcript(rf: RepliesFile, timing: Transcript, kvm_as_recorded: bool = F
         for cmd, rep in exchanges:
             latency, rule = _borrowed_latency(timing, base, cmd["execute"], cmd.get("arguments"))
             how[rule] += 1
+            if cmd["execute"] == "query-kvm" and not kvm_as_recorded and not _native(rf.arch):
+                rep = {"return": {"enabled": False, "present": False}}  # no KVM for it on this host
             exs.append(Exchange(cmd["execute"], cmd.get("arguments"), latency, rep.get("return"),
                                 rep.get("error")))
         launches.append(Launch(accel, base.ready_s, base.greeting_s, _greeting(base.greeting, exchanges),
@@ -162,6 +215,13 @@ def to_transcript(rf: RepliesFile, timing: Transcript, kvm_as_recorded: bool = F
                                f"{timing.version.get('micro')})",
                 "timing_matches": how, "kvm_as_recorded": kvm_as_recorded}
     return t
+
+
+def _native(arch: str) -> bool:
+    import platform
+
+    host = platform.machine()
+    return arch == host or (host == "x86_64" and arch == "i386")
 
 
 def _borrowed_latency(t: Transcript, launch: Launch, execute: str, args: dict | None) -> tuple[float, str]:

@@ -26,7 +26,9 @@ and `enum` and cost 10 to 25 ms more per launch, so JSON goes through `_json`'s 
 encoder and sockets through `_socket`, and records are plain classes.
 
 Misbehaviour for tests (`misbehave`): "crash-at:CMD", "hang-at:CMD", "garbage-at:CMD",
-"hang-at-start", "exit-at-start", "greeting-garbage".
+"hang-at-start", "exit-at-start", "greeting-garbage". A replay that starts to hang says so on
+the FIFO `$WORKBENCH_TMP/replay-hangs` when a reader holds it open (HANG_FIFO), so a test waits
+for that event instead of polling for the process.
 """
 from __future__ import annotations
 
@@ -38,8 +40,8 @@ import sys
 import time
 import zlib
 
-from workbench.sim.replay_timing import (launch_round_trip, reply_delay, round_trip_s,
-                                           set_work_rate, started_at, startup_delay,
+from workbench.sim.replay_timing import (cpu_now, inherit_cpu, launch_round_trip, reply_delay,
+                                           round_trip_s, set_work_rate, startup_delay,
                                            take_ballast, work_until)
 
 GARBAGE = b"\x00\xffnot json\r\n"
@@ -224,9 +226,31 @@ def _kvm_usable() -> bool:
     return os.access(KVM_DEVICE, os.R_OK | os.W_OK)
 
 
+HANG_FIFO = "replay-hangs"  # in $WORKBENCH_TMP
+
+
 def _forever() -> None:
+    _announce_hang()
     while True:
         time.sleep(3600)
+
+
+def _announce_hang() -> None:
+    """Write 'PID\\n' to $WORKBENCH_TMP/replay-hangs if it is a FIFO with a reader (O_NONBLOCK: no
+    reader, no FIFO, nothing written and no wait)."""
+    path = os.path.join(os.environ.get("WORKBENCH_TMP", "/tmp"), HANG_FIFO)
+    try:
+        if os.stat(path).st_mode & 0o170000 != 0o010000:  # S_ISFIFO, without importing stat
+            return
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        os.write(fd, f"{os.getpid()}\n".encode())
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _load(transcript: bytes | str | os.PathLike) -> dict:
@@ -239,7 +263,7 @@ def _load(transcript: bytes | str | os.PathLike) -> dict:
 
 def main(argv: list[str], transcript: bytes | str | os.PathLike, latency: str = "recorded",
          misbehave: str | None = None) -> int:
-    t_exec = started_at()
+    t_exec = 0.0  # on the CPU clock (cpu_now): this process's creation, a few hundred us before exec
     prog = os.path.basename(argv[0]) if argv else "qemu-system"
     try:
         factor = parse_latency(latency)
@@ -276,7 +300,7 @@ def main(argv: list[str], transcript: bytes | str | os.PathLike, latency: str = 
                            f"Failed to bind socket to {opts.socket}: {e.strerror or e}")
     if opts.daemonize:
         # ready_s counts from before the prober's fork; spawn_s (fork+exec, also the prober's)
-        # has already passed when t_exec is taken.
+        # is left out of the CPU this process must use before it reports ready.
         return _daemonize(prog, sock, server, opts, t_exec + startup_delay(launches[selected], factor))
     if opts.pidfile and not _write_pidfile(prog, opts.pidfile):
         return 1
@@ -291,7 +315,7 @@ def _exit_on_sigterm(server: "_Server") -> None:
     the one `quit` takes (both request a shutdown from the main loop, then qemu_cleanup), so the
     replay exits after the recorded quit->exit time, as it does on `quit`."""
     def on_term(signum: int, frame: object) -> None:
-        work_until(time.monotonic() + server.factor * float(server.launch.get("quit_s") or 0.0))
+        work_until(cpu_now() + server.factor * float(server.launch.get("quit_s") or 0.0))
         os._exit(0)
 
     _signal.signal(_signal.SIGTERM, on_term)
@@ -338,6 +362,7 @@ def _daemonize(prog: str, sock: _socket.socket, server: "_Server", opts: Options
     r, w = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
+    cpu_at_fork = cpu_now()
     pid = os.fork()
     if pid > 0:
         # Parent: exit 0 once the daemon reports ready (it does so at the recorded ready time).
@@ -347,6 +372,7 @@ def _daemonize(prog: str, sock: _socket.socket, server: "_Server", opts: Options
         os.close(r)
         os._exit(0 if ok else 1)
     os.close(r)
+    inherit_cpu(cpu_at_fork)
     os.setsid()
     # The daemon works until the recorded ready time (its ballast first), then says it is ready.
     take_ballast(server.launch, server.factor)
@@ -452,7 +478,7 @@ class _Server:
             data = conn.recv(1 << 16)
             if not data:
                 return
-            arrived = time.monotonic()
+            arrived = cpu_now()  # budgets count this process's CPU from the request's arrival
             for msg in split.feed(data):
                 self._handle(msg, arrived)
 

@@ -6,62 +6,80 @@ imports this at start-up.
 "recorded" latency reproduces the recorded start-up, per-command and quit->exit
 times; "none" adds no delay; a float scales every recorded delay. The delays stand in for QEMU's
 own work inside the emulator process and are spent working on a CPU at the recording machine's
-speed, as QEMU's are (see work_until); the prober itself never sleeps (tests/test_probe_nosleep.py).
+speed, as QEMU's are (see work_until), budgeted in this process's CPU time (cpu_now), so time
+spent waiting for a core is made up as QEMU makes it up; the prober itself never sleeps
+(tests/test_probe_nosleep.py).
 
 The model of what is subtracted (pure arithmetic in `startup_delay`, `round_trip_s` and
 `reply_delay`, tested in tests/test_replay.py without any clock):
 - Start-up. The recording measured `ready_s` = prober's fork -> daemonizing parent exited, which
   includes `spawn_s` (fork + exec, the prober's and kernel's work that the replay's own exec
-  repeats). The replay's start instant is its exec (see started_at), so it releases its parent
-  at exec + factor * max(0, ready_s - spawn_s). The replay's own Python start-up falls inside
-  that interval (it must not exceed it: see "Startup cost" in replay.py).
+  repeats). The replay's CPU clock starts at its creation (fork + exec are a few hundred us of
+  it), so it releases its parent once it has used factor * max(0, ready_s - spawn_s) of CPU. The
+  replay's own Python start-up is part of that CPU (it must not exceed it: see "Startup cost" in
+  replay.py).
 - Per command. A recorded latency (`latency_s`) is client-side: request written -> reply line
   read by the recording prober, before JSON parsing. It holds QEMU's work plus one socket round
   trip, and the replay's exchange adds a round trip of its own. The recorder measured that round
   trip with the same client against an echo server that answers at once (transcript
   `round_trip`: median seconds per reply size, workbench.sim.roundtrip), so QEMU's work is
-  latency_s - round_trip_s(reply size), and the replay answers at
-  arrival + factor * max(0, that). The reply is built before that instant. Transcripts of
+  latency_s - round_trip_s(reply size), and the replay answers once it has used
+  factor * max(0, that) of CPU since the request arrived. The reply is built inside that budget. Transcripts of
   format 1 and 2 have no `round_trip`: the smallest recorded latency of the launch stands in
   for it (an upper bound: it holds QEMU's least work too, ~0.15 ms per command here).
-- quit: answered at once, exit at arrival + factor * quit_s.
+- quit: answered at once, exit after factor * quit_s more of CPU.
 - SIGTERM (libvirt 9.0's first step in ending a probe, qemu/teardown.py): QEMU takes the path
   quit takes, so the replay exits after factor * quit_s (replay.py, _exit_on_sigterm).
 - SIGKILL (libvirt 5.x's teardown, and 9.0's after 10 s): what it costs, and part of what any
   exit costs, is the kernel unmapping the process's resident pages. The recording holds the real QEMU's resident memory
   (`rss_kib`, read just before quit); the serving process makes up the difference to its own
-  with anonymous memory, faulted in inside the recorded work time (see _Ballast), so a replay
+  with anonymous memory, faulted in first inside the recorded work (see _Ballast), so a replay
   takes about as long to kill as QEMU did. With latency none it holds no ballast.
+
+Why CPU time: a budget counted from a wall-clock deadline does not make up time spent waiting
+for a core (behind other probes, between a request's arrival and the work), so with more probes
+in parallel than cores the replays' speed-up passed the core count (2.2-2.4x at 8 workers on 2
+cores) where the real binaries' stayed at 1.8x (parallel_scaling). QEMU's probe is CPU-bound
+(its processes use ~0.8 s of CPU per second of wall time here), so a budget of CPU keeps the
+replay's cost under load where QEMU's is; `workbench fidelity --parallel` measures both.
 """
 from __future__ import annotations
 
-import os
 import time
 import zlib
 
 
+def cpu_now() -> float:
+    """This process's CPU time (user + system, all threads) since its creation, the daemonizing
+    parent's included in a daemon: the clock every replay budget is counted on."""
+    return time.process_time() + _cpu_inherited
+
+
+def inherit_cpu(parent_cpu: float) -> None:
+    """In a forked daemon: count the parent's CPU (its exec and start-up) as this process's own,
+    since a new process's CPU clock starts at zero."""
+    global _cpu_inherited
+    _cpu_inherited = parent_cpu
+
+
+_cpu_inherited = 0.0
+
+
 def work_until(deadline: float) -> None:
-    """Stand in for QEMU's own work until `deadline`, by working, never sleeping: a real probe
-    is CPU-bound (TCG set-up, schema generation: its QEMU processes use ~0.8 s of CPU per second
-    of wall time here). The time left is converted into an amount of work at the recording
-    machine's speed (`work_rate`: bytes of zlib.crc32 per second there, measured by the
-    recorder) and that work is done, so a replay on a slower machine, or sharing its core
-    while it works, takes longer as QEMU would. Known limit: the time left is counted from a
-    wall-clock deadline, so time spent waiting for a core *before* this call (behind other
-    probes, between the request's arrival and here) is not made up: with 4 and 8 probes in
-    parallel on 2 cores the replays' speed-up passes the core count (2.2-2.4x) where the real
-    binaries' stays at 1.8x (reference run, parallel_scaling). Budgeting in CPU time instead
-    (the delay less the CPU this process used since the request or its exec) brought it to
-    1.78x against the real 1.83x in a trial (branch experiment/replay-cpu-budget). The first
-    part of the time goes into the ballast, while it lasts. Transcripts without a work rate
-    (formats 1-2): the clock is watched instead."""
+    """Stand in for QEMU's own work until this process's CPU clock (cpu_now) reaches `deadline`,
+    by working, never sleeping: a real probe is CPU-bound. The CPU left is converted into an
+    amount of work at the recording machine's speed (`work_rate`: bytes of zlib.crc32 per second
+    there, measured by the recorder) and that work is done, so a replay on a slower machine takes
+    longer as QEMU would, and one that waits for a core (or is preempted while it works) still
+    does all of its work, as QEMU does. The first part of the budget goes into the ballast, while
+    it lasts. Transcripts without a work rate (formats 1-2): the CPU clock is watched instead."""
     if _ballast is not None:
         _ballast.fill_until(deadline)
-    left = deadline - time.monotonic()
+    left = deadline - cpu_now()
     if left <= 0:
         return
     if _work_rate is None:
-        while time.monotonic() < deadline:
+        while cpu_now() < deadline:
             pass
         return
     crc, unit = zlib.crc32, _WORK_UNIT
@@ -102,7 +120,8 @@ class _Ballast:
     (recorded `rss_kib`, less this process's own). Unmapping it is what an exit costs: the
     prober waits ~3.5 ms to reap a killed QEMU after a probe and ~0.8 ms for a replay without
     ballast (~0.15 ms per MiB here). It is faulted in a chunk at a time inside the recorded work
-    time (never past a deadline), as QEMU allocates while it works."""
+    (never past a CPU deadline), as QEMU allocates while it works; being counted in CPU time, how
+    much is resident when the replay reports ready does not depend on the machine's load."""
 
     CHUNK = 1 << 18
     CHUNK_S = 0.0002  # time left that a chunk needs (its ~64 page faults take ~0.05 ms here)
@@ -116,7 +135,7 @@ class _Ballast:
 
     def fill_until(self, deadline: float) -> None:
         size = len(self.mem)
-        while self.pos < size and time.monotonic() + self.CHUNK_S < deadline:
+        while self.pos < size and cpu_now() + self.CHUNK_S < deadline:
             end = min(self.pos + self.CHUNK, size)
             self.mem[self.pos:end] = bytes(end - self.pos)
             self.pos = end
@@ -150,33 +169,6 @@ def take_ballast(launch: dict, factor: float) -> None:
     global _ballast
     size = ballast_bytes(launch, _own_rss_kib(), factor)
     _ballast = _Ballast(size) if size else None
-
-
-def started_at() -> float:
-    """Monotonic estimate of this process's exec (the prober's clock starts just before fork).
-
-    now - process_time() counts back the CPU this process has used since fork (exec and Python's
-    start-up included): exact while start-up is CPU-bound, late by any time spent waiting.
-    /proc/self/stat's starttime (set at fork, in clock ticks of CLOCK_BOOTTIME) bounds the start
-    from below, to within one tick. The estimate is the CPU one, kept within that tick. Measured
-    against the prober's clock (40 launches, idle and with both cores busy): 0.05 to 0.07 ms
-    before the prober's exec returned, where the middle of the tick was 2.3 to 2.8 ms early.
-    """
-    now = time.monotonic()
-    late = now - time.process_time()
-    try:
-        with open("/proc/self/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        tick = 1.0 / os.sysconf("SC_CLK_TCK")
-        early = now - (time.clock_gettime(time.CLOCK_BOOTTIME) - int(fields[19]) * tick)
-    except (OSError, ValueError, IndexError):
-        return late
-    return exec_estimate(late, early, tick)
-
-
-def exec_estimate(late: float, early: float, tick: float) -> float:
-    """The CPU-time estimate `late`, kept within the tick that starts at `early`."""
-    return min(max(late, early), early + tick)
 
 
 def startup_delay(launch: dict, factor: float) -> float:

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.errors import BadValue
 from workbench.conf.host import format_cpulist
 
 _FLAGS = ("fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx "
@@ -40,10 +41,10 @@ class HostShape:
 
     def __post_init__(self) -> None:
         if not 1 <= self.sockets <= 8 or not 1 <= self.numa_nodes <= 8:
-            raise ValueError(f"{self.name}: sockets and numa_nodes must be 1-8")
+            raise BadValue(f"{self.name}: sockets and numa_nodes must be 1-8")
         if min(self.cores_per_socket, self.threads_per_core, self.l3_per_socket,
                self.memory_gib) < 1 or self.l3_per_socket > self.cores_per_socket:
-            raise ValueError(f"{self.name}: counts must be >= 1, l3_per_socket <= cores")
+            raise BadValue(f"{self.name}: counts must be >= 1, l3_per_socket <= cores")
 
     @property
     def cpus(self) -> int:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from workbench.errors import CorruptFile
 from workbench import trace
 from workbench.qemu.capsdata import SELF_VERSION, QemuCaps
 from workbench.qemu.designs.schema_store import binary_digest
@@ -62,7 +63,7 @@ def load_prebuilt(binary: str) -> QemuCaps | None:
             root = etree.fromstring(data, parser)
             inner = root.find("qemuCaps")
             if root.tag != "prebuiltCaps" or inner is None:
-                raise ValueError("not a <prebuiltCaps> file")
+                raise CorruptFile("not a <prebuiltCaps> file")
             caps = QemuCaps.from_xml(etree.tostring(inner))
         except (etree.XMLSyntaxError, ValueError) as e:
             trace.count("prebuilt.bad")

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from workbench.errors import CorruptFile
 from workbench import trace
 
 # Every strategy module is imported when the daemon starts: the QMP client (qemu.qmp, asyncio)
@@ -121,7 +122,7 @@ class ReplyStore:
             try:
                 entry = json.loads(path.read_bytes())
                 if not isinstance(entry, dict) or not isinstance(entry.get("replies"), dict):
-                    raise ValueError("not a reply store entry")
+                    raise CorruptFile("not a reply store entry")
             except FileNotFoundError:
                 continue
             except (OSError, ValueError):  # corrupt: ignored, rewritten after the next probe
