@@ -27,7 +27,6 @@
 
 # %% tags=["parameters"]
 results_dir = "data/results/reference"  # run directory (for replay fidelity); relative paths are relative to the repository
-fidelity_band = 0.15  # a target's simulated / real outside 1 +- this is listed with its cause
 output_dir = "reports/probe_anatomy"  # figures (PNG) and tables (CSV) are written here
 transcripts_dir = "data/transcripts"  # recorded probe conversations (*.json.gz)
 top_commands = 8  # QMP commands shown by name; the rest are summed as "other"
@@ -109,7 +108,9 @@ fid_rows = df[df["benchmark"] == "replay_fidelity"]
 if fid_rows.empty:
     plots.note("This run has no `replay_fidelity` benchmark: simulated and real cannot be compared here.")
 else:
+    from workbench.analysis.fidelity import fidelity_table
     from workbench.analysis.results import fidelity
+    from workbench.analysis.transcripts import fidelity_lines
 
     fid = fidelity(df)
     if exchanges.empty:
@@ -152,34 +153,13 @@ else:
                       "(median, IQR bar), the recorded time, and simulated / real",
                       kind, source)
     if has_real:
-        lo, hi = 1 - fidelity_band, 1 + fidelity_band
-        outside = fid[(fid["ratio"] < lo) | (fid["ratio"] > hi)]
-        lines = [f"Simulated / real, median over targets: **{tables.fmt_ratio(fid['ratio'].median())}** "
-                 f"(range {tables.fmt_ratio(fid['ratio'].min())} to {tables.fmt_ratio(fid['ratio'].max())}); "
-                 f"**{len(outside)} of {len(fid)} targets outside {lo:g} to {hi:g}**."]
-        # Each outlier's cause, from the recording as the common yardstick. A recording holds
-        # QEMU's part only (start-up, commands, quit); a probe adds the prober's own work and the
-        # kill, so "what the recording predicts" is the recorded time times the typical
-        # simulated / recorded over all targets. Did the real binary run slower or faster than
-        # its recording predicts (the machine), or does the replay miss it (the replay)?
-        overhead = (fid["simulated"] / fid["recorded"]).median()
-        if not pd.isna(overhead):
-            lines.append(f"A probe takes {tables.fmt_ratio(overhead)} its recorded time here (median over "
-                         "targets of simulated / recorded: the prober's own work and the kill, which a "
-                         "recording leaves out); an outlier's cause is named against that prediction.")
-        for r in outside.itertuples():
-            drift, replay = r.real / (overhead * r.recorded), r.simulated / (overhead * r.recorded)
-            if pd.isna(r.recorded):
-                why = "no recording here to tell the machine from the replay"
-            elif abs(drift - 1) > abs(replay - 1):
-                why = (f"the real binary took {tables.fmt_ratio(drift)} what its recording predicts in this "
-                       f"run, the replay {tables.fmt_ratio(replay)} (the machine, not the replay)")
-            else:
-                why = (f"the replay took {tables.fmt_ratio(replay)} what its recording predicts, the real "
-                       f"binary {tables.fmt_ratio(drift)} (the replay's own cost)")
-            lines.append(f"- `{r.target}` {tables.fmt_ratio(r.ratio)}: {why}.")
-        display(Markdown("\n".join(lines)))
-    shown = fid.sort_values("ratio")[["target", "real", "simulated", "recorded", "ratio"]]
+        # per target: Welch CI on process medians, a verdict, and a cause only where evidence
+        # independent of the replay names one (workbench.analysis.fidelity)
+        ft = fidelity_table(df, fid.set_index("target")["recorded"].dropna().to_dict())
+        fid = fid.merge(ft[["target", "ci_low", "ci_high", "verdict", "real_pace", "cause"]], on="target", how="left")
+        display(Markdown("\n".join(fidelity_lines(ft))))
+    shown = fid.sort_values("ratio")[["target", "real", "simulated", "recorded", "ratio"]
+                                     + [c for c in ("verdict", "cause") if c in fid]]
     display(tables.show_table(shown, output_dir, "replay_fidelity",
                               "One probe per target: real, simulated (medians) and recorded, "
                               "targets sorted by simulated / real", kind, source,

@@ -105,7 +105,11 @@ else:
             plots.note(f"The reference was made with other workbench code than {plots.md_literal(run.name)}: "
                        "differences may come from it.")
         cmp = compare(ref_df, run_df, min_change=threshold - 1, alpha=alpha)
-        flagged = cmp[cmp["regression"]]
+        if cmp.empty:
+            plots.note(f"`{run.name}` shares no benchmark (same parameters) with the reference "
+                       f"`{ref.name}`: nothing to compare.")
+            continue
+        flagged = cmp[cmp["regression"].astype(bool)]
         counts = cmp["verdict"].value_counts()
         display(Markdown(f"{plots.md_literal(run.name)} against the reference {plots.md_literal(ref.name)}: {len(cmp)} benchmarks tested, "
                          f"**{len(flagged)} regression(s)**, {counts.get('improvement', 0)} faster, "

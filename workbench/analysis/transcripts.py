@@ -59,3 +59,23 @@ def per_target(rec: Recorded, named: list[str]) -> pd.DataFrame:
     table = pd.concat([own[["ready_s"]].rename(columns={"ready_s": "start to ready"}), parts,
                        own[["quit_s"]].rename(columns={"quit_s": "quit"})], axis=1)
     return table.loc[table.sum(axis=1).sort_values().index]
+
+
+def fidelity_lines(ft: pd.DataFrame) -> list[str]:
+    """What a fidelity_table (workbench.analysis.fidelity) says, as sentences: the median ratio
+    and its range, the verdicts counted, and every target that differs with its CI and cause."""
+    from workbench.analysis.tables import fmt_ratio
+
+    if ft.empty:
+        return ["No target was measured on both sides."]
+    counts = ft["verdict"].value_counts()
+    lines = [f"Replay / real binary, median over {len(ft)} targets: **{fmt_ratio(ft['ratio'].median())}** "
+             f"(range {fmt_ratio(ft['ratio'].min())} to {fmt_ratio(ft['ratio'].max())}); per target (ratio of "
+             "process medians, Welch 95% CI): " + ", ".join(f"**{n} {v}**" for v, n in counts.items()) + "."]
+    if counts.get("inconclusive", 0):
+        lines[0] += (" Inconclusive: the CI reaches beyond the tolerance (faithful within 5%) without "
+                     "lying wholly outside it: too few processes to tell; each target's CI is in the table.")
+    for r in ft[ft["verdict"] == "differs"].sort_values("ratio").itertuples():
+        lines.append(f"- `{r.target}` {fmt_ratio(r.ratio)} (CI {fmt_ratio(r.ci_low)} to {fmt_ratio(r.ci_high)}): "
+                     f"{r.verdict}" + (f"; {r.cause}" if r.cause else "") + ".")
+    return lines
