@@ -148,24 +148,30 @@ else:
 
 # %%
 from workbench.analysis import qemu_versions
-from workbench.libvirt9 import oracle
 from workbench.sim.libvirt_replies import default_tests_dir
 
+# `workbench validate --libvirt-tests DIR --json` made it (about half a minute): this page reads it
+oracle_path = data / "libvirt_tests.json"
 libvirt_tests = default_tests_dir()
-if not (libvirt_tests / "qemucapabilitiesdata").is_dir():
-    plots.note(f"libvirt 9.0's test data is not at {libvirt_tests}: scripts/fetch-libvirt-source.sh fetches it.")
+if not oracle_path.is_file():
+    plots.note(f"No {oracle_path}: `workbench validate --libvirt-tests DIR --json > {oracle_path}` "
+               "(DIR: libvirt 9.0's tests/, from scripts/fetch-libvirt-source.sh) makes it.")
 else:
-    oracle_report = oracle.run(libvirt_tests).to_json()
+    oracle_report = json.loads(oracle_path.read_text())
     per_file = qemu_versions.oracle_per_file(oracle_report)
     display(tables.show_table(per_file, output_dir, "libvirt_tests",
                               "The workbench's probe on libvirt 9.0's test data, per file and check "
                               "(aspects compared; deliberate = a deviation above)",
                               "recorded (libvirt's replies and what libvirt 9.0 derived from them)",
-                              str(libvirt_tests), time_columns=[], max_rows=15))
+                              f"data/libvirt9/{oracle_path.name}, from {oracle_report['tests_dir']}", time_columns=[], max_rows=15))
     c = oracle_report["counts"]
     display(Markdown(f"**{c['yes']} aspects agree, {c['deliberate']} differ deliberately, {c['NO']} differ "
                      f"without a deviation.** The workbench derives {oracle_report['derived_flags']} of "
                      f"libvirt 9.0's {oracle_report['libvirt_flags']} live capability flags (only those are compared)."))
+if not (libvirt_tests / "qemucapabilitiesdata").is_dir():
+    plots.note(f"libvirt 9.0's test data is not at {libvirt_tests}: scripts/fetch-libvirt-source.sh "
+               "fetches it (the schema comparison below reads it).")
+else:
     shares = qemu_versions.schema_change_shares(libvirt_tests)
     display(tables.show_table(shares, output_dir, "schema_change",
                               "Between consecutive QEMU versions of one architecture: the share of query-qmp-schema "
