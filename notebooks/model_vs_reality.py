@@ -186,3 +186,21 @@ else:
         "would hand out wrong replies after nearly every upgrade; keyed on the binary's bytes, version, package "
         "and module directory, an upgrade is a miss, never a stale hit: its staleness risk lies only in "
         "what the key does not see (docs: workbench/qemu/designs/schema_store.py)."))
+
+# %% [markdown]
+# ### An upgrade from one QEMU version to the next (runs made with `--qemus`)
+# `version_upgrade` replaces each emulator replaying libvirt's data by the next QEMU version's
+# (7.1.0 to 7.2.0, 7.2.0 to 8.0.0): new bytes and replies. Beside it `package_upgrade`: the same
+# bytes with a new ctime. Times borrowed from the 7.2 recordings: modelled.
+
+# %%
+upg = qemu_versions.upgrade_table(df)
+if upg.empty:
+    plots.note("This run has no version_upgrade rows: `workbench sweep --benchmarks scenarios "
+               "--qemus x86_64=7.1.0,x86_64=7.2.0 ...` makes them.")
+else:
+    display(tables.show_table(upg, output_dir, "version_upgrade",
+                              "Package upgrade (same bytes) and version upgrade (next QEMU), per strategy: "
+                              "median seconds to the client's last answer and the emulator launches",
+                              "modelled (libvirt's replies, times borrowed from the 7.2 recordings)",
+                              "scenario rows of this run", time_columns=["last_answer_s"], max_rows=30))

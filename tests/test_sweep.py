@@ -140,7 +140,7 @@ def test_compare_of_two_real_runs_gives_a_verdict_per_startup_and_exits_by_it(tw
 
 
 def test_truncated_result_is_rerun_and_named(tmp_path, capsys):
-    """Issue 12: a truncated result file is not taken as finished."""
+    """A truncated result file (a sweep killed mid-write) is not taken as finished."""
     out = tmp_path / "run"
     kw = dict(emulators=[1], strategies=["per-emulator"], latency="none", mode="quick",
               benchmarks=["driver_startup"], progress=False)

@@ -327,7 +327,7 @@ def serve(socket_path: Path, options: DriverOptions, access: SocketAccess = Sock
     signal.signal(signal.SIGTERM, stop_during_startup)
     claim_socket_path(socket_path)  # fail before the (slow) startup, not after it
     from workbench.qemu.process import become_subreaper
-    become_subreaper()  # orphaned emulator helpers come to us: reap them (issue 12)
+    become_subreaper()  # orphaned emulator helpers come to us: reap them, none outlives us
     _start_reaper()
     driver = QemuDriver.startup(options)
     server, ino = bind_server(socket_path, access)

@@ -7,14 +7,16 @@ sweep builds each job's argv from the same record. In the spirit of pyperf's met
 one table of names, types and meanings, so a new axis (a teardown, a QEMU version, a libvirt
 build) is one field here, with a `Spec` saying how it shows:
 
-    teardown: str = field(default="kill", metadata=_spec("--teardown", "how a probe's emulator ends",
-                          choices=("kill", "quit"), meta="teardown", short="teardown",
-                          named="unless-default", key=True, axis="--teardowns"))
+    teardown: str = field(default="libvirt9", metadata=_spec(
+        "--teardown", "how a probe's emulator ends", choices=("libvirt9", "libvirt5", "pidfd"),
+        meta="teardown", short="teardown", named="unless-default", key=True, axis="--teardowns",
+        missing="libvirt9"))
 
-and nothing else changes: the scripts take `--teardown`, the sweep `--teardowns kill,quit` (one
-job per value, its file name tagged where the value is not the default), every benchmark carries
-`wb_teardown`, its name `teardown=quit` where not the default, and `load_run` a `teardown` column
-that `workbench compare` keys on (runs made before the field existed read as the default).
+and nothing else changes: the scripts take `--teardown`, the sweep `--teardowns libvirt9,pidfd`
+(one job per value, its file name tagged where the value is not the default), every benchmark
+carries `wb_teardown`, its name `teardown=pidfd` where not the default, and `load_run` a
+`teardown` column that `workbench compare` keys on (runs made before the field existed read as
+`missing`). The `qemu` field below is such an axis.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from workbench.args import emulator_count, latency, qemu_spec
 from workbench.sim.catalog import MAX_SIMULATED
+from workbench.qemu.strategy_names import PER_EMULATOR
 
 @dataclass(frozen=True)
 class Spec:
@@ -56,7 +59,7 @@ class BenchParams:
     cache: str = field(default="cold", metadata=_spec(
         "--cache", "the capabilities cache at the start of each value", choices=("cold", "warm"),
         meta="cache", short="cache", key=True))
-    strategy: str = field(default="per-emulator", metadata=_spec(
+    strategy: str = field(default=PER_EMULATOR, metadata=_spec(
         "--strategy", "capabilities strategy", meta="strategy", short="strategy", key=True))
     domains: int = field(default=0, metadata=_spec(
         "--domains", "persistent domain configs at startup", type=int, meta="domains", short="domains",
@@ -69,13 +72,15 @@ class BenchParams:
         "--corpus", "corpus domains to parse (smallest..largest)", type=int))
     targets: str = field(default="all", metadata=_spec(
         "--targets", "replay_fidelity: comma-separated targets"))
-    qemu: str = field(default="", metadata=_spec(
+    qemu: str = field(default="recorded", metadata=_spec(
         # recorded as the installed mix (x86_64@8.0.0+...) by Bench.meta, whose rows are modelled
-        "--qemu", "targets replaying libvirt 9.0's test data of another QEMU, as `workbench install "
-        "--qemu` ('8.0.0' or 'x86_64=8.0.0+aarch64=4.2.0'; targets beyond the install's count are "
-        "left out); their times are borrowed from the 7.2 recordings: rows say source=modelled",
+        # pyperf refuses empty metadata: the default, the 7.2 recordings only, is "recorded"
+        "--qemu", "'recorded' (the QEMU 7.2 recordings), or targets replaying libvirt 9.0's test "
+        "data of another QEMU, as `workbench install --qemu` ('8.0.0' or 'x86_64=8.0.0+aarch64=4.2.0'; "
+        "targets beyond the install's count are left out); their times are borrowed from the 7.2 "
+        "recordings: rows say source=modelled",
         type=qemu_spec, meta="qemu", short="qemu", named="unless-default", key=True, axis="--qemus",
-        missing=""))
+        missing="recorded"))
     install_root: Path | None = field(default=None, metadata=_spec(
         "--install-root", "installs live in ROOT/n<N>-<latency>, made there if missing and then reused "
         "(the sweep passes one per sweep); default: this process's own", type=Path))
@@ -117,7 +122,10 @@ class BenchParams:
     # -- metadata ----------------------------------------------------------------------
     def to_metadata(self) -> dict[str, Any]:
         """The wb_* keys of every recorded parameter."""
-        return {f"wb_{spec.meta}": getattr(self, f.name) for f, spec in specs() if spec.meta}
+        # pyperf refuses an empty metadata value: an empty or unset parameter is left out, and
+        # from_metadata reads it back as its Spec.missing
+        return {f"wb_{spec.meta}": getattr(self, f.name) for f, spec in specs()
+                if spec.meta and getattr(self, f.name) not in (None, "")}
 
     @staticmethod
     def from_metadata(md: Mapping[str, Any]) -> dict[str, Any]:

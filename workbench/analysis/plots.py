@@ -27,8 +27,8 @@ from workbench.analysis import tables
 from workbench.paths import REPO_ROOT
 from workbench.analysis.results import COLUMNS, load_run
 from workbench.analysis.rundir import read_run_info
+from workbench.qemu.strategy_names import BASELINE, PER_EMULATOR
 
-BASELINE = "full-caps"  # before the series: ratios are BASELINE / strategy (x times faster)
 RECORDED = "recorded on real QEMU 7.2 (Debian 12), data/transcripts"
 QUARTILES = ["median_s", "q1_s", "q3_s", "values"]
 LINESTYLES = ["-", "--", ":", "-."]
@@ -341,7 +341,7 @@ def save_table(df: pd.DataFrame, output_dir: str | Path, name: str, source: str)
 
 
 def startup_headline(df: pd.DataFrame, paths: Sequence[str] = ("daemon_startup", "driver_startup"),
-                     before: str = BASELINE, after: str = "per-emulator") -> pd.DataFrame:
+                     before: str = BASELINE, after: str = PER_EMULATOR) -> pd.DataFrame:
     """The cover letter's comparison from the data: per run and startup path, cold cache, at the
     largest emulator count measured under both strategies, the two medians and their ratio."""
     rows = []

@@ -25,6 +25,7 @@ from workbench.errors import unwind_on_sigterm
 from workbench.params import BenchParams, param_name
 from workbench.paths import DOMAINS_DIR
 from workbench.analysis.rundir import MODEL
+from workbench.qemu.strategy_names import FULL_CAPS
 
 T = TypeVar("T")
 
@@ -67,8 +68,11 @@ class Bench:
              "wb_emulators": "simulated", "wb_source": "measured-replay", "wb_system": MODEL}
         if real:
             m.update(wb_emulators="real", wb_latency="real", wb_source="measured-real")
-        elif self.params.qemu:  # emulators replaying libvirt's test data: times borrowed, so modelled
-            m.update(wb_qemu=qemu_label(self.params.qemu, self.params.emulators), wb_source="modelled")
+        else:  # the installed mix; emulators replaying libvirt's test data borrow times: modelled
+            mix = qemu_label(self.params.qemu, self.params.emulators)
+            m["wb_qemu"] = mix or "recorded"
+            if mix:
+                m["wb_source"] = "modelled"
         if case:
             m["wb_case"] = case
         m.update({f"wb_{k}": v for k, v in extra.items()})
@@ -127,7 +131,7 @@ def ensure_install(root: Path, n: int, latency: str, qemu: str = "") -> Path:
     """The read-only install for (n, latency, qemu), written once (atomically) and then reused."""
     from workbench.sim.install import MANIFEST, install
 
-    mix = qemu_label(qemu, n) if qemu else ""
+    mix = qemu_label(qemu, n)
     dest = Path(root).absolute() / (f"n{n}-{latency}" + (f"-{mix}" if mix else ""))
     if (dest / MANIFEST).is_file():
         return dest
@@ -176,7 +180,7 @@ def _startup(install: Path, strategy: str, cache_dir: Path, config_dir: Path | N
 def warm_template(install: Path) -> Path:
     """A caps cache holding every emulator the arch walk finds in `install` (what a full-caps
     startup probes): each warm run copies it into its own dir."""
-    return _made_once(install, "warm", lambda d: _startup(install, "full-caps", d))
+    return _made_once(install, "warm", lambda d: _startup(install, FULL_CAPS, d))
 
 
 def preload() -> None:

@@ -1,4 +1,4 @@
-"""Host capability API designs (issue #6): client questions timed over a real daemon socket.
+"""Host capability API designs: client questions timed over a real daemon socket.
 
     python -m workbench.bench.host_api --emulators 30 --latency recorded -o host_api.json
 
@@ -159,7 +159,7 @@ def main() -> None:
 def sub_probes(b: Bench, h: str, root: str) -> None:
     """Each sub-probe alone, in-process; the value is its own span's duration."""
     from workbench.conf import host as H
-    from workbench.qemu.driver import DEFAULT_SEC_MODELS
+    from workbench.conf.host import DEFAULT_SEC_MODELS
     from workbench.qemu.designs.host_api import _node_count
 
     fns: dict[str, Callable[[], Any]] = {

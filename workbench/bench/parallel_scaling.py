@@ -1,4 +1,4 @@
-"""The parallel strategy's speed-up against its pool size (issue 13): a cold get_capabilities
+"""The parallel strategy's speed-up against its pool size: a cold get_capabilities
 (startup, then every emulator probed by the pool) with 1, 2, 4 and 8 probe workers.
 
 TCG probes are CPU-bound, so the speed-up should flatten near the machine's core count, which

@@ -24,6 +24,7 @@ from workbench.analysis import rundir
 from workbench.errors import BadValue, ResultsError
 from workbench.params import BenchParams, specs
 from workbench.analysis.results import write_results_csv
+from workbench.qemu.strategy_names import LIBVIRT_STRATEGIES
 
 # Scripts run once per (n, cache, strategy); SINGLE ones once per round (their own axes).
 GRID_BENCHMARKS = ("daemon_startup", "driver_startup", "apis", "parse", "tracing_overhead", "scenarios")
@@ -35,7 +36,6 @@ DEFAULT_EMULATORS = (1, 2, 4, 8, 12, 16, 20, 24, 30)
 # The main job (`workbench run`): libvirt's two strategies on every benchmark; the newer ones on
 # what they change (startup, the APIs, the scenarios), at fewer counts, cold only: they are design
 # evidence, and a full grid of every strategy would take hours on two cores.
-LIBVIRT_STRATEGIES = ("full-caps", "per-emulator")
 BEYOND_BENCHMARKS = ("daemon_startup", "driver_startup", "apis", "scenarios")
 
 
@@ -213,7 +213,7 @@ def _check_or_write_machine(out: Path, settings: dict) -> None:
 
 def _finished(path: Path) -> bool:
     """A result file counts only if it is a whole pyperf JSON document; a truncated or corrupt one
-    is set aside as NAME.bad (kept for inspection) and its job re-run (issue 12)."""
+    is set aside as NAME.bad (kept for inspection) and its job re-run."""
     if not path.exists():
         return False
     try:
@@ -275,7 +275,7 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
     work = Path(tempfile.mkdtemp(prefix="vcs-"))  # short: probe sockets live below /tmp anyway
     try:
         installs = work / "installs"
-        for n, qemu in sorted({(j.n, str(dict(j.axes).get("qemu", ""))) for j in todo if j.n is not None}):
+        for n, qemu in sorted({(j.n, str(dict(j.axes).get("qemu", "recorded"))) for j in todo if j.n is not None}):
             ensure_install(installs, n, latency, qemu)  # once per sweep; read-only afterwards
         bar = tqdm(total=len(jobs), initial=len(result.skipped), unit="job", disable=not progress,
                    dynamic_ncols=True)

@@ -232,10 +232,10 @@ async def _ask(session: QMPSession, replies: dict[str, Any], cmd: str, args: dic
         reply = await session.execute(cmd, args)
     except (ProbeError, asyncio.CancelledError):
         raise
-    except Exception as e:  # issue 12: an emulator dying or overflowing mid-reply is its fault
+    except Exception as e:  # an emulator dying or overflowing mid-reply is its fault
         raise ProbeError(session.binary, cmd, f"{type(e).__name__}: {e}") from None
     if reply.ok:
-        check_reply(session.binary, cmd, reply.ret)  # issue 12: typed before any use
+        check_reply(session.binary, cmd, reply.ret)  # an untrusted reply: typed before any use
     replies.setdefault("_replies", {})[key] = reply
     return reply
 

@@ -90,12 +90,12 @@ def launch(binary: str, accel: str, timeout_s: float) -> EmulatorProcess:
             try:
                 parent = subprocess.Popen(probe_argv(binary, tmpdir, accel), stdin=subprocess.DEVNULL,
                                           stdout=subprocess.DEVNULL, stderr=err, close_fds=True,
-                                          env=_probe_env(), start_new_session=True)  # issue 12: own group
+                                          env=_probe_env(), start_new_session=True)  # own group: killed whole
             except OSError as e:
                 raise ProbeError(binary, "launch", f"cannot execute: {e.strerror}") from None
             spawned = time.perf_counter_ns()
         if not _wait_exit_blocking(parent.pid, timeout_s):
-            _killpg(parent.pid)  # issue 12: the whole group, children included
+            _killpg(parent.pid)  # the whole group: a hostile emulator's children too
             parent.kill()
             parent.wait()  # untimed: a blocking waitpid on a SIGKILLed child
             raise ProbeTimeout(binary, "launch", f"did not daemonize within {timeout_s:g} s") from None

@@ -1,4 +1,4 @@
-"""Fault injection for the replaying emulator (issue 12), loaded only when a fault mode is set."""
+"""Fault injection for the replaying emulator (hostile-emulator tests), loaded only when a fault mode is set."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ from typing import Any, Callable
 Dumps = Callable[[Any], str]
 
 
-# ---- fault injection (issue 12) -------------------------------------------------------------
+# ---- fault injection ---------------------------------------------------------------------
 # Modes, each aimed at one command CMD; the command is otherwise replayed as recorded:
 #   oversize-at:CMD        a reply line of 17 MiB (over the prober's 16 MiB per-message limit)
 #   wrongtype-at:CMD       the recorded reply with its first scalar field retyped (int -> "many")

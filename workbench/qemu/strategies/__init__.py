@@ -6,6 +6,7 @@ import pkgutil
 
 from workbench.errors import UsageError
 from workbench.qemu.strategies.base import Strategy
+from workbench.qemu.strategy_names import LIBVIRT_STRATEGIES
 
 
 def _discover() -> dict[str, type[Strategy]]:
@@ -20,7 +21,7 @@ def _discover() -> dict[str, type[Strategy]]:
         if cls.name:
             found.setdefault(cls.name, cls)
     # Stable order: the two libvirt had first, then any newcomer alphabetically.
-    order = ["full-caps", "per-emulator"]
+    order = list(LIBVIRT_STRATEGIES)
     return {n: found[n] for n in order + sorted(set(found) - set(order)) if n in found}
 
 
