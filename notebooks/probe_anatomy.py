@@ -46,7 +46,7 @@ RECORDED = plots.RECORDED
 rec = transcripts.read(plots.resolve(transcripts_dir))
 exchanges = rec.exchanges
 if exchanges.empty:
-    plots.note(f"No transcripts in `{plots.resolve(transcripts_dir)}`: nothing recorded to show.")
+    plots.note(f"No transcripts in {plots.md_literal(plots.resolve(transcripts_dir))}: nothing recorded to show.")
 elif rec.refused:
     plots.note(f"Refused the probe command line when recorded (no launches): {', '.join(rec.refused)}.")
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from workbench.args import emulator_count, latency, qemu_spec
+from workbench.qemu.teardown import DEFAULT_MODE as DEFAULT_TEARDOWN, MODES as TEARDOWNS
 from workbench.sim.catalog import MAX_SIMULATED
 from workbench.qemu.strategy_names import PER_EMULATOR
 
@@ -68,6 +69,15 @@ class BenchParams:
         # not a key: a run made with --latency 2 is compared with a recorded-latency one
         "--latency", "emulator latency mode: recorded, none or a factor", type=latency, meta="latency",
         short="latency"))
+    teardown: str = field(default=DEFAULT_TEARDOWN, metadata=_spec(
+        # a key: the same call under another teardown is another measurement. Files made before
+        # the field existed read as "": the model then SIGKILLed and reaped each probe at once,
+        # which is none of the three.
+        "--teardown", "how each probe launch ends: libvirt9 (libvirt 9.0: SIGTERM, a kill(pid, 0) "
+        "check every 200 ms until the pid is gone, SIGKILL at 10 s), libvirt5 (SIGKILL, no wait) "
+        "or pidfd (the fix: SIGTERM, wait for the exit on a pidfd)", choices=TEARDOWNS,
+        meta="teardown", short="teardown", named="unless-default", key=True, axis="--teardowns",
+        missing=""))
     corpus: int = field(default=3, metadata=_spec(
         "--corpus", "corpus domains to parse (smallest..largest)", type=int))
     targets: str = field(default="all", metadata=_spec(
@@ -81,6 +91,10 @@ class BenchParams:
         "recordings: rows say source=modelled",
         type=qemu_spec, meta="qemu", short="qemu", named="unless-default", key=True, axis="--qemus",
         missing="recorded"))
+    libvirt: str = field(default="", metadata=_spec(
+        # not recorded: the rows of each build carry its label as `system` (a row descriptor)
+        "--libvirt", "libvirt_real: the libvirt 9.0 builds to measure, comma-separated: prefixes made "
+        "by scripts/build-libvirt.sh or 'system' (default '': the system's alone)"))
     install_root: Path | None = field(default=None, metadata=_spec(
         "--install-root", "installs live in ROOT/n<N>-<latency>, made there if missing and then reused "
         "(the sweep passes one per sweep); default: this process's own", type=Path))

@@ -46,7 +46,9 @@ class Run:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.df = results.load_run(self.path)
+        from workbench.analysis.teardown import at_default_teardown
+
+        self.df = at_default_teardown(results.load_run(self.path))
         if self.df.empty:
             raise ResultsError(f"{self.path}: no pyperf results to quote")
         machine = self.path / MACHINE_FILE

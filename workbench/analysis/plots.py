@@ -88,11 +88,13 @@ def run_labels(runs: Sequence[Path]) -> list[str]:
 
 
 def load(results_dir: str | Path | Sequence[str | Path], emulators: Sequence[int] = (),
-         strategies: Sequence[str] = (), reference_dir: str | Path | None = None
-         ) -> tuple[pd.DataFrame, dict]:
+         strategies: Sequence[str] = (), reference_dir: str | Path | None = None,
+         all_teardowns: bool = False) -> tuple[pd.DataFrame, dict]:
     """The tidy table of one run (or several, and a reference run), filtered to the emulator grid
     and strategies ([] = all), with a `run` column labelling each run; and the first run's
-    machine.json. A missing run gives an empty table and a note, not an exception."""
+    machine.json. A missing run gives an empty table and a note, not an exception. The model's
+    rows are those of its default teardown (libvirt 9.0's) unless `all_teardowns` (the teardown
+    comparison, workbench.analysis.teardown)."""
     runs = as_list(results_dir)
     ref = as_list(reference_dir)
     if ref and ref[0].resolve() not in {r.resolve() for r in runs}:
@@ -109,6 +111,9 @@ def load(results_dir: str | Path | Sequence[str | Path], emulators: Sequence[int
     if not frames:
         return pd.DataFrame(columns=COLUMNS + ["run"]), {}
     df = pd.concat(frames, ignore_index=True)
+    if not all_teardowns:
+        from workbench.analysis.teardown import at_default_teardown
+        df = at_default_teardown(df)
     # replay_fidelity has its own axis (n = 1, no strategy): the filters leave it alone.
     grid = df["strategy"].notna()
     if emulators:

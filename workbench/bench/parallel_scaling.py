@@ -14,7 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from workbench import trace
-from workbench.bench.common import Bench, CacheDirs, ensure_real_install, measure, preload
+from workbench.bench.common import Bench, CacheDirs, measure, preload
+from workbench.sim.installs import ensure_real_install
 
 WORKERS = (1, 2, 4, 8)
 

@@ -81,7 +81,7 @@ class QemuDriver:
     @classmethod
     def startup(cls, options: DriverOptions) -> "QemuDriver":
         o = options
-        strategy = get_strategy(o.strategy)
+        strategy = get_strategy(o.strategy, o)
         with trace.span("driver.startup", strategy=strategy.name):
             for d in (o.cache_dir, o.config_dir):
                 if d is not None:
@@ -94,7 +94,7 @@ class QemuDriver:
                          cache=QemuCapsCache(o.cache_dir, host_arch=host_arch,
                                              probe_timeout_s=o.probe_timeout_s,
                                              teardown=o.teardown,
-                                             **strategy.cache_options(o)),
+                                             **strategy.cache_hooks().cache_fields()),
                          def_sec_model=o.sec_models[0][0])
             with trace.span("driver.strategy_startup"):
                 strategy.on_startup(driver)

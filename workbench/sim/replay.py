@@ -46,7 +46,8 @@ from workbench.sim.replay_timing import (cpu_now, inherit_cpu, launch_round_trip
 
 GARBAGE = b"\x00\xffnot json\r\n"
 # Fault modes for the hostile-emulator tests (handled in the "fault injection" part at the end of this file).
-FAULTS = ("oversize-at:", "wrongtype-at:", "fork-at:", "die-mid-reply-at:", "reply-at:", "rename-at:", "hold-at:")
+FAULTS = ("oversize-at:", "wrongtype-at:", "fork-at:", "die-mid-reply-at:", "reply-at:", "rename-at:",
+          "hold-at:", "escape-at:")
 MISBEHAVIOURS = ("crash-at:", "hang-at:", "garbage-at:", "hang-at-start", "exit-at-start",
                  "greeting-garbage") + FAULTS
 

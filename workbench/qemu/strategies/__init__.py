@@ -28,11 +28,13 @@ def _discover() -> dict[str, type[Strategy]]:
 STRATEGIES = _discover()
 
 
-def get_strategy(name: str) -> Strategy:
+def get_strategy(name: str, options: object = None) -> Strategy:
+    """A new strategy of that name, made for a driver with these DriverOptions."""
     try:
-        return STRATEGIES[name]()
+        cls = STRATEGIES[name]
     except KeyError:
         raise UsageError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}") from None
+    return cls(options)
 
 
 __all__ = ["STRATEGIES", "get_strategy", "Strategy"]
