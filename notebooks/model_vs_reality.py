@@ -148,14 +148,13 @@ else:
 
 # %%
 from workbench.analysis import qemu_versions
-from workbench.libvirt9 import oracle
 from workbench.sim.libvirt_replies import default_tests_dir
 
 libvirt_tests = default_tests_dir()
 if not (libvirt_tests / "qemucapabilitiesdata").is_dir():
     plots.note(f"libvirt 9.0's test data is not at {libvirt_tests}: scripts/fetch-libvirt-source.sh fetches it.")
 else:
-    oracle_report = oracle.run(libvirt_tests).to_json()
+    oracle_report = qemu_versions.oracle_report(libvirt_tests)
     per_file = qemu_versions.oracle_per_file(oracle_report)
     display(tables.show_table(per_file, output_dir, "libvirt_tests",
                               "The workbench's probe on libvirt 9.0's test data, per file and check "
@@ -180,3 +179,21 @@ else:
         "would hand out wrong replies after nearly every upgrade; keyed on the binary's bytes, version, package "
         "and module directory, an upgrade is a miss, never a stale hit: its staleness risk lies only in "
         "what the key does not see (docs: workbench/qemu/designs/schema_store.py)."))
+
+# %% [markdown]
+# ### An upgrade from one QEMU version to the next (runs made with `--qemus`)
+# `version_upgrade` replaces each emulator replaying libvirt's data by the next QEMU version's
+# (7.1.0 to 7.2.0, 7.2.0 to 8.0.0): new bytes and replies. Beside it `package_upgrade`: the same
+# bytes with a new ctime. Times borrowed from the 7.2 recordings: modelled.
+
+# %%
+upg = qemu_versions.upgrade_table(df)
+if upg.empty:
+    plots.note("This run has no version_upgrade rows: `workbench sweep --benchmarks scenarios "
+               "--qemus x86_64=7.1.0,x86_64=7.2.0 ...` makes them.")
+else:
+    display(tables.show_table(upg, output_dir, "version_upgrade",
+                              "Package upgrade (same bytes) and version upgrade (next QEMU), per strategy: "
+                              "median seconds to the client's last answer and the emulator launches",
+                              "modelled (libvirt's replies, times borrowed from the 7.2 recordings)",
+                              "scenario rows of this run", time_columns=["last_answer_s"], max_rows=30))

@@ -173,3 +173,38 @@ def test_schema_change_shares_between_consecutive_versions(tmp_path):
     assert rows[0]["schema_unchanged_share"] == 0.25 and not rows[0]["schema_identical"]
     assert rows[0]["build_constant_unchanged_share"] == 0.5  # tpm-models the same, schema not
     assert rows[1]["schema_identical"] and rows[1]["build_constant_unchanged_share"] == 0.5
+
+
+@needs_source
+def test_an_upgrade_goes_to_the_next_version_libvirts_data_holds(tmp_path):
+    from workbench.bench.scenarios import upgrade_install, upgrades
+    from workbench.qemu.probe import probe
+    from workbench.sim.install import install
+
+    assert lr.next_version(TESTS, "x86_64", "7.1.0") == "7.2.0"
+    assert lr.next_version(TESTS, "x86_64", "8.0.0") is None
+    assert upgrades("x86_64=7.2.0+aarch64=4.2.0", 3) == {"x86_64": ("7.2.0", "8.0.0"),
+                                                        "aarch64": ("4.2.0", "5.0.0")}
+    inst = install(tmp_path / "i", 1, latency="none", qemu="x86_64=7.1.0")
+    before = inst.paths[0].read_bytes()
+    upgrade_install(tmp_path / "i", "x86_64=7.1.0")
+    assert inst.paths[0].read_bytes() != before
+    assert probe(str(inst.paths[0]), teardown="pidfd").caps.version == 7002000
+
+
+def test_upgrade_table_puts_both_upgrades_side_by_side():
+    import pandas as pd
+    from workbench.analysis.qemu_versions import upgrade_table
+
+    rows = [dict(benchmark="scenario", case=c, strategy="schema-reuse", qemu="x86_64@7.1.0",
+                 time_s=t, launches=l, source="modelled", upgrade=u)
+            for c, t, l, u in (("package_upgrade", 1.0, 2, None), ("package_upgrade", 3.0, 2, None),
+                               ("version_upgrade", 5.0, 2, "x86_64@7.1.0->7.2.0"),
+                               ("cold_container", 9.0, 2, None))]
+    rows.append(dict(benchmark="scenario", case="package_upgrade", strategy="schema-reuse", qemu="recorded",
+                     time_s=1.0, launches=2, source="measured-replay", upgrade=None))
+    t = upgrade_table(pd.DataFrame(rows))
+    assert list(t["case"]) == ["package_upgrade", "version_upgrade"]
+    assert list(t["last_answer_s"]) == [2.0, 5.0] and set(t["source"]) == {"modelled"}
+    assert t["upgrade"].iloc[0] == "x86_64@7.1.0->7.2.0"
+    assert upgrade_table(pd.DataFrame(rows[-1:])).empty

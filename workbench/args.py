@@ -61,7 +61,8 @@ def target_list(text: str) -> list[str]:
 
 
 def qemu_spec(text: str) -> str:
-    """`--qemu`: '' (the 7.2 recordings), a QEMU version X.Y.Z, or TARGET=X.Y.Z joined by + or ,."""
+    """`--qemu`: 'recorded' or '' (the 7.2 recordings), a QEMU version X.Y.Z, or TARGET=X.Y.Z
+    joined by + or ,."""
     from workbench.errors import UsageError
     from workbench.sim.libvirt_replies import parse_qemu_spec
 

@@ -66,7 +66,49 @@ def schema_change_shares(tests_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SHARE_COLUMNS)
 
 
+def oracle_report(tests_dir: Path) -> dict:
+    """`workbench validate --libvirt-tests DIR --json`, run as its own process (it probes with
+    asyncio, which a notebook kernel's running event loop forbids; notebooks never probe)."""
+    import subprocess
+    import sys
+
+    from workbench.errors import ResultsError
+
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "validate", "--libvirt-tests",
+                           str(tests_dir), "--json"], capture_output=True, text=True)
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        raise ResultsError(f"validate --libvirt-tests {tests_dir} failed (exit {proc.returncode}): "
+                           f"{proc.stderr.strip()[-500:]}") from None
+
+
 def oracle_per_file(report: dict) -> pd.DataFrame:
     """`workbench validate --libvirt-tests --json`'s rows as one row per file and check."""
     return pd.DataFrame(per_file_table(report),
                         columns=["file", "check", "aspects", "agree", "deliberate", "differ"])
+
+
+UPGRADE_CASES = ("package_upgrade", "version_upgrade")
+
+
+def upgrade_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per QEMU mix and strategy: the package-upgrade scenario (same bytes, new ctime) beside
+    the version upgrade (the next QEMU version's replies): median seconds to the client's last
+    answer, the emulator launches the daemon made, and the rows' source (modelled: borrowed times)."""
+    cols = ["qemu", "upgrade", "strategy", "case", "last_answer_s", "launches", "source"]
+    if df.empty or "case" not in df or "qemu" not in df:
+        return pd.DataFrame(columns=cols)
+    mixed = ~df["qemu"].fillna("recorded").isin(["", "recorded"])
+    sc = df[(df["benchmark"] == "scenario") & df["case"].isin(UPGRADE_CASES) & mixed]
+    if sc.empty:
+        return pd.DataFrame(columns=cols)
+    sc = sc.assign(upgrade=sc["upgrade"] if "upgrade" in sc else "",  # wb_upgrade of version_upgrade
+                   launches=pd.to_numeric(sc["launches"], errors="coerce") if "launches" in sc else float("nan"))
+    g = sc.groupby(["qemu", "strategy", "case"], sort=True)
+    out = g.agg(last_answer_s=("time_s", "median"), launches=("launches", "median"),
+                source=("source", lambda s: "/".join(sorted(set(s))))).reset_index()
+    jumps = {q: next((x for x in g["upgrade"] if isinstance(x, str) and x), "")
+             for q, g in sc.groupby("qemu")}  # the mix's version jump, for both cases' rows
+    out["upgrade"] = out["qemu"].map(jumps)
+    return out[cols]

@@ -67,8 +67,11 @@ class Bench:
              "wb_emulators": "simulated", "wb_source": "measured-replay", "wb_system": MODEL}
         if real:
             m.update(wb_emulators="real", wb_latency="real", wb_source="measured-real")
-        elif self.params.qemu:  # emulators replaying libvirt's test data: times borrowed, so modelled
-            m.update(wb_qemu=qemu_label(self.params.qemu, self.params.emulators), wb_source="modelled")
+        else:  # the installed mix; emulators replaying libvirt's test data borrow times: modelled
+            mix = qemu_label(self.params.qemu, self.params.emulators)
+            m["wb_qemu"] = mix or "recorded"
+            if mix:
+                m["wb_source"] = "modelled"
         if case:
             m["wb_case"] = case
         m.update({f"wb_{k}": v for k, v in extra.items()})
@@ -127,7 +130,7 @@ def ensure_install(root: Path, n: int, latency: str, qemu: str = "") -> Path:
     """The read-only install for (n, latency, qemu), written once (atomically) and then reused."""
     from workbench.sim.install import MANIFEST, install
 
-    mix = qemu_label(qemu, n) if qemu else ""
+    mix = qemu_label(qemu, n)
     dest = Path(root).absolute() / (f"n{n}-{latency}" + (f"-{mix}" if mix else ""))
     if (dest / MANIFEST).is_file():
         return dest

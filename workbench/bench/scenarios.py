@@ -13,6 +13,12 @@ clock at the last answer; then (untimed) asks the daemon's `stats` and stops it 
                    then miss; prebuilt files shipped with the new package would still match.
                    Runs on a private copy of the install, so shared installs keep their ctimes.
   steady_host      a cache holding every emulator (what full-caps' startup probes), untouched.
+  version_upgrade  only with --qemu (emulators replaying libvirt 9.0's test data): as
+                   package_upgrade, but the state is the client's on the old versions and the
+                   install is upgraded to the next QEMU version libvirt's data holds for each
+                   such target (7.1.0 -> 7.2.0, 7.2.0 -> 8.0.0, ...): new bytes and replies, so
+                   schema-reuse's store misses; prebuilt files are rebuilt for the new package
+                   (untimed, the packager's step). Its times are modelled (borrowed).
 
 prebuilt and fixed-shipped run on an install whose `qemu-caps/` was built once (`workbench prebuild`, untimed:
 the packager's step). Emulator launches are counted by the daemon (cache stat `launches`, each
@@ -23,6 +29,7 @@ wb_first_answer_s, wb_worst_call_s, wb_last_answer_s, wb_daemon_cpu_s, wb_probes
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -80,6 +87,34 @@ def touch_all(install: Path) -> None:
         os.utime(p)  # a new ctime (and mtime), the same bytes
 
 
+def upgrades(spec: str, n: int | str) -> dict[str, tuple[str, str]]:
+    """{target: (old, new)} for the targets of an install of n whose --qemu version has a next
+    version in libvirt's test data."""
+    from workbench.bench.common import qemu_label
+    from workbench.sim import libvirt_replies as lr
+
+    tests = lr.default_tests_dir()
+    out = {}
+    for part in filter(None, qemu_label(spec, n).split("+")):
+        target, _, old = part.partition("@")
+        new = lr.next_version(tests, target, old)
+        if new:
+            out[target] = (old, new)
+    return out
+
+
+def upgrade_install(install: Path, spec: str) -> None:
+    """Replace each upgradable emulator by the next QEMU version's (new bytes, new ctime)."""
+    from workbench.paths import TRANSCRIPTS_DIR
+    from workbench.sim import libvirt_replies as lr
+    from workbench.sim.install import MANIFEST, write_emulator
+
+    latency = json.loads((install / MANIFEST).read_text()).get("latency", "recorded")
+    for target, (_, new) in upgrades(spec, len(list(install.glob("qemu-system-*")))).items():
+        write_emulator(install / f"qemu-system-{target}",
+                       lr.transcript_gz(lr.default_tests_dir(), target, new, TRANSCRIPTS_DIR), latency)
+
+
 def ensure_prebuilt(install: Path) -> None:
     from workbench.qemu.designs.prebuilt import SUBDIR, build_prebuilt
 
@@ -105,6 +140,8 @@ class Scenario:
             d = b.tmpdir("st-")
             shutil.copytree(warm_template(self.install), d / "cache")
             return d
+        if self.name == "version_upgrade":
+            return self._upgraded_state()
         if self._state is None:  # package_upgrade: the host as the client left it, once
             self._private = b.tmpdir("inst-") / self.install.name
             shutil.copytree(self.install, self._private, symlinks=True)
@@ -115,9 +152,30 @@ class Scenario:
         touch_all(self._private)
         return self._state
 
+    def _upgraded_state(self) -> Path:
+        """A copy of the client's state on the old versions, with the install upgraded (once)."""
+        b, s = self.bench, self.bench.args.strategy
+        if self._state is None:
+            self._private = b.tmpdir("inst-") / self.install.name
+            shutil.copytree(self.install, self._private, symlinks=True)
+            self._state = b.tmpdir("st-")
+            run_client(self._private, s, self._state, self.define_xml)
+            upgrade_install(self._private, b.params.qemu)
+            from workbench.qemu.strategies import STRATEGIES
+            if STRATEGIES[s].uses_package_files:  # the new package ships its own
+                from workbench.qemu.designs.prebuilt import SUBDIR
+                shutil.rmtree(self._private / SUBDIR, ignore_errors=True)
+                ensure_prebuilt(self._private)
+        d = b.tmpdir("st-")
+        shutil.copytree(self._state, d, dirs_exist_ok=True, symlinks=True)
+        for f in (d / "etc").glob("*.xml"):
+            f.unlink()  # the client defines the same domain again
+        return d
+
     def run(self) -> Outcome:
         state = self.state()
-        inst = self._private if self.name == "package_upgrade" else self.install
+        upgraded = self.name in ("package_upgrade", "version_upgrade")
+        inst = self._private if upgraded else self.install
         try:
             return run_client(inst, self.bench.args.strategy, state, self.define_xml)
         finally:
@@ -142,10 +200,14 @@ def main() -> None:
         ensure_prebuilt(install)
     domains = x86_64_domains()
     define_xml = pick(domains, 1)[0].xml.decode()
-    for i, name in enumerate(SCENARIOS):
+    jumps = upgrades(b.params.qemu, b.params.emulators)
+    names = SCENARIOS + (("version_upgrade",) if jumps else ())
+    for i, name in enumerate(names):
         sc = Scenario(b, name, install, define_xml)
         meta = b.meta("scenario", case=name, phase="last_answer")
-        meta["wb_cache"] = CACHE_STATE[name]  # the scenario's own, not --cache
+        meta["wb_cache"] = CACHE_STATE.get(name, "stale")  # the scenario's own, not --cache
+        if name == "version_upgrade":
+            meta["wb_upgrade"] = "+".join(f"{t}@{o}->{n}" for t, (o, n) in sorted(jumps.items()))
         runs_here = args.in_process or (args.worker and args.worker_task in (None, i))
         if runs_here:  # the manager only collects what its workers measured
             meta.update({f"wb_{k}": v for k, v in _counted_meta(sc.run()).items()})

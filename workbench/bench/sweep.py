@@ -275,7 +275,7 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
     work = Path(tempfile.mkdtemp(prefix="vcs-"))  # short: probe sockets live below /tmp anyway
     try:
         installs = work / "installs"
-        for n, qemu in sorted({(j.n, str(dict(j.axes).get("qemu", ""))) for j in todo if j.n is not None}):
+        for n, qemu in sorted({(j.n, str(dict(j.axes).get("qemu", "recorded"))) for j in todo if j.n is not None}):
             ensure_install(installs, n, latency, qemu)  # once per sweep; read-only afterwards
         bar = tqdm(total=len(jobs), initial=len(result.skipped), unit="job", disable=not progress,
                    dynamic_ncols=True)

@@ -145,7 +145,7 @@ def parse_qemu_spec(spec: str, targets: list[str], ignore_absent: bool = False) 
     others replay the QEMU 7.2 recordings) -> {target: version}. UsageError on bad input.
     `ignore_absent`: a named target not among `targets` is left out (a sweep's smaller installs)."""
     spec = spec.strip()
-    if not spec:
+    if not spec or spec == "recorded":  # the 7.2 recordings only
         return {}
     version = re.compile(r"\d+\.\d+\.\d+\Z")
     if "=" not in spec:
@@ -166,6 +166,14 @@ def parse_qemu_spec(spec: str, targets: list[str], ignore_absent: bool = False) 
             raise UsageError(f"--qemu {spec!r}: {target} named twice")
         out[target] = ver
     return out
+
+
+def next_version(tests_dir: Path, arch: str, version: str) -> str | None:
+    """The next QEMU version libvirt's test data holds for `arch` after `version` (None: none)."""
+    have = sorted(name_parts(p)[0] for p in replies_files(tests_dir) if name_parts(p)[1] == arch)
+    cur = tuple(int(x) for x in version.split("."))
+    later = [v for v in have if v > cur]
+    return ".".join(map(str, later[0])) if later else None
 
 
 def spec_label(versions: dict[str, str]) -> str:
