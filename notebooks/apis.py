@@ -111,7 +111,8 @@ if not apis.empty:
         plots.note("The run has a single emulator count: growth cannot be told.")
     payers = growth[growth["pays_for_every_emulator"]]
     fmt = tables.fmt_duration
-    lines = [f"- `{r.api}` under **{r.strategy}**, {r.cache} cache{f' ({r.run})' if several else ''}: "
+    md = plots.md_literal  # names from result files and run folders: shown, never live
+    lines = [f"- {md(r.api)} under {md(r.strategy)}, {md(r.cache)} cache{f' ({md(r.run)})' if several else ''}: "
              f"{fmt(r.median_from_s)} with {r.n_from} → {fmt(r.median_to_s)} with {r.n_to} emulators "
              f"({fmt(r.added_s_per_emulator)} per added emulator)" for r in payers.itertuples()]
     display(Markdown(f"**Still paying for every emulator** (≥ {fmt(min_per_emulator_s)} per "

@@ -50,7 +50,7 @@ with_host_api = [r for r in asked if r.is_dir() and
                  load_run(r)["benchmark"].isin(["host_api", "host_probe"]).any()]
 run = with_host_api[0] if with_host_api else COMMITTED
 if asked and not with_host_api:
-    plots.note(f"The run(s) given ({', '.join(f'`{r}`' for r in asked)}) have no host_api results "
+    plots.note(f"The run(s) given ({', '.join(plots.md_literal(r) for r in asked)}) have no host_api results "
                f"(they come from `python -m workbench.bench.host_api`, not the sweep). **This page "
                f"shows the committed run `{COMMITTED.relative_to(RESULTS_DIR.parent.parent)}` instead.**")
 out = plots.resolve(output_dir)
@@ -194,4 +194,4 @@ rec = ha.recommend(lat, flag_value)
                                        + rec.markdown() + "\n")
 rec.savings.assign(design=rec.design, provenance="measured (mix weights: model)").to_csv(
     out / "recommendation_savings.csv", index=False)
-display(Markdown(f"Measured ({SOURCE}; the weights of the mix are a model):\n\n" + rec.markdown()))
+display(Markdown(f"Measured (over the daemon socket, run {plots.md_literal(run.name)}; the weights of the mix are a model):\n\n" + rec.markdown()))

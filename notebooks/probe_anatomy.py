@@ -60,7 +60,7 @@ for p in paths:
 exchanges = pd.DataFrame(rows, columns=["target", "accel", "command", "latency_s"])
 launches = pd.DataFrame(launches)
 if exchanges.empty:
-    plots.note(f"No transcripts in `{plots.resolve(transcripts_dir)}`: nothing recorded to show.")
+    plots.note(f"No transcripts in {plots.md_literal(plots.resolve(transcripts_dir))}: nothing recorded to show.")
 elif refused:
     plots.note(f"Refused the probe command line when recorded (no launches): {', '.join(refused)}.")
 

@@ -109,7 +109,7 @@ if not startup.empty:
         plots.note("No emulator count was measured cold under both full-caps and per-emulator.")
     else:
         h = headline.iloc[0]
-        text = (f"With {h.n_emulators} emulators on a cold cache, `{h.benchmark}` takes "
+        text = (f"With {h.n_emulators} emulators on a cold cache, {plots.md_literal(h.benchmark)} takes "
                 f"**{tables.fmt_duration(h.before_s)}** with {h.before} and "
                 f"**{tables.fmt_duration(h.after_s)}** with {h.after}: "
                 f"**{tables.fmt_ratio(h.ratio)} faster** ({kind}).")

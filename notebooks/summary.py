@@ -93,7 +93,7 @@ if df.empty:
 elif ref is None:
     display(Markdown("No reference run given: nothing to compare against."))
 elif not ref.is_dir() or not any(ref.glob("*.json")):
-    plots.note(f"No reference run at `{ref}`: regressions cannot be judged.")
+    plots.note(f"No reference run at {plots.md_literal(ref)}: regressions cannot be judged.")
 else:
     ref_df = load_run(ref)
     for run in runs:

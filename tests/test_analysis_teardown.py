@@ -72,3 +72,11 @@ def test_saving_figure_draws_each_strategy_and_teardown():
     labels = [ln.get_label() for ln in fig.axes[0].get_lines()]
     assert labels == ["per-emulator, libvirt9", "per-emulator, pidfd"]
     assert any("saves 4.00 s" in t.get_text() for t in fig.axes[0].texts)
+
+
+def test_pages_see_only_the_default_teardown_and_every_libvirt_row():
+    df = pd.DataFrame([_row(3.0), _row(1.0, "pidfd"), _row(0.5, "libvirt5"), _row(2.0, ""),
+                       _row(6.0, system="libvirt 9.0", teardown="libvirt9")])
+    kept = td.at_default_teardown(df)
+    assert sorted(kept["time_s"]) == [2.0, 3.0, 6.0]
+    assert td.at_default_teardown(df.drop(columns="teardown")).equals(df.drop(columns="teardown"))

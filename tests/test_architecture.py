@@ -1,5 +1,5 @@
-"""The structure holds: imports only go down the layers, no cycles (imports inside functions
-count), small modules, one error tree. Reads the source with `ast`; nothing is run."""
+"""The structure holds: imports only go down the layers, no cycles (imports inside functions and
+type-only imports count), small modules, one error tree. Reads the source with `ast`; nothing is run."""
 from __future__ import annotations
 
 import ast
@@ -45,23 +45,20 @@ def module_name(path: Path) -> str:
 MODULES = {module_name(p): p for p in sorted(PKG.rglob("*.py"))}
 
 
-def _runtime_nodes(tree: ast.AST):
-    """Every node, at any depth (function bodies too), except `if TYPE_CHECKING:` blocks, which
-    are annotations only and never run."""
+def _all_nodes(tree: ast.AST):
+    """Every node, at any depth: function bodies and `if TYPE_CHECKING:` blocks too (an
+    annotation that needs a module above is an arrow upwards all the same)."""
     todo = [tree]
     while todo:
         node = todo.pop()
-        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
-            todo += node.orelse
-            continue
         todo += ast.iter_child_nodes(node)
         yield node
 
 
 def imports_of(path: Path) -> set[str]:
-    """Every workbench module `path` imports when it runs, at any depth (functions included)."""
+    """Every workbench module `path` imports, at any depth (functions and type-only imports included)."""
     found: set[str] = set()
-    for node in _runtime_nodes(ast.parse(path.read_text())):
+    for node in _all_nodes(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

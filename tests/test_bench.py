@@ -11,7 +11,7 @@ import pytest
 
 from conftest import HAVE_REAL_QEMU, processes_mentioning
 from workbench.analysis import results
-from workbench.bench.common import pick, renamed_copies, x86_64_domains
+from workbench.sim.corpus_picks import pick, renamed_copies, x86_64_domains
 
 FAST = ["--in-process", "-p", "1", "-n", "2", "-w", "0", "--loops", "1", "-q", "--latency", "none"]
 
@@ -143,17 +143,17 @@ def test_trace_writes_chrome_json_with_probes_and_qmp(tmp_path, strategy, probes
 
 
 def test_real_install_links_the_same_targets_or_is_none(tmp_path, monkeypatch) -> None:
-    from workbench.bench import common
+    from workbench.sim import installs
     from workbench.sim.catalog import INSTALL_ORDER
 
     fake = tmp_path / "usr-bin"
     fake.mkdir()
-    monkeypatch.setattr(common, "REAL_QEMU_DIR", fake)
-    assert common.ensure_real_install(tmp_path / "inst", 3) is None  # nothing here: no real side
+    monkeypatch.setattr(installs, "REAL_QEMU_DIR", fake)
+    assert installs.ensure_real_install(tmp_path / "inst", 3) is None  # nothing here: no real side
     for t in INSTALL_ORDER[:3]:
         (fake / f"qemu-system-{t}").write_text("#!/bin/sh\n")
-    dest = common.ensure_real_install(tmp_path / "inst", 3)
+    dest = installs.ensure_real_install(tmp_path / "inst", 3)
     assert dest is not None and sorted(p.name for p in dest.iterdir()) == \
         sorted(f"qemu-system-{t}" for t in INSTALL_ORDER[:3])
     assert all((dest / p.name).resolve().parent == fake for p in dest.iterdir())
-    assert common.ensure_real_install(tmp_path / "inst", 3) == dest  # made once, then reused
+    assert installs.ensure_real_install(tmp_path / "inst", 3) == dest  # made once, then reused

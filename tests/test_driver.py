@@ -127,7 +127,7 @@ def test_custom_emulator_outside_virCaps(make_install, tmp_path):
     with pytest.raises(WorkbenchError, match="could not find capabilities for arch=x86_64"):
         driver(inst, "full-caps", tmp_path / "a", allow=(str(custom),)).define_xml(xml)
     with pytest.raises(WorkbenchError, match="not in the driver's search path"):
-        driver(inst, "per-emulator", tmp_path / "c").define_xml(xml)  # issue 12: not allow-listed
+        driver(inst, "per-emulator", tmp_path / "c").define_xml(xml)  # not allow-listed: refused
     per = driver(inst, "per-emulator", tmp_path / "b", allow=(str(custom),))
     per.define_xml(xml)
     assert "pc-i440fx-7.2" in per.get_xml_desc("vm1")

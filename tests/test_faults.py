@@ -1,4 +1,4 @@
-"""Issue 12 fault injection: hostile replaying emulators against every command and strategy.
+"""Fault injection: hostile replaying emulators against every command and strategy.
 
 Every case asserts: a clear error (workbench: ..., naming binary and command), the exit code,
 no traceback, no emulator process or helper left, no probe temp folder left. The ids of

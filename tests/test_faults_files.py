@@ -138,3 +138,17 @@ def test_record_hanging_version_is_that_binarys_error(tmp_path, monkeypatch):
 class _RT:
     def to_json(self):
         return {}
+
+
+def test_compare_of_runs_sharing_no_benchmark_is_empty_not_broken():
+    """What summary does with it: flagged rows, then the table's columns (a KeyError before)."""
+    import pandas as pd
+    from workbench.analysis.results import COLUMNS, compare
+    row = dict(benchmark="x", case="", phase="total", system="model", strategy="per-emulator",
+               n_emulators=1, cache="cold", emulators="simulated", domains=None, latency="none",
+               run_index=0, value_index=0, time_s=1.0, source="replayed", name="x", file="x.json")
+    a = pd.DataFrame([row], columns=COLUMNS)
+    b = a.assign(benchmark="y")
+    cmp = compare(a, b)
+    flagged = cmp[cmp["regression"]]
+    assert len(cmp) == 0 and list(flagged[["benchmark", "ratio", "p_adj"]].columns) == ["benchmark", "ratio", "p_adj"]

@@ -150,7 +150,7 @@ def daemon(tree, tmp_path_factory):
 
     d = tmp_path_factory.mktemp("dm")
     install(d / "inst", 3, latency="none")
-    dm = host_daemon(d / "inst", str(tree), d / "cache", "per-emulator").start()
+    dm = host_daemon(d / "inst", str(tree), d / "cache", "per-emulator", "libvirt9").start()
     yield dm
     dm.stop()
 

@@ -70,3 +70,26 @@ def test_unreadable_message_names_file_and_line(tmp_path):
 def test_missing_file_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="cannot read libvirt log"):
         debuglog.parse_file(tmp_path / "absent.log")
+
+
+def test_the_teardowns_own_lines_name_the_waiting_function_and_do_not_end_the_wait():
+    """With 1:util.process the wait's lines are logged inside it: kill_wait still runs from the
+    kill to the probing thread's next other line; which function waited, and SIGKILL, are read."""
+    head = ("2026-12-05 06:46:38.453+0000: 10188: debug : qemuProcessQMPNew:9362 : exec=/i/qemu-system-cris, "
+            "libDir=/r, runUid=0, runGid=0, forceTCG=0\n"
+            "2026-12-05 06:46:38.538+0000: 10188: debug : qemuProcessQMPStop:9299 : Killing QMP caps process 7\n")
+    stock = head + (
+        "2026-12-05 06:46:38.538+0000: 10188: debug : virProcessKillPainfullyDelay:387 : vpid=7 force=1 extradelay=0 group=0\n"
+        "2026-12-05 06:46:48.540+0000: 10188: debug : virProcessKillPainfullyDelay:418 : Timed out waiting after "
+        "SIGTERM to process 7, sending SIGKILL\n"
+        "2026-12-05 06:47:18.600+0000: 10188: debug : virQEMUCapsSaveFile:5128 : Saved caps '/c.xml' for '/i/qemu-system-cris'\n")
+    (p,) = debuglog.parse(stock)
+    assert p.kill_fn == "virProcessKillPainfullyDelay" and p.sigkill
+    assert p.phases()["kill_wait"] == pytest.approx(40.062)
+    patched = head + (
+        "2026-12-05 06:46:38.538+0000: 10188: debug : virProcessKillPainfullyPidfd:460 : vpid=7 force=1\n"
+        "2026-12-05 06:46:38.541+0000: 10188: debug : virProcessKillPainfullyPidfd:495 : process 7 exited after SIGTERM\n"
+        "2026-12-05 06:46:38.541+0000: 10188: debug : virQEMUCapsSaveFile:5128 : Saved caps '/c.xml' for '/i/qemu-system-cris'\n")
+    (p,) = debuglog.parse(patched)
+    assert p.kill_fn == "virProcessKillPainfullyPidfd" and not p.sigkill
+    assert p.phases()["kill_wait"] == pytest.approx(0.003)

@@ -1,4 +1,4 @@
-"""Issue 12: cache and config recovery as libvirt's, and the bounds (trace, domain size, locking)."""
+"""Cache and config recovery as libvirt's, and the bounds (trace, domain size, locking)."""
 from __future__ import annotations
 
 import os

@@ -113,3 +113,25 @@ def test_several_runs_and_a_reference_are_shown_side_by_side(results_run, tmp_pa
     index = (out / "index.html").read_text()
     assert "machine-a" in index and "machine-b" in index
 
+
+
+HOSTILE_NAME = "run<img src=x onerror=alert(1)>`<b>live</b>`*x*"
+
+
+@pytest.mark.timeout(900)  # every notebook rendered once more, on a loaded machine
+def test_run_name_with_html_is_never_live(results_run, tmp_path):
+    """A run folder whose name holds HTML (and a backtick, which would end a code span): every
+    page shows it as text only, and every page carries the Content Security Policy."""
+    run = tmp_path / HOSTILE_NAME
+    shutil.copytree(results_run, run)
+    out = tmp_path / "reports"
+    assert main(["report", "--results", str(run), "-o", str(out)]) == 0
+    pages = sorted(out.glob("*.html"))
+    assert len(pages) == len(describe_notebooks()) + 1
+    for page in pages:
+        text = page.read_text()
+        assert "<img src=x" not in text and "<b>live</b>" not in text, f"live HTML in {page.name}"
+        assert text.count("Content-Security-Policy") == 1, page.name
+        head = text[:text.index("Content-Security-Policy")]
+        assert "<script" not in head, f"a script before the policy in {page.name}"
+    assert "&lt;img src=x" in (out / "index.html").read_text()

@@ -1,4 +1,4 @@
-"""The strategies libvirt never shipped (issue 13): what each must do beyond giving the same
+"""The strategies libvirt never shipped: what each must do beyond giving the same
 answers (that part is test_driver and test_parse_path, over every strategy)."""
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def test_different_binaries_probe_at_once(tmp_path):
     assert fake.entered_event(a).wait(WAIT_S)
     other = threading.Thread(target=cache.lookup, args=(b,))
     other.start()
-    # a is still being probed: b's probe starts anyway (per-binary locks, issue 12)
+    # a is still being probed: b's probe starts anyway (per-binary locks: a hung emulator stalls no other)
     started = fake.entered_event(b).wait(WAIT_S)
     gate_a.set()
     t.join(WAIT_S)

@@ -1,4 +1,4 @@
-"""Issue 12, the daemon's trust model: socket mode, peer check, emulator policy, socket path."""
+"""The daemon's trust model: socket mode, peer check, emulator policy, socket path."""
 from __future__ import annotations
 
 import json

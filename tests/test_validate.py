@@ -133,3 +133,25 @@ def test_validate_on_real_binaries_agrees_with_libvirt(tmp_path):
     deliberate = [row for row in rows if row.agree.startswith("deliberate")]
     assert deliberate and all(row.check == "define" and row.subject.startswith("bad/")
                               for row in deliberate)
+
+
+def test_builds_are_compared_row_by_row_and_a_misloaded_build_is_refused():
+    from workbench.errors import WorkbenchError
+    from workbench.libvirt9.builds import SYSTEM, LibvirtBuild
+    from workbench.libvirt9.validate import Report, _check_build, compare_builds
+
+    rows = [Row("guests", "cris", "m", "qemu-system-cris", "yes"), Row("define", "a.xml", "accept", "accept", "yes")]
+    other = [rows[0], Row("define", "a.xml", "accept", "boom", "NO")]
+    a, b = Report("i", "9.0.0", "m", rows), Report("i", "9.0.0", "m", other)
+    assert compare_builds([a, a], ["libvirt 9.0", "libvirt 9.0 + p"]) == []
+    assert compare_builds([a, b], ["libvirt 9.0", "libvirt 9.0 + p"]) == [
+        {"check": "define", "subject": "a.xml", "libvirt 9.0": "accept", "libvirt 9.0 + p": "boom"}]
+
+    log = ("2026-12-07 17:00:00.000+0000: 1: info : libvirt version: 9.0.0, package: pidfd-teardown (virtcaps-workbench)\n"
+           "2026-12-07 17:00:00.001+0000: 1: debug : virModuleLoadFile:48 : Load module file "
+           "'/opt/lv/lib/libvirt/connection-driver/libvirt_driver_qemu.so'\n")
+    assert virsh.loaded_build(log) == ("9.0.0, package: pidfd-teardown (virtcaps-workbench)",
+                                       "/opt/lv/lib/libvirt/connection-driver/libvirt_driver_qemu.so")
+    assert _check_build(LibvirtBuild("libvirt 9.0 + p", Path("/opt/lv")), log).startswith("9.0.0")
+    with pytest.raises(WorkbenchError, match="not one under /usr/"):
+        _check_build(SYSTEM, log)

@@ -125,3 +125,12 @@ def reaper_setting(text: str):
         return ReaperSetting.parse(text)
     except UsageError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def libvirt_option(s: argparse.ArgumentParser) -> None:
+    """`--libvirt`, the same on every command that runs real libvirt."""
+    s.add_argument("--libvirt", action="append", metavar="PREFIX|system", default=None,
+                   help="the libvirt 9.0 to run: a prefix made by scripts/build-libvirt.sh (its "
+                        "rows are labelled from the build's record, e.g. 'libvirt 9.0 + "
+                        "pidfd-teardown'), or 'system' for the host's; repeat to compare several "
+                        "(default: the system's alone)")

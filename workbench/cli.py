@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from workbench.commands import bench, driver, emulators, report, validate
+from workbench.commands import bench, driver, emulators, hazard, report, validate
 from workbench.errors import WorkbenchError, _Terminated, unwind_on_sigterm
 
 DESCRIPTION = """\
@@ -17,7 +17,7 @@ emulator probed at startup) against the per-emulator capabilities cache of libvi
 Simulated emulators are real processes that speak QMP and replay recordings of Debian 12's
 QEMU 7.2; real ones are the host's qemu-system-* binaries."""
 
-COMMAND_GROUPS = (emulators, driver, bench, report, validate)
+COMMAND_GROUPS = (emulators, driver, bench, report, validate, hazard)
 
 
 def build_parser() -> argparse.ArgumentParser:

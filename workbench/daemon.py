@@ -10,12 +10,14 @@ from __future__ import annotations
 import grp
 import json
 import os
+import select
 import stat
 import struct
 import signal
 import socket
 import socketserver
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -31,6 +33,9 @@ MAX_REQUEST = 16 << 20     # bytes per request line; longer: an error, then the 
 BACKLOG = 128              # listen backlog (socketserver's default is 5)
 MAX_WORKERS = 64           # connections served at once; further ones wait in the backlog
 IDLE_TIMEOUT_S = 60.0      # a client silent this long is disconnected (frees its worker)
+REQUEST_DEADLINE_S = 10.0  # from a request's first byte to its newline, however slowly it comes
+MAX_BUFFERED = 256 << 20   # request bytes buffered by all connections together
+YIELD_AFTER_S = 0.5        # a worker waiting this long for its client's bytes may be asked to yield
 
 
 @dataclass(frozen=True)
@@ -156,8 +161,30 @@ def handle_line(line: bytes, table: dict[str, Callable[..., Any]], lock: threadi
                 "error": {"code": INTERNAL_ERROR, "message": f"Internal error: {type(e).__name__}: {e}"}}
 
 
+class ByteBudget:
+    """Request bytes buffered by every connection together: a connection whose next chunk would
+    exceed it is answered an error and closed, so memory stays bounded whatever clients send."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> bool:
+        with self._lock:
+            if self.used + n > self.limit:
+                return False
+            self.used += n
+            return True
+
+    def give(self, n: int) -> None:
+        with self._lock:
+            self.used -= n
+
+
 class _Server(socketserver.UnixStreamServer):
-    """A bounded pool: at most MAX_WORKERS connection threads; accept waits when all are busy."""
+    """A bounded pool: at most MAX_WORKERS connection threads. When all are taken and another
+    client connects, one worker waiting for its client's bytes (idle, or a request trickling in)
+    gives its slot up (the pressure pipe): held connections never starve a working client."""
     request_queue_size = BACKLOG
     table: dict[str, Callable[..., Any]]
     lock: threading.Lock
@@ -166,13 +193,24 @@ class _Server(socketserver.UnixStreamServer):
 
     def __init__(self, *a: Any, **kw: Any) -> None:
         self.slots = threading.BoundedSemaphore(MAX_WORKERS)
+        self.budget = ByteBudget(MAX_BUFFERED)
+        self.pressure_r, self.pressure_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         super().__init__(*a, **kw)
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
         return peer_allowed(request, self.allowed_gid)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        self.slots.acquire()
+        if not self.slots.acquire(blocking=False):
+            try:
+                os.write(self.pressure_w, b"!")  # one waiting worker yields its slot
+            except BlockingIOError:
+                pass
+            self.slots.acquire()  # SIGTERM interrupts this wait (serve's handler raises)
+            try:
+                os.read(self.pressure_r, 1 << 16)  # a slot came free: nobody else need yield
+            except BlockingIOError:
+                pass
         threading.Thread(target=self._work, args=(request, client_address), daemon=True).start()
 
     def _work(self, request: Any, client_address: Any) -> None:
@@ -207,29 +245,89 @@ def _in_group(uid: int, gid: int) -> bool:
 
 
 class _Handler(socketserver.StreamRequestHandler):
-    timeout = IDLE_TIMEOUT_S  # idle clients are dropped, so a worker is never held forever
+    timeout = IDLE_TIMEOUT_S
 
     def handle(self) -> None:
-        while True:
-            try:
-                line = self.rfile.readline(MAX_REQUEST + 1)  # bounded: memory stays O(limit)
-            except (TimeoutError, OSError):
-                return
-            if not line:
-                return
-            if len(line) > MAX_REQUEST:
-                self._send({"jsonrpc": "2.0", "id": None, "error": {
-                    "code": INVALID_REQUEST, "message": f"Invalid Request: request line over {MAX_REQUEST} bytes"}})
-                return  # the rest of the line is not read: the connection closes
-            if not line.strip():
-                continue
-            resp = handle_line(line, self.server.table, self.server.lock, self.server.prefetch)
-            if resp is not None:
-                self._send(resp)
+        server: _Server = self.server  # type: ignore[assignment]
+        sock: socket.socket = self.connection
+        sock.setblocking(False)
+        buf, held = bytearray(), 0
+        deadline = 0.0
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        # Pressure is heard only once a wait has lasted YIELD_AFTER_S: a client that just
+        # connected (its request on the way) is never the one to give its slot up.
+        yield_at, pressured = time.monotonic() + YIELD_AFTER_S, False
+        try:
+            while True:
+                nl = buf.find(b"\n")
+                if nl >= 0:
+                    line = bytes(buf[:nl + 1])
+                    del buf[:nl + 1]
+                    server.budget.give(len(line))
+                    held -= len(line)
+                    deadline = time.monotonic() + REQUEST_DEADLINE_S if buf else 0.0
+                    if line.strip():
+                        resp = handle_line(line, server.table, server.lock, server.prefetch)
+                        if resp is not None:
+                            self._send(resp)
+                    continue
+                if len(buf) > MAX_REQUEST:
+                    return self._refuse(INVALID_REQUEST, f"Invalid Request: request line over {MAX_REQUEST} bytes")
+                now = time.monotonic()
+                wait_s = deadline - now if buf else IDLE_TIMEOUT_S
+                if wait_s <= 0:
+                    return self._refuse(INVALID_REQUEST, f"Invalid Request: not complete within {REQUEST_DEADLINE_S:g} s")
+                if not pressured and now >= yield_at:
+                    poller.register(server.pressure_r, select.POLLIN)
+                    pressured = True
+                if not pressured:
+                    wait_s = min(wait_s, yield_at - now)
+                ready = {fd for fd, _ in poller.poll(wait_s * 1000)}
+                if not ready:
+                    continue  # the deadline, idle time and yield time are checked above
+                if sock.fileno() not in ready:  # only pressure: give the slot up, if ours to give
+                    try:
+                        os.read(server.pressure_r, 1)
+                    except BlockingIOError:
+                        continue
+                    return self._refuse(INVALID_REQUEST, "daemon busy: connection closed for another client")
+                try:
+                    chunk = sock.recv(min(1 << 20, MAX_REQUEST + 1 - len(buf)))
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    return
+                if not server.budget.take(len(chunk)):
+                    return self._refuse(INVALID_REQUEST, f"daemon busy: requests in flight over {MAX_BUFFERED >> 20} MiB")
+                held += len(chunk)
+                if not buf:
+                    deadline = time.monotonic() + REQUEST_DEADLINE_S
+                buf += chunk
+                if pressured:  # bytes came: the next wait starts its grace anew
+                    poller.unregister(server.pressure_r)
+                    pressured = False
+                yield_at = time.monotonic() + YIELD_AFTER_S
+        except OSError:
+            return  # the client went away
+        finally:
+            server.budget.give(held)
+
+    def _refuse(self, code: int, message: str) -> None:
+        """Answer an error and end the connection (the rest of its bytes is never read)."""
+        try:
+            self._send({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}})
+        except OSError:
+            pass
 
     def _send(self, resp: dict) -> None:
-        self.wfile.write(json.dumps(resp).encode() + b"\n")
-        self.wfile.flush()
+        data = json.dumps(resp).encode() + b"\n"
+        self.connection.setblocking(True)
+        self.connection.settimeout(IDLE_TIMEOUT_S)  # a client that never reads cannot hold us
+        try:
+            self.connection.sendall(data)
+        finally:
+            self.connection.setblocking(False)
 
 
 def claim_socket_path(path: Path) -> None:
@@ -285,27 +383,10 @@ def _unlink_own(path: Path, ino: int) -> None:
 
 
 def reap_orphans() -> list[int]:
-    """Reap zombies handed to us as subreaper that nobody else waits for: an emulator's helpers.
-
-    They lead no process group of their own (pgid != pid), whereas every process we start
-    (start_new_session) and every daemonized emulator does and is waited for by its owner.
-    """
-    me, reaped = os.getpid(), []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid = int(entry.name)
-        if fields[0] == "Z" and int(fields[1]) == me and int(fields[2]) != pid:
-            try:
-                os.waitpid(pid, os.WNOHANG)
-                reaped.append(pid)
-            except ChildProcessError:
-                pass
-    return reaped
+    """Reap zombies handed to us as subreaper that nobody else waits for: an emulator's helpers,
+    the exited middle of a fork-setsid-fork (it leads its own group, yet nobody waits for it)."""
+    from workbench.qemu.process import reap_unowned_zombies
+    return reap_unowned_zombies()
 
 
 def _start_reaper() -> None:
@@ -321,32 +402,36 @@ def _start_reaper() -> None:
 
 
 def serve(socket_path: Path, options: DriverOptions, access: SocketAccess = SocketAccess()) -> int:
-    def stop_during_startup(signum: int, frame: Any) -> None:
-        raise SystemExit(0)
+    def stop(signum: int, frame: Any) -> None:
+        # Raised in the main thread wherever it waits (startup's probes, accept, a full pool):
+        # shutdown never waits for a worker slot nor for a call in flight.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one unwinding at a time
+        raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop_during_startup)
+    signal.signal(signal.SIGTERM, stop)
     claim_socket_path(socket_path)  # fail before the (slow) startup, not after it
-    from workbench.qemu.process import become_subreaper
-    become_subreaper()  # orphaned emulator helpers come to us: reap them (issue 12)
+    from workbench.qemu import process
+    process.become_subreaper()  # orphaned emulator helpers come to us: reap them, none outlives us
     _start_reaper()
-    driver = QemuDriver.startup(options)
-    server, ino = bind_server(socket_path, access)
-    server.table = api_table(driver)
-    server.prefetch = prefetch_table(driver)
-    server.lock = threading.Lock()
-    # From here on, SIGTERM asks the serving loop to stop (from another thread: shutdown()
-    # waits for the loop), rather than raising wherever the main thread happens to be.
-    signal.signal(signal.SIGTERM, lambda signum, frame: threading.Thread(target=server.shutdown).start())
+    driver = server = None
     try:
+        driver = QemuDriver.startup(options)
+        server, ino = bind_server(socket_path, access)
+        server.table = api_table(driver)
+        server.prefetch = prefetch_table(driver)
+        server.lock = threading.Lock()
         print("ready", flush=True)
-        server.serve_forever(poll_interval=0.5)
+        server.serve_forever(poll_interval=0.5)  # SIGTERM interrupts its wait at once
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
-        _unlink_own(socket_path, ino)  # never another daemon's socket that replaced ours
-        with server.lock:  # let an API call in flight (and its probe) finish and clean up
-            driver.stop()  # and the strategy's own work (a background warm-up) too
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        process.end_all()  # every probe in flight, in whichever thread: emulator, helpers, folder
+        if server is not None:
+            server.server_close()
+            _unlink_own(socket_path, ino)  # never another daemon's socket that replaced ours
+        if driver is not None:
+            driver.stop()  # the strategy's own work (a background warm-up), its probes ended above
     return 0
 
 

@@ -7,14 +7,16 @@ sweep builds each job's argv from the same record. In the spirit of pyperf's met
 one table of names, types and meanings, so a new axis (a teardown, a QEMU version, a libvirt
 build) is one field here, with a `Spec` saying how it shows:
 
-    teardown: str = field(default="kill", metadata=_spec("--teardown", "how a probe's emulator ends",
-                          choices=("kill", "quit"), meta="teardown", short="teardown",
-                          named="unless-default", key=True, axis="--teardowns"))
+    teardown: str = field(default="libvirt9", metadata=_spec(
+        "--teardown", "how a probe's emulator ends", choices=("libvirt9", "libvirt5", "pidfd"),
+        meta="teardown", short="teardown", named="unless-default", key=True, axis="--teardowns",
+        missing="libvirt9"))
 
-and nothing else changes: the scripts take `--teardown`, the sweep `--teardowns kill,quit` (one
-job per value, its file name tagged where the value is not the default), every benchmark carries
-`wb_teardown`, its name `teardown=quit` where not the default, and `load_run` a `teardown` column
-that `workbench compare` keys on (runs made before the field existed read as the default).
+and nothing else changes: the scripts take `--teardown`, the sweep `--teardowns libvirt9,pidfd`
+(one job per value, its file name tagged where the value is not the default), every benchmark
+carries `wb_teardown`, its name `teardown=pidfd` where not the default, and `load_run` a
+`teardown` column that `workbench compare` keys on (runs made before the field existed read as
+`missing`). The `qemu` field below is such an axis.
 """
 from __future__ import annotations
 
@@ -25,7 +27,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from workbench.args import emulator_count, latency, qemu_spec
+from workbench.qemu.teardown import DEFAULT_MODE as DEFAULT_TEARDOWN, MODES as TEARDOWNS
 from workbench.sim.catalog import MAX_SIMULATED
+from workbench.qemu.strategy_names import PER_EMULATOR
 
 @dataclass(frozen=True)
 class Spec:
@@ -56,7 +60,7 @@ class BenchParams:
     cache: str = field(default="cold", metadata=_spec(
         "--cache", "the capabilities cache at the start of each value", choices=("cold", "warm"),
         meta="cache", short="cache", key=True))
-    strategy: str = field(default="per-emulator", metadata=_spec(
+    strategy: str = field(default=PER_EMULATOR, metadata=_spec(
         "--strategy", "capabilities strategy", meta="strategy", short="strategy", key=True))
     domains: int = field(default=0, metadata=_spec(
         "--domains", "persistent domain configs at startup", type=int, meta="domains", short="domains",
@@ -65,6 +69,15 @@ class BenchParams:
         # not a key: a run made with --latency 2 is compared with a recorded-latency one
         "--latency", "emulator latency mode: recorded, none or a factor", type=latency, meta="latency",
         short="latency"))
+    teardown: str = field(default=DEFAULT_TEARDOWN, metadata=_spec(
+        # a key: the same call under another teardown is another measurement. Files made before
+        # the field existed read as "": the model then SIGKILLed and reaped each probe at once,
+        # which is none of the three.
+        "--teardown", "how each probe launch ends: libvirt9 (libvirt 9.0: SIGTERM, a kill(pid, 0) "
+        "check every 200 ms until the pid is gone, SIGKILL at 10 s), libvirt5 (SIGKILL, no wait) "
+        "or pidfd (the fix: SIGTERM, wait for the exit on a pidfd)", choices=TEARDOWNS,
+        meta="teardown", short="teardown", named="unless-default", key=True, axis="--teardowns",
+        missing=""))
     corpus: int = field(default=3, metadata=_spec(
         "--corpus", "corpus domains to parse (smallest..largest)", type=int))
     targets: str = field(default="all", metadata=_spec(
@@ -78,6 +91,10 @@ class BenchParams:
         "recordings: rows say source=modelled",
         type=qemu_spec, meta="qemu", short="qemu", named="unless-default", key=True, axis="--qemus",
         missing="recorded"))
+    libvirt: str = field(default="", metadata=_spec(
+        # not recorded: the rows of each build carry its label as `system` (a row descriptor)
+        "--libvirt", "libvirt_real: the libvirt 9.0 builds to measure, comma-separated: prefixes made "
+        "by scripts/build-libvirt.sh or 'system' (default '': the system's alone)"))
     install_root: Path | None = field(default=None, metadata=_spec(
         "--install-root", "installs live in ROOT/n<N>-<latency>, made there if missing and then reused "
         "(the sweep passes one per sweep); default: this process's own", type=Path))
@@ -119,7 +136,10 @@ class BenchParams:
     # -- metadata ----------------------------------------------------------------------
     def to_metadata(self) -> dict[str, Any]:
         """The wb_* keys of every recorded parameter."""
-        return {f"wb_{spec.meta}": getattr(self, f.name) for f, spec in specs() if spec.meta}
+        # pyperf refuses an empty metadata value: an empty or unset parameter is left out, and
+        # from_metadata reads it back as its Spec.missing
+        return {f"wb_{spec.meta}": getattr(self, f.name) for f, spec in specs()
+                if spec.meta and getattr(self, f.name) not in (None, "")}
 
     @staticmethod
     def from_metadata(md: Mapping[str, Any]) -> dict[str, Any]:

@@ -19,8 +19,9 @@ from qemu.qmp import ExecuteError, QMPClient, QMPError
 from workbench import trace
 from workbench.errors import ProbeError, ProbeTimeout
 
-# Per QMP message (issue 12). query-qmp-schema, the largest reply, is ~200 KiB; qemu.qmp's
-# default line limit of 64 KiB is too small for it.
+# Per QMP message: a hostile emulator must not make the prober buffer without bound.
+# query-qmp-schema, the largest reply, is ~200 KiB; qemu.qmp's default line limit of 64 KiB is
+# too small for it.
 MAX_REPLY_BYTES = 16 << 20
 
 # qemu.qmp logs every protocol failure at ERROR level; our errors carry the same facts.
@@ -149,5 +150,5 @@ class QMPSession:
     async def close(self) -> None:
         try:
             await asyncio.wait_for(self.client.disconnect(), self.timeout_s)
-        except Exception:  # issue 12: a reader that died on a bad reply (over the limit) re-raises here
+        except Exception:  # a reader that died on a bad reply (over the limit) re-raises here
             pass

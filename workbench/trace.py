@@ -77,7 +77,7 @@ class _NoSpan:
 _NO_SPAN = _NoSpan()
 
 
-MAX_SPANS = 200_000  # issue 12: a long-running daemon must not grow without bound
+MAX_SPANS = 200_000  # a long-running daemon must not grow without bound
 
 
 @dataclass

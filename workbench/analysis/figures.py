@@ -23,9 +23,9 @@ import pandas as pd
 from workbench.analysis import results, tables
 from workbench.errors import ResultsError
 from workbench.analysis.rundir import MACHINE_FILE
+from workbench.qemu.strategy_names import LIBVIRT_STRATEGIES
 
 MARKER = re.compile(r"<!-- figures:(?P<key>[a-z_]+) -->\n(?P<body>.*?)<!-- /figures:(?P=key) -->", re.S)
-SHIPPED = ("full-caps", "per-emulator")
 FIDELITY_BAND = (0.85, 1.15)
 
 
@@ -47,7 +47,9 @@ class Run:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.df = results.load_run(self.path)
+        from workbench.analysis.teardown import at_default_teardown
+
+        self.df = at_default_teardown(results.load_run(self.path))
         if self.df.empty:
             raise ResultsError(f"{self.path}: no pyperf results to quote")
         machine = self.path / MACHINE_FILE
@@ -108,9 +110,9 @@ def _minutes(delta: pd.Timedelta) -> str:
 def startup_table(run: Run) -> str:
     """Cold daemon startup per emulator count under libvirt's two strategies (medians)."""
     c = run.cold("daemon_startup")
-    c = c[c["strategy"].isin(SHIPPED)]
+    c = c[c["strategy"].isin(LIBVIRT_STRATEGIES)]
     wide = c.groupby(["n_emulators", "strategy"])["time_s"].median().unstack("strategy")
-    wide = wide.reindex(columns=list(SHIPPED)).reset_index()
+    wide = wide.reindex(columns=list(LIBVIRT_STRATEGIES)).reset_index()
     return markdown_table(wide.rename(columns={"n_emulators": "n", "full-caps": "full-caps_s",
                                                "per-emulator": "per-emulator_s"}),
                           names={"n": "emulators", "full-caps_s": "daemon startup, cold, full-caps",

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 
 from workbench.analysis import plots, tables
+from workbench.qemu.strategy_names import BASELINE, PER_EMULATOR
 
 BENCHMARK = "daemon_startup"  # spawn to first answered API call: the closest to libvirtd's startup
-AFTER = "per-emulator"
+AFTER = PER_EMULATOR
 
 
 @dataclass(frozen=True)
@@ -59,19 +60,19 @@ class Answer:
         if not self.ratios:
             return "The results have no cold startup measured under both full-caps and another strategy."
         r = self.ratios[0]
-        base = next(ln for ln in self.lines if ln.run == r.run and ln.strategy == plots.BASELINE)
+        base = next(ln for ln in self.lines if ln.run == r.run and ln.strategy == BASELINE)
         after = next(ln for ln in self.lines if ln.run == r.run and ln.strategy == r.strategy)
         e = html.escape
         return (f"With {r.n} emulators installed, a cold daemon start (spawn to first answered call) "
                 f"takes <strong>{e(tables.fmt_duration(base.median_s))}</strong> when every emulator is "
-                f"probed at startup ({e(plots.BASELINE)}) and <strong>{e(tables.fmt_duration(after.median_s))}"
+                f"probed at startup ({e(BASELINE)}) and <strong>{e(tables.fmt_duration(after.median_s))}"
                 f"</strong> with the {e(r.strategy)} cache: <strong>{e(tables.fmt_ratio(r.ratio))} faster</strong>"
                 f" (IQR range {e(tables.sig(r.low))}–{e(tables.sig(r.high))}×); each emulator adds "
-                f"{e(tables.fmt_duration(base.slope_s))} to a {e(plots.BASELINE)} startup and "
+                f"{e(tables.fmt_duration(base.slope_s))} to a {e(BASELINE)} startup and "
                 f"{e(tables.fmt_duration(after.slope_s))} to a {e(r.strategy)} one (least-squares "
                 f"slope of the medians over {self.n_range(r.run)} emulators; {e(self.kind)}{', run ' + e(r.run) if r.run else ''})."
                 + ("" if self.qemu_share != self.qemu_share else
-                   f" Of the {e(plots.BASELINE)} startup, {self.qemu_share:.0%} is the replayed QEMU's own time "
+                   f" Of the {e(BASELINE)} startup, {self.qemu_share:.0%} is the replayed QEMU's own time "
                    f"(start-up and commands, computed from the transcripts), the rest the workbench's own work."))
 
 
@@ -93,8 +94,8 @@ def answer(df: pd.DataFrame, benchmark: str = BENCHMARK) -> Answer:
         lines.append(Line(run, s, slope, int(last.n_emulators), float(last.median_s),
                           float(last.q1_s), float(last.q3_s)))
     for run, by_run in q.groupby("run", sort=False):
-        base = by_run[by_run["strategy"] == plots.BASELINE]
-        for s, g in by_run[by_run["strategy"] != plots.BASELINE].groupby("strategy", sort=False):
+        base = by_run[by_run["strategy"] == BASELINE]
+        for s, g in by_run[by_run["strategy"] != BASELINE].groupby("strategy", sort=False):
             ri = plots.ratio_interval(base, g)
             if len(ri):
                 last = ri.sort_values("n_emulators").iloc[-1]
@@ -105,7 +106,7 @@ def answer(df: pd.DataFrame, benchmark: str = BENCHMARK) -> Answer:
     share = float("nan")
     if ratios:
         r = ratios[0]
-        base = next(ln for ln in lines if ln.run == r.run and ln.strategy == plots.BASELINE)
+        base = next(ln for ln in lines if ln.run == r.run and ln.strategy == BASELINE)
         share = plots.replayed_qemu_s(cold[cold["run"] == r.run], r.n) / base.median_s
     return Answer(benchmark, lines, ratios, plots.kind(cold),
                   plots.provenance(cold) if len(cold) else "no data",
@@ -131,7 +132,7 @@ def figure(df: pd.DataFrame, ans: Answer) -> plt.Figure:
                     (ln.n_max, ln.median_s), xytext=(8, 0), textcoords="offset points", va="center",
                     fontsize=9, color=style[(ln.strategy, ln.run)]["color"])
     for k, r in enumerate(ans.ratios):
-        base = next(ln for ln in ans.lines if ln.run == r.run and ln.strategy == plots.BASELINE)
+        base = next(ln for ln in ans.lines if ln.run == r.run and ln.strategy == BASELINE)
         other = next(ln for ln in ans.lines if ln.run == r.run and ln.strategy == r.strategy)
         x = r.n + 0.6 + 1.2 * k
         ax.annotate("", (x, other.median_s), (x, base.median_s),
@@ -183,7 +184,7 @@ def faster_column(ratio: pd.Series) -> pd.Series:
     """One direction per row: 'per-emulator, 27.7×' or 'full-caps, 29,000×'."""
     return ratio.map(lambda r: tables.DASH if pd.isna(r) else
                      f"{AFTER}, {tables.fmt_ratio(r)}" if r >= 1 else
-                     f"{plots.BASELINE}, {tables.fmt_ratio(1 / r)}")
+                     f"{BASELINE}, {tables.fmt_ratio(1 / r)}")
 
 
 def show_headline_table(df: pd.DataFrame, output_dir, several: bool) -> tables.Formatted | None:

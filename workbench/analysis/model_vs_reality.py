@@ -82,6 +82,7 @@ class ProbePhases:
     model_total_s: float     # NaN: the run has no replay_fidelity on real binaries
     kill_wait_s: float
     measured_at: str
+    model_teardown: str = ""  # how the run's model ended its probes; "": a run before the axis
 
 
 def probe_phases(facts: dict, launches: list[dict], df: pd.DataFrame) -> ProbePhases:
@@ -102,8 +103,9 @@ def probe_phases(facts: dict, launches: list[dict], df: pd.DataFrame) -> ProbePh
     t = pd.DataFrame(rows)
     named = t["phase"].isin(PHASES)
     t["gap_s"] = t["libvirt_s"] - t["model_s"].where(t["model_s"].notna() | ~named, 0.0)
+    teardowns = fid["teardown"].dropna().astype(str).unique() if "teardown" in fid else []
     return ProbePhases(t, len(lv), len(launches), lv_total, model_total, _median(lv, "kill_wait"),
-                       str(facts.get("measured_at", "")))
+                       str(facts.get("measured_at", "")), ", ".join(sorted(teardowns)))
 
 
 def phase_conclusions(p: ProbePhases, tolerance: float) -> list[str]:
@@ -127,10 +129,15 @@ def phase_conclusions(p: ProbePhases, tolerance: float) -> list[str]:
     else:
         lines.append("- This run has no `replay_fidelity` on real binaries: the model's whole probe is "
                      "not measured here (real QEMU absent where it ran).")
-    lines.append(f"- libvirt 9.0's `kill_wait` is the time from its kill of QEMU to the probing thread's "
-                 f"next log line: {fmt(p.kill_wait_s)} per launch, nearly the same for every binary: a "
-                 "wait, not work. virProcessKillPainfully sends SIGTERM, then checks `kill(pid, 0)` every "
-                 "200 ms until the reaper has collected QEMU (docs/model.md, probe teardown). The model "
-                 "ends a launch the same way by default (`teardown` libvirt9); the pidfd fix waits for "
-                 "the exit instead.")
+    if not p.model_teardown:  # a run made before the teardown axis: what its model did then
+        lines.append(f"- libvirt 9.0's `kill_wait` is the time from its kill of QEMU to the probing thread's "
+                     f"next log line: {fmt(p.kill_wait_s)} per launch, nearly the same for every binary (a "
+                     "wait, not work: where it comes from inside libvirt is not measured here); the model "
+                     "kills the process group and waits on its pidfd.")
+    else:
+        lines.append(f"- libvirt 9.0's `kill_wait` is the time from its kill of QEMU to the probing thread's "
+                     f"next log line: {fmt(p.kill_wait_s)} per launch, nearly the same for every binary: a "
+                     "wait, not work. virProcessKillPainfully sends SIGTERM, then checks `kill(pid, 0)` "
+                     "every 200 ms until the reaper has collected QEMU (docs/model.md, probe teardown). "
+                     f"The model's probes here end with teardown {p.model_teardown}.")
     return lines

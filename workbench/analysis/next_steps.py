@@ -18,9 +18,9 @@ import pandas as pd
 from workbench.analysis import tables
 from workbench.analysis.runmeta import numeric
 from workbench.analysis.results import MODEL
+from workbench.qemu.strategy_names import LIBVIRT_STRATEGIES
 
 SCENARIOS = ("cold_container", "package_upgrade", "steady_host")
-LIBVIRT_SHIPPED = ("full-caps", "per-emulator")
 # Per-process metadata key -> trade-off column.
 COUNTED = {"wb_ready_s": "startup_s", "wb_first_answer_s": "first_answer_s",
            "wb_worst_call_s": "worst_call_s", "wb_daemon_cpu_s": "cpu_s", "wb_launches": "launches",
@@ -133,7 +133,7 @@ def conclusions(trade: pd.DataFrame, baseline: str, strategies: Iterable[str],
         return Conclusions([])
     fmt = tables.fmt_duration
     sp = "speedup_vs_" + baseline
-    newer = [s for s in known if s not in LIBVIRT_SHIPPED]
+    newer = [s for s in known if s not in LIBVIRT_STRATEGIES]
     n_max = int(trade["n_emulators"].iloc[0])
     lines = []
     for name in SCENARIOS:

@@ -27,8 +27,8 @@ from workbench.analysis import tables
 from workbench.paths import REPO_ROOT
 from workbench.analysis.results import COLUMNS, load_run
 from workbench.analysis.rundir import read_run_info
+from workbench.qemu.strategy_names import BASELINE, PER_EMULATOR
 
-BASELINE = "full-caps"  # before the series: ratios are BASELINE / strategy (x times faster)
 RECORDED = "recorded on real QEMU 7.2 (Debian 12), data/transcripts"
 QUARTILES = ["median_s", "q1_s", "q3_s", "values"]
 LINESTYLES = ["-", "--", ":", "-."]
@@ -88,11 +88,13 @@ def run_labels(runs: Sequence[Path]) -> list[str]:
 
 
 def load(results_dir: str | Path | Sequence[str | Path], emulators: Sequence[int] = (),
-         strategies: Sequence[str] = (), reference_dir: str | Path | None = None
-         ) -> tuple[pd.DataFrame, dict]:
+         strategies: Sequence[str] = (), reference_dir: str | Path | None = None,
+         all_teardowns: bool = False) -> tuple[pd.DataFrame, dict]:
     """The tidy table of one run (or several, and a reference run), filtered to the emulator grid
     and strategies ([] = all), with a `run` column labelling each run; and the first run's
-    machine.json. A missing run gives an empty table and a note, not an exception."""
+    machine.json. A missing run gives an empty table and a note, not an exception. The model's
+    rows are those of its default teardown (libvirt 9.0's) unless `all_teardowns` (the teardown
+    comparison, workbench.analysis.teardown)."""
     runs = as_list(results_dir)
     ref = as_list(reference_dir)
     if ref and ref[0].resolve() not in {r.resolve() for r in runs}:
@@ -109,6 +111,9 @@ def load(results_dir: str | Path | Sequence[str | Path], emulators: Sequence[int
     if not frames:
         return pd.DataFrame(columns=COLUMNS + ["run"]), {}
     df = pd.concat(frames, ignore_index=True)
+    if not all_teardowns:
+        from workbench.analysis.teardown import at_default_teardown
+        df = at_default_teardown(df)
     # replay_fidelity has its own axis (n = 1, no strategy): the filters leave it alone.
     grid = df["strategy"].notna()
     if emulators:
@@ -341,7 +346,7 @@ def save_table(df: pd.DataFrame, output_dir: str | Path, name: str, source: str)
 
 
 def startup_headline(df: pd.DataFrame, paths: Sequence[str] = ("daemon_startup", "driver_startup"),
-                     before: str = BASELINE, after: str = "per-emulator") -> pd.DataFrame:
+                     before: str = BASELINE, after: str = PER_EMULATOR) -> pd.DataFrame:
     """The cover letter's comparison from the data: per run and startup path, cold cache, at the
     largest emulator count measured under both strategies, the two medians and their ratio."""
     rows = []

@@ -204,7 +204,9 @@ def _answer_html(out: Path, results: Sequence[Path], reference: Path | None) -> 
         return "<p>No results to answer from.</p>"
     import pandas as pd
 
-    df = pd.concat(frames, ignore_index=True)
+    from workbench.analysis.teardown import at_default_teardown
+
+    df = at_default_teardown(pd.concat(frames, ignore_index=True))
     several = df["run"].nunique() > 1
     if not several:
         df["run"] = ""

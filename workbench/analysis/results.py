@@ -170,6 +170,9 @@ def compare(run_a: Path | pd.DataFrame, run_b: Path | pd.DataFrame, min_change: 
     df = pd.DataFrame(out, columns=COMPARE_COLUMNS)
     for col in ("n_emulators", "domains"):
         df[col] = df[col].astype("Int64")
+    # bool even when no benchmark is shared: an empty object column used as a mask selects
+    # no columns at all, and `cmp[cmp["regression"]][cols]` then raised KeyError
+    df["regression"] = df["regression"].astype(bool)
     return df
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.paths import TRANSCRIPTS_DIR
-from workbench.qemu.teardown import MODES
+from workbench.qemu.teardown import DEFAULT_MODE, MODES
 from workbench.analysis.results import MODEL
 from workbench.sim.catalog import INSTALL_ORDER
 from workbench.sim.transcript import load_raw, transcript_filename
@@ -25,6 +25,16 @@ def _teardown_of(df: pd.DataFrame) -> pd.Series:
     if "teardown" not in df:
         return pd.Series("", index=df.index, dtype=object)
     return df["teardown"].fillna("").astype(str)
+
+
+def at_default_teardown(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows measured with the model's default teardown (libvirt 9.0's), or before the axis
+    existed, and every real-libvirt row: what every page but the teardown comparison shows, so
+    that no median mixes two teardowns."""
+    if df.empty or "teardown" not in df:
+        return df
+    td = _teardown_of(df)
+    return df[(df["system"] != MODEL) | td.isin([DEFAULT_MODE, ""])]
 
 
 def teardown_saving(df: pd.DataFrame) -> pd.DataFrame:

@@ -20,6 +20,7 @@ import pyperf
 from workbench.errors import ResultsError, UsageError
 from workbench.analysis.results import load_suite, write_results_csv
 from workbench.analysis.rundir import read_run_info, result_files, write_run_info
+from workbench.qemu.strategy_names import LIBVIRT_STRATEGIES
 
 
 def inject_slowdown(run_in: Path, run_out: Path, benchmark: str, factor: float,
@@ -64,7 +65,7 @@ def inject_slowdown(run_in: Path, run_out: Path, benchmark: str, factor: float,
 # The default grid: small enough for a few minutes in quick mode, with cold and warm benchmarks,
 # a cheap and an expensive one, so both ends of the spread are seen.
 AA_EMULATORS = (1, 8)
-AA_STRATEGIES = ("full-caps", "per-emulator")
+AA_STRATEGIES = LIBVIRT_STRATEGIES
 AA_BENCHMARKS = ("driver_startup", "parse")
 AA_INJECT = ("driver_startup", "per-emulator", "cold")  # benchmark, strategy, cache at the largest n
 AA_FACTOR = 1.2

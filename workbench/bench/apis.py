@@ -6,7 +6,8 @@ every emulator on a cold cache, get_domain_capabilities and define_xml probe one
 """
 from __future__ import annotations
 
-from workbench.bench.common import Bench, StartedDrivers, measure, pick, preload, x86_64_domains
+from workbench.bench.common import Bench, StartedDrivers, measure, preload
+from workbench.sim.corpus_picks import pick, x86_64_domains
 
 APIS = ("get_capabilities", "get_domain_capabilities", "get_version", "define_xml")
 

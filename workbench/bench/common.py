@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import os
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, TypeVar
 
 import pyperf
 
 from workbench import trace
 from workbench.errors import unwind_on_sigterm
 from workbench.params import BenchParams, param_name
-from workbench.paths import DOMAINS_DIR
+from workbench.sim.corpus_picks import renamed_copies, x86_64_domains
+from workbench.sim.installs import ensure_install, fill_once, qemu_label
 from workbench.analysis.rundir import MODEL
+from workbench.qemu.strategy_names import FULL_CAPS
 
 T = TypeVar("T")
 
@@ -83,6 +84,7 @@ class Bench:
         self.runner.bench_time_func(param_name(name, metadata), time_func, metadata=metadata, **kwargs)
 
     def install(self) -> Path:
+        """The sweep's install for this run's parameters (made here when run alone)."""
         return ensure_install(self.args.install_root, self.args.emulators, self.args.latency,
                               self.params.qemu)
 
@@ -93,66 +95,7 @@ class Bench:
         from workbench.qemu.driver import DriverOptions
 
         return DriverOptions(search_path=str(install), strategy=self.args.strategy,
-                             cache_dir=cache_dir, config_dir=config_dir)
-
-
-REAL_QEMU_DIR = Path("/usr/bin")
-
-
-def ensure_real_install(root: Path, n: int) -> Path | None:
-    """Links to the host's real binaries of the first `n` targets in the install order (the
-    same targets as a simulated install of n), made once; None if any is absent here."""
-    from workbench.sim.catalog import INSTALL_ORDER
-
-    names = [f"qemu-system-{t}" for t in INSTALL_ORDER[:n]]
-    if not all((REAL_QEMU_DIR / name).is_file() for name in names):
-        return None
-    dest = Path(root).absolute() / f"n{n}-real"
-    if dest.is_dir():
-        return dest
-
-    def link(tmp: Path) -> None:
-        for name in names:
-            (tmp / name).symlink_to(REAL_QEMU_DIR / name)
-    return _fill_once(dest, link)
-
-
-def qemu_label(spec: str, n: int | str) -> str:
-    """The mix an install of n emulators gets from a --qemu spec: "aarch64@4.2.0+x86_64@8.0.0"."""
-    from workbench.sim.catalog import INSTALL_ORDER
-    from workbench.sim.libvirt_replies import parse_qemu_spec, spec_label
-
-    targets = list(INSTALL_ORDER if n == "all" else INSTALL_ORDER[:int(n)])
-    return spec_label(parse_qemu_spec(spec, targets, ignore_absent=True))
-
-
-def ensure_install(root: Path, n: int, latency: str, qemu: str = "") -> Path:
-    """The read-only install for (n, latency, qemu), written once (atomically) and then reused."""
-    from workbench.sim.install import MANIFEST, install
-
-    mix = qemu_label(qemu, n)
-    dest = Path(root).absolute() / (f"n{n}-{latency}" + (f"-{mix}" if mix else ""))
-    if (dest / MANIFEST).is_file():
-        return dest
-    return _fill_once(dest, lambda tmp: install(tmp, n, latency=latency, qemu=qemu,
-                                                  qemu_ignore_absent=True))
-
-
-def _fill_once(dest: Path, fill: Callable[[Path], Any]) -> Path:
-    """Make `dest` atomically: fill(a temporary dir beside it), then rename it into place. Where
-    another process won the race, its dir is used and ours removed."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
-    try:
-        fill(tmp)
-    except BaseException:  # a half-filled dir must not outlive the failure
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    try:
-        os.rename(tmp, dest)
-    except OSError:  # another process won the race: use its dir
-        shutil.rmtree(tmp, ignore_errors=True)
-    return dest
+                             cache_dir=cache_dir, config_dir=config_dir, teardown=self.args.teardown)
 
 
 def _made_once(install: Path, tag: str, fill: Callable[[Path], Any]) -> Path:
@@ -164,14 +107,17 @@ def _made_once(install: Path, tag: str, fill: Callable[[Path], Any]) -> Path:
     dest = install.with_name(f"{install.name}.{tag}-{(install / MANIFEST).stat().st_ctime_ns}")
     if dest.is_dir():
         return dest
-    return _fill_once(dest, fill)
+    return fill_once(dest, fill)
 
 
 def _startup(install: Path, strategy: str, cache_dir: Path, config_dir: Path | None = None):
     from workbench.qemu.driver import DriverOptions, QemuDriver
 
+    # Untimed set-up: what the cache holds does not depend on how each probe ended, so the
+    # quickest teardown (the pidfd fix) is used here whatever is being measured.
     driver = QemuDriver.startup(DriverOptions(search_path=str(install), strategy=strategy,
-                                              cache_dir=cache_dir, config_dir=config_dir))
+                                              cache_dir=cache_dir, config_dir=config_dir,
+                                              teardown="pidfd"))
     driver.stop()  # a background warm-up must not write into the dir once it is copied
     return driver
 
@@ -179,7 +125,7 @@ def _startup(install: Path, strategy: str, cache_dir: Path, config_dir: Path | N
 def warm_template(install: Path) -> Path:
     """A caps cache holding every emulator the arch walk finds in `install` (what a full-caps
     startup probes): each warm run copies it into its own dir."""
-    return _made_once(install, "warm", lambda d: _startup(install, "full-caps", d))
+    return _made_once(install, "warm", lambda d: _startup(install, FULL_CAPS, d))
 
 
 def preload() -> None:
@@ -274,57 +220,6 @@ def measure_span(loops: int, setup: Callable[[], T], op: Callable[[T], Any], spa
         if cleanup is not None:
             cleanup(state)
     return total_ns / 1e9
-
-
-# -- the domain corpus ------------------------------------------------------------------
-@dataclass(frozen=True)
-class CorpusDomain:
-    name: str   # the file stem: the `case` of a parse benchmark
-    xml: bytes
-
-
-def x86_64_domains(root: Path = DOMAINS_DIR) -> list[CorpusDomain]:
-    """Corpus x86_64 domains that name no <emulator> (they run on any install), smallest first."""
-    from lxml import etree
-
-    out = []
-    for path in sorted(Path(root).glob("*.xml")):  # bad/ holds invalid files
-        data = path.read_bytes()
-        try:
-            doc = etree.fromstring(data)
-        except etree.XMLSyntaxError:
-            continue  # the corpus also holds invalid XML on purpose
-        if doc.tag != "domain":
-            continue
-        if doc.xpath("string(os/type/@arch)") == "x86_64" and doc.find("devices/emulator") is None:
-            out.append(CorpusDomain(path.stem, data))
-    return sorted(out, key=lambda d: (len(d.xml), d.name))
-
-
-def pick(domains: list[T], k: int) -> list[T]:
-    """k items spread from the first (smallest) to the last (largest)."""
-    if k <= 0 or not domains:
-        return []
-    if k >= len(domains):
-        return list(domains)
-    if k == 1:
-        return [domains[-1]]
-    return [domains[round(i * (len(domains) - 1) / (k - 1))] for i in range(k)]
-
-
-def renamed_copies(domains: list[CorpusDomain], m: int) -> Iterator[tuple[str, bytes]]:
-    """m distinct domain configs (name and uuid made unique) cycling over `domains`."""
-    from lxml import etree
-
-    for i in range(m):
-        src = domains[i % len(domains)]
-        doc = etree.fromstring(src.xml)
-        name = doc.find("name")
-        name.text = f"{name.text}-{i}"
-        uuid = doc.find("uuid")
-        if uuid is not None:
-            uuid.text = f"00000000-0000-4000-8000-{i:012x}"
-        yield name.text, etree.tostring(doc)
 
 
 def make_config_dir(bench: Bench, m: int) -> Path | None:

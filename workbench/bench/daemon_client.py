@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.qemu.teardown import DEFAULT_MODE as DEFAULT_TEARDOWN
 from workbench.errors import DaemonFailed, RpcError
 
 TERM_GRACE_S = 30
@@ -30,6 +31,7 @@ class Daemon:
     strategy: str = "per-emulator"
     config_dir: Path | None = None
     host_root: str | None = None
+    teardown: str = DEFAULT_TEARDOWN  # how the daemon's probes end (qemu/teardown.py)
     proc: subprocess.Popen | None = None
     # A UNIX socket path must fit in 107 bytes: the socket lives in a short /tmp dir.
     _sock_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="vcd-", dir="/tmp")))
@@ -43,7 +45,7 @@ class Daemon:
     def command(self) -> list[str]:
         cmd = [sys.executable, "-m", "workbench.cli", "daemon", "--socket", str(self.socket_path),
                "--install", str(self.install), "--strategy", self.strategy,
-               "--cache-dir", str(self.cache_dir)]
+               "--cache-dir", str(self.cache_dir), "--teardown", self.teardown]
         if self.config_dir is not None:
             cmd += ["--config-dir", str(self.config_dir)]
         if self.host_root is not None:

@@ -1,4 +1,4 @@
-"""Daemon load figures (issue 12), a benchmark, not a test: requests per second and p99 latency
+"""Daemon load figures, a benchmark, not a test: requests per second and p99 latency
 with C concurrent clients (one connection per request, like `workbench call`), and the daemon's
 RSS before and after R requests. Measured on replaying emulators (a simulated install).
 

@@ -13,9 +13,10 @@ from workbench.bench.common import Bench, CacheDirs, make_config_dir
 from workbench.bench.daemon_client import Daemon
 
 
-def spawn_and_call(install: Path, strategy: str, cache_dir: Path, config_dir: Path | None) -> float:
+def spawn_and_call(install: Path, strategy: str, cache_dir: Path, config_dir: Path | None,
+                   teardown: str) -> float:
     """Spawn to the first answered call, in seconds; the stop happens outside the clock."""
-    daemon = Daemon(install, cache_dir, strategy, config_dir)
+    daemon = Daemon(install, cache_dir, strategy, config_dir, teardown=teardown)
     try:
         t0 = time.perf_counter()
         daemon.start()
@@ -35,7 +36,7 @@ def main() -> None:
         total = 0.0
         for _ in range(loops):
             d = caches.new()
-            total += spawn_and_call(install, b.args.strategy, d, config_dir)
+            total += spawn_and_call(install, b.args.strategy, d, config_dir, b.args.teardown)
             caches.done(d)
         return total
 

@@ -49,7 +49,7 @@ def _startup_in_fresh_process(install: Path, workers: int) -> float:
 
 def measure(n: int, rounds: int, workers: tuple[int, ...] = WORKERS) -> dict[tuple[int, str], list[float]]:
     """Seconds per (workers, side) over `rounds`, real and simulated alternated."""
-    from workbench.bench.common import ensure_install, ensure_real_install
+    from workbench.sim.installs import ensure_install, ensure_real_install
 
     with tempfile.TemporaryDirectory(prefix="fidpar-") as tmp:
         real = ensure_real_install(Path(tmp), n)

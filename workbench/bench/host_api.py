@@ -1,4 +1,4 @@
-"""Host capability API designs (issue #6): client questions timed over a real daemon socket.
+"""Host capability API designs: client questions timed over a real daemon socket.
 
     python -m workbench.bench.host_api --emulators 30 --latency recorded -o host_api.json
 
@@ -90,8 +90,8 @@ def host_root(name: str, hosts_dir: Path) -> str:
     return str(dest)
 
 
-def host_daemon(install: Path, root: str, cache_dir: Path, strategy: str) -> Daemon:
-    return Daemon(install, cache_dir, strategy, host_root=root)
+def host_daemon(install: Path, root: str, cache_dir: Path, strategy: str, teardown: str) -> Daemon:
+    return Daemon(install, cache_dir, strategy, host_root=root, teardown=teardown)
 
 
 def ask(daemon: Daemon, calls: list[Call]) -> None:
@@ -111,7 +111,7 @@ def main() -> None:
         if h not in daemons:
             cache = b.tmpdir("w-")
             shutil.copytree(warm_template(install), cache, dirs_exist_ok=True)
-            d = daemons[h] = host_daemon(install, roots[h], cache, b.args.strategy).start()
+            d = daemons[h] = host_daemon(install, roots[h], cache, b.args.strategy, b.args.teardown).start()
             d.call("node_host_memo", {"ttl_s": {p: None for p in PARTS}})   # memo hits only
             d.call("get_capabilities", {})   # fills the in-memory caps cache from disk
         return daemons[h]
@@ -125,7 +125,8 @@ def main() -> None:
 
     def cold(h: str) -> Callable[[int], float]:
         def setup() -> Daemon:
-            return host_daemon(install, roots[h], b.tmpdir("c-"), b.args.strategy).start()
+            return host_daemon(install, roots[h], b.tmpdir("c-"), b.args.strategy,
+                               b.args.teardown).start()
 
         def cleanup(d: Daemon) -> None:
             d.stop()
@@ -159,7 +160,7 @@ def main() -> None:
 def sub_probes(b: Bench, h: str, root: str) -> None:
     """Each sub-probe alone, in-process; the value is its own span's duration."""
     from workbench.conf import host as H
-    from workbench.qemu.driver import DEFAULT_SEC_MODELS
+    from workbench.conf.host import DEFAULT_SEC_MODELS
     from workbench.qemu.designs.host_api import _node_count
 
     fns: dict[str, Callable[[], Any]] = {

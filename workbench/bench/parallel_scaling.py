@@ -1,4 +1,4 @@
-"""The parallel strategy's speed-up against its pool size (issue 13): a cold get_capabilities
+"""The parallel strategy's speed-up against its pool size: a cold get_capabilities
 (startup, then every emulator probed by the pool) with 1, 2, 4 and 8 probe workers.
 
 TCG probes are CPU-bound, so the speed-up should flatten near the machine's core count, which
@@ -14,7 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from workbench import trace
-from workbench.bench.common import Bench, CacheDirs, ensure_real_install, measure, preload
+from workbench.bench.common import Bench, CacheDirs, measure, preload
+from workbench.sim.installs import ensure_real_install
 
 WORKERS = (1, 2, 4, 8)
 

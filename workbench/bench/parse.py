@@ -12,8 +12,8 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from workbench import trace
-from workbench.bench.common import (Bench, StartedDrivers, measure, measure_span, pick, preload,
-                                    x86_64_domains)
+from workbench.bench.common import Bench, StartedDrivers, measure, measure_span, preload
+from workbench.sim.corpus_picks import pick, x86_64_domains
 
 PHASES = ("parse", "post-parse", "validate", "format")
 STEADY_INNER = 20  # parses per steady-state value (pyperf divides by inner_loops)

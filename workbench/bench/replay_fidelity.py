@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from workbench import trace
-from workbench.bench.common import Bench, ensure_install, measure
+from workbench.bench.common import Bench, measure
+from workbench.sim.installs import ensure_install
 from workbench.sim.catalog import INSTALL_ORDER, MAX_SIMULATED
 
 REAL_DIR = Path("/usr/bin")
@@ -43,7 +44,7 @@ def main() -> None:
             b.add(
                 f"replay_fidelity.{target}.{kind}",
                 lambda loops, binary=str(binary): measure(
-                    loops, setup, lambda _: probe(binary, kvm_usable=kvm)),
+                    loops, setup, lambda _: probe(binary, kvm_usable=kvm, teardown=b.args.teardown)),
                 metadata=meta)
 
 

@@ -1,4 +1,4 @@
-"""Scenarios (issue 13): a daemon spawned, then one client's calls, timed to its last answer.
+"""Scenarios: a daemon spawned, then one client's calls, timed to its last answer.
 
 The client is KubeVirt's: get_version, get_domain_capabilities for the host arch (what
 `virsh domcapabilities` asks with no arguments), then one define_xml. Each value spawns
@@ -36,7 +36,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.bench.common import Bench, pick, warm_template, x86_64_domains
+from workbench.bench.common import Bench, warm_template
+from workbench.sim.corpus_picks import pick, x86_64_domains
 from workbench.bench.daemon_client import Daemon
 
 SCENARIOS = ("cold_container", "package_upgrade", "steady_host")
@@ -60,10 +61,10 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_client(install: Path, strategy: str, state: Path, define_xml: str) -> Outcome:
+def run_client(install: Path, strategy: str, state: Path, define_xml: str, teardown: str) -> Outcome:
     """Spawn a daemon on `state`, ask what a KubeVirt pod asks, stop it; time each step."""
     calls = (("get_version", {}), ("get_domain_capabilities", {}), ("define_xml", {"xml": define_xml}))
-    d = Daemon(install, state / "cache", strategy, config_dir=state / "etc")
+    d = Daemon(install, state / "cache", strategy, config_dir=state / "etc", teardown=teardown)
     t0 = time.perf_counter()
     try:
         d.start()
@@ -146,7 +147,7 @@ class Scenario:
             self._private = b.tmpdir("inst-") / self.install.name
             shutil.copytree(self.install, self._private, symlinks=True)
             self._state = b.tmpdir("st-")
-            run_client(self._private, s, self._state, self.define_xml)
+            run_client(self._private, s, self._state, self.define_xml, b.args.teardown)
         for f in (self._state / "etc").glob("*.xml"):
             f.unlink()  # the client defines the same domain again
         touch_all(self._private)
@@ -177,7 +178,8 @@ class Scenario:
         upgraded = self.name in ("package_upgrade", "version_upgrade")
         inst = self._private if upgraded else self.install
         try:
-            return run_client(inst, self.bench.args.strategy, state, self.define_xml)
+            return run_client(inst, self.bench.args.strategy, state, self.define_xml,
+                              self.bench.args.teardown)
         finally:
             if state != self._state:
                 shutil.rmtree(state, ignore_errors=True)

@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
+from workbench.qemu.strategy_names import LIBVIRT_STRATEGIES
 
 TRACE_EMULATORS = 8  # enough rows to see the probes one after another, few enough to read them
-STRATEGIES = ("full-caps", "per-emulator")
+STRATEGIES = LIBVIRT_STRATEGIES
 TRACES_DIR = "traces"  # inside a run directory
 
 

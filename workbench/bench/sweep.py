@@ -24,6 +24,7 @@ from workbench.analysis import rundir
 from workbench.errors import BadValue, ResultsError
 from workbench.params import BenchParams, specs
 from workbench.analysis.results import write_results_csv
+from workbench.qemu.strategy_names import LIBVIRT_STRATEGIES
 
 # Scripts run once per (n, cache, strategy); SINGLE ones once per round (their own axes).
 GRID_BENCHMARKS = ("daemon_startup", "driver_startup", "apis", "parse", "tracing_overhead", "scenarios")
@@ -35,7 +36,6 @@ DEFAULT_EMULATORS = (1, 2, 4, 8, 12, 16, 20, 24, 30)
 # The main job (`workbench run`): libvirt's two strategies on every benchmark; the newer ones on
 # what they change (startup, the APIs, the scenarios), at fewer counts, cold only: they are design
 # evidence, and a full grid of every strategy would take hours on two cores.
-LIBVIRT_STRATEGIES = ("full-caps", "per-emulator")
 BEYOND_BENCHMARKS = ("daemon_startup", "driver_startup", "apis", "scenarios")
 
 
@@ -51,16 +51,28 @@ class Block:
     axes: tuple[tuple[str, tuple[Any, ...]], ...] = ()
 
 
+# Every job ends its probes as libvirt 9.0 does (teardown libvirt9, the default); these measure
+# the other teardowns cold at `beyond`: the pidfd fix for libvirt's two strategies (the saving
+# at 1 to 30 emulators) and libvirt 5.x's SIGKILL without a wait for full-caps (what the
+# strategy paid in its own libvirt, <= 5.10).
+TEARDOWN_BENCHMARKS = ("daemon_startup", "apis")
+
+
 def main_grid(emulators: Sequence[int], beyond: Sequence[int]) -> list[Block]:
     """The main job's grid: libvirt's strategies cold at every count in `emulators` and warm at
     its ends (a warm cache costs the same at every n), every newer strategy cold at `beyond`,
-    the parallel pool's scaling and real libvirt 9.0 (where installed) beside them."""
+    the other probe teardowns at `beyond`, the parallel pool's scaling and real libvirt 9.0
+    (where installed) beside them."""
     newer = tuple(s for s in resolve_strategies("all") if s not in LIBVIRT_STRATEGIES)
     ends = tuple(sorted({min(emulators), max(emulators)}))
     return [Block((), (), SINGLE_BENCHMARKS),
             Block(tuple(emulators), LIBVIRT_STRATEGIES, GRID_BENCHMARKS, ("cold",)),
             Block(ends, LIBVIRT_STRATEGIES, GRID_BENCHMARKS, ("warm",)),
             Block(tuple(beyond), newer, BEYOND_BENCHMARKS, ("cold",)),
+            Block(tuple(beyond), LIBVIRT_STRATEGIES, TEARDOWN_BENCHMARKS, ("cold",),
+                  (("teardown", ("pidfd",)),)),
+            Block(tuple(beyond), ("full-caps",), TEARDOWN_BENCHMARKS, ("cold",),
+                  (("teardown", ("libvirt5",)),)),
             Block((max(emulators),), (), ("parallel_scaling",), ("cold",)),
             Block(ends, (), ("libvirt_real",))]
 
@@ -204,7 +216,8 @@ def _check_or_write_machine(out: Path, settings: dict) -> None:
     if (out / rundir.MACHINE_FILE).exists():
         old = rundir.read_run_info(out)
         if old.code_sha256 != info["code_sha256"] or old.sweep.get("latency") != settings["latency"] \
-                or old.sweep.get("mode") != settings["mode"]:
+                or old.sweep.get("mode") != settings["mode"] \
+                or old.sweep.get("libvirt", []) != settings["libvirt"]:
             raise SweepMismatch(f"{out} holds results of other workbench code or settings "
                                 f"({out / rundir.MACHINE_FILE}); use a new output directory")
         info["sweep"]["created_at"] = old.sweep.get("created_at", settings["created_at"])
@@ -213,7 +226,7 @@ def _check_or_write_machine(out: Path, settings: dict) -> None:
 
 def _finished(path: Path) -> bool:
     """A result file counts only if it is a whole pyperf JSON document; a truncated or corrupt one
-    is set aside as NAME.bad (kept for inspection) and its job re-run (issue 12)."""
+    is set aside as NAME.bad (kept for inspection) and its job re-run."""
     if not path.exists():
         return False
     try:
@@ -233,15 +246,17 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
               latency: str = "recorded", mode: str = "quick",
               benchmarks: Sequence[str] = GRID_BENCHMARKS + SINGLE_BENCHMARKS,
               caches: Sequence[str] = ("cold", "warm"), progress: bool = True,
-              blocks: Sequence[Block] | None = None, axes: Mapping[str, Sequence[Any]] | None = None
-              ) -> SweepResult:
+              blocks: Sequence[Block] | None = None, axes: Mapping[str, Sequence[Any]] | None = None,
+              libvirt: Sequence[str] = ()) -> SweepResult:
     """Run the grid into `out`: one block from (emulators, strategies, benchmarks, caches and
-    further `axes`: BenchParams field -> values), or `blocks` when given (the main job's main_grid)."""
+    further `axes`: BenchParams field -> values), or `blocks` when given (the main job's main_grid).
+    `libvirt`: the builds libvirt_real measures (BenchParams.libvirt: prefixes made by
+    scripts/build-libvirt.sh or 'system'; empty: the system's)."""
     import datetime as dt
 
     from tqdm import tqdm
 
-    from workbench.bench.common import ensure_install
+    from workbench.sim.installs import ensure_install
 
     if blocks is None:
         blocks = [Block(tuple(emulators), tuple(resolve_strategies(strategies)), tuple(benchmarks),
@@ -251,11 +266,14 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
     out.mkdir(parents=True, exist_ok=True)
     jobs = plan_grid(blocks, m)
     if any(j.benchmark == "libvirt_real" for j in jobs):
+        from workbench.libvirt9 import builds
         from workbench.libvirt9.backend import unavailable_reason
 
-        why = unavailable_reason()
-        if why:  # optional: the model's rows stand alone, and the run says why libvirt's are absent
-            print(f"sweep: real libvirt 9.0 not measured: {why}", file=sys.stderr)
+        reasons = {b.label: unavailable_reason(b) for b in builds.parse(list(libvirt))}
+        for label, why in reasons.items():
+            if why:  # optional: the model's rows stand alone, and the run says why libvirt's are absent
+                print(f"sweep: real {label} not measured: {why}", file=sys.stderr)
+        if all(reasons.values()):
             jobs = [j for j in jobs if j.benchmark != "libvirt_real"]
             blocks = [b for b in blocks if b.benchmarks != ("libvirt_real",)]
     settings = {"mode": mode, "latency": latency,
@@ -263,7 +281,7 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
                 "strategies": list(dict.fromkeys(j.strategy for j in jobs if j.strategy)),
                 "benchmarks": list(dict.fromkeys(j.benchmark for j in jobs)),
                 "blocks": [asdict(b) for b in blocks],
-                "pyperf_args": list(m.pyperf_args), "processes": m.processes,
+                "pyperf_args": list(m.pyperf_args), "processes": m.processes, "libvirt": list(libvirt),
                 "values_per_benchmark": {"cold": m.values("cold"), "warm": m.values("warm")}, "rounds": m.rounds,
                 "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
                 "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
@@ -287,7 +305,10 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
             private = Path(tempfile.mkdtemp(prefix=".job-", dir=out))
             tmp = private / job.filename
             cache_root = Path(tempfile.mkdtemp(prefix="c-", dir=work))  # this run's caches only
-            proc = subprocess.run(job.argv(m, latency, installs, cache_root, tmp),
+            argv = job.argv(m, latency, installs, cache_root, tmp)
+            if job.benchmark == "libvirt_real" and libvirt:  # the builds its rows measure
+                argv += ["--libvirt", ",".join(libvirt)]
+            proc = subprocess.run(argv,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             shutil.rmtree(cache_root, ignore_errors=True)
             if proc.returncode == 0 and tmp.exists():

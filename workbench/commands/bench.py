@@ -6,7 +6,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from workbench.args import emulator_count, emulator_list, latency, strategy_list, strategy_names
+from workbench.args import (emulator_count, emulator_list, latency, libvirt_option, strategy_list,
+                            strategy_names)
 from workbench.errors import ResultsError, UsageError
 from workbench.params import Spec, sweep_axes
 from workbench.sim.catalog import MAX_SIMULATED
@@ -64,9 +65,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "libvirt_real, which measure one strategy or system whatever --strategies says), "
                         "e.g. scenarios or libvirt_real")
     for name, spec in sweep_axes():  # every further axis of the parameter record
-        s.add_argument(spec.axis, type=_value_list(spec), default=None, dest=f"axis_{name}",
+        s.add_argument(spec.axis, type=_value_list(spec), default=None, dest=f"axis_{name}", metavar="VALUE,...",
                        help=f"comma-separated values of {spec.flag} ({spec.help}), one job each "
                             f"(default: the scripts' default)")
+    libvirt_option(s)
     s.add_argument("-o", "--output", type=Path, required=True, help="run directory (resumed if it exists)")
     s.set_defaults(func=sweep)
 
@@ -154,12 +156,24 @@ def sweep(args: argparse.Namespace) -> int:
     axes = {name: getattr(args, f"axis_{name}") for name, _ in sweep_axes()
             if getattr(args, f"axis_{name}") is not None}
     res = run_sweep(args.output, args.emulators, args.strategies, args.latency, mode,
-                    benchmarks=args.benchmarks or GRID_BENCHMARKS + SINGLE_BENCHMARKS, axes=axes)
+                    benchmarks=args.benchmarks or GRID_BENCHMARKS + SINGLE_BENCHMARKS, axes=axes,
+                    libvirt=libvirt_values(args.libvirt))
     print(f"{len(res.ran)} runs made, {len(res.skipped)} kept from before, {len(res.failed)} failed; "
           f"results in {args.output}")
     for name, err in res.failed.items():
         print(f"workbench: {name} failed:\n{err}", file=sys.stderr)
     return 1 if res.failed else 0
+
+
+def libvirt_values(values: list[str] | None) -> list[str]:
+    """Checked here (a bad prefix is a usage error before the sweep starts), passed on as given."""
+    from workbench.libvirt9 import builds
+
+    builds.parse(values)
+    for v in values or ():
+        if "," in v:
+            raise UsageError(f"--libvirt {v!r}: a prefix with a comma cannot be passed to the benchmarks")
+    return [v if v == builds.SYSTEM_WORD else str(Path(v).expanduser().resolve()) for v in values or ()]
 
 
 def compare(args: argparse.Namespace) -> int:
@@ -257,7 +271,7 @@ def format_compare_table(table) -> str:
 def trace(args: argparse.Namespace) -> int:
     """One driver startup plus one parse, on a fresh install and an empty cache, as Chrome JSON."""
     from workbench import trace as tr
-    from workbench.bench.common import pick, x86_64_domains
+    from workbench.sim.corpus_picks import pick, x86_64_domains
     from workbench.qemu.domain_parse import format_domain_xml, parse_domain_xml
     from workbench.qemu.driver import DriverOptions, QemuDriver
     from workbench.sim.install import install

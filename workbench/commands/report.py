@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from workbench.args import libvirt_option
 from workbench.errors import UsageError
 from workbench.paths import NOTEBOOKS_DIR, RESULTS_DIR
 
@@ -58,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the short grid: 1, 8 and 30 emulators (newer strategies 1 and 30), about a third "
                         "of the time; the values per benchmark are the same (--quick is an older name "
                         "for it, unrelated to `sweep --quick`)")
+    libvirt_option(s)
     s.add_argument("-o", "--output", type=Path, default=Path("runs/latest"), help="run directory (default runs/latest)")
     s.add_argument("--reports", type=Path, default=Path("reports"), help="report directory (default reports/)")
     s.set_defaults(func=run)
@@ -128,18 +130,23 @@ def run(args: argparse.Namespace) -> int:
     every benchmark on a cold cache at 1, 2, 4, 8, 16 and 30 emulators and on a warm one at 1 and
     30; the newer strategies run startup, the APIs and the scenarios cold at 1, 8 and 30; the
     parallel pool's scaling at 30; real libvirt 9.0 on the same installs where it is installed
-    (skipped with the reason where not). About 50 minutes on 2 cores; --short (1, 8, 30) about a
+    (skipped with the reason where not; --libvirt PREFIX|system, repeatable, picks the builds,
+    e.g. the system's and the patched one of scripts/build-libvirt.sh). About 50 minutes on 2 cores; --short (1, 8, 30) about a
     third of that. The sweep's quick mode throughout: 5 pyperf worker processes, 1 value each on a
     cold cache and 4 on a warm one (`workbench sweep --rigorous` is the slow, careful one).
     An existing -o made with the same code is resumed: only missing benchmarks run.
     """
     from workbench.bench.sweep import main_grid, run_sweep
+    from workbench.commands.bench import libvirt_values
+
+    libvirt = libvirt_values(args.libvirt)  # a bad prefix stops here, before anything runs
 
     started = time.monotonic()
     emulators, beyond = SHORT_GRID if args.short else FULL_GRID
     print(f"sweep: libvirt's strategies at {list(emulators)} emulators, the newer ones at {list(beyond)}, "
           f"simulated emulators (recorded latency), into {args.output}", flush=True)
-    res = run_sweep(args.output, latency="recorded", mode=SWEEP_MODE, blocks=main_grid(emulators, beyond))
+    res = run_sweep(args.output, latency="recorded", mode=SWEEP_MODE, blocks=main_grid(emulators, beyond),
+                    libvirt=libvirt)
     for name, err in res.failed.items():
         print(f"workbench: {name} failed:\n{err}", file=sys.stderr)
     print(f"sweep: {len(res.ran)} benchmarks run, {len(res.skipped)} kept from before, "

@@ -336,7 +336,7 @@ def _graphics(ctx: _Ctx, el: etree._Element) -> GraphicsDef:
     return GraphicsDef(a.pop("type", None), a, [ctx.raw(c) for c in list(el)])
 
 
-MAX_DEVICES = 4096  # issue 12: far above any real guest; a 300k-device domain held the driver lock 16 s
+MAX_DEVICES = 4096  # far above any real guest; a 300k-device domain held the driver lock 16 s
 
 
 def _devices(ctx: _Ctx, el: etree._Element, d: DomainDef) -> None:

@@ -14,12 +14,12 @@ import uuid as _uuid
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-
-from workbench.errors import BadValue
 from workbench import trace
+from workbench.errors import BadValue
 
 SecModelSpec = tuple[str, str, dict[str, str]]  # (model, doi, {virt type: base label})
-DEFAULT_SEC_MODELS: tuple[SecModelSpec, ...] = (("none", "0", {}),)
+# As a root daemon with no SELinux/AppArmor: "none" stacked over "dac" (model, doi, base labels).
+DEFAULT_SEC_MODELS: tuple[SecModelSpec, ...] = (("none", "0", {}), ("dac", "0", {"kvm": "+0:+0", "qemu": "+0:+0"}))
 _CACHE_TYPES = {"Unified": "both", "Data": "data", "Instruction": "code"}  # sysfs -> libvirt
 _VENDORS = {"GenuineIntel": "Intel", "AuthenticAMD": "AMD"}
 

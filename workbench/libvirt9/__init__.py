@@ -1,4 +1,4 @@
-"""Real libvirt 9.0 as a measured system beside the model (issue 11).
+"""Real libvirt 9.0 as a measured system beside the model, so the model's numbers can be checked.
 
 backend.py  runs one job (open + timed steps) in a worker process using the Python binding on
             `qemu:///embed?root=ROOT`, under reaper.py (a child subreaper), PATH = the install.

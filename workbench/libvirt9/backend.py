@@ -20,11 +20,31 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import UsageError, WorkbenchError
+from workbench.libvirt9 import builds
+from workbench.libvirt9.builds import LibvirtBuild
 
-SYSTEM = "libvirt 9.0"
+SYSTEM = builds.SYSTEM_LABEL
 # Log filters that give every probe phase (see debuglog.py for what is read from them).
 LOG_FILTERS = "1:qemu.qemu_monitor 1:qemu.qemu_process 1:qemu.qemu_capabilities 1:util.command 4:*"
+# ... and the teardown's own lines: which function waited for the probe QEMU, whether it escalated
+TEARDOWN_LOG_FILTERS = LOG_FILTERS.replace(" 4:*", " 1:util.process 4:*")
 _MAX_SOCKET_ROOT = 60  # root + "/lib/qemu/qmp-XXXXXX/qmp.monitor" etc. must stay under 107
+
+
+@dataclass(frozen=True)
+class ReaperMode:
+    """How the process QEMU is re-parented to reaps it (workbench.libvirt9.reaper --reap)."""
+    reap: str = "prompt"           # prompt | late | never
+    delay_s: float = 1.0           # late: seconds after the exit
+    report: Path | None = None     # JSON: the exits seen and what was left when the worker ended
+
+    def argv(self) -> list[str]:
+        out = ["--reap", self.reap]
+        if self.reap == "late":
+            out += ["--delay", repr(self.delay_s)]
+        if self.report is not None:
+            out += ["--report", str(self.report)]
+        return out + ["--"]
 
 
 class LibvirtError(WorkbenchError):
@@ -41,10 +61,14 @@ class StepRecord:
     result: Any
 
 
-def unavailable_reason() -> str | None:
-    """Why the real-libvirt backend cannot run here, or None when it can."""
+def unavailable_reason(build: LibvirtBuild = builds.SYSTEM) -> str | None:
+    """Why the real-libvirt backend cannot run `build` here, or None when it can."""
     if importlib.util.find_spec("libvirt") is None:
         return "the libvirt Python binding is not installed (pip install 'virtcaps-workbench[libvirt]')"
+    if not build.is_system:
+        # the binding loads the build's libraries in the worker only; here: its files, the user
+        reason = build.unavailable_reason()
+        return f"{build.label}: {reason}" if reason else _qemu_user_missing()
     try:
         import libvirt
     except ImportError as e:
@@ -57,6 +81,10 @@ def unavailable_reason() -> str | None:
             and not any(Path(p).glob("libvirt/connection-driver/libvirt_driver_qemu.so")
                         for p in ("/usr/lib", "/usr/lib64")):
         return "libvirt's QEMU driver (libvirt-daemon-driver-qemu) is not installed"
+    return _qemu_user_missing()
+
+
+def _qemu_user_missing() -> str | None:
     if os.geteuid() == 0:
         import pwd
         try:
@@ -97,8 +125,11 @@ def _stop_reaper(proc: subprocess.Popen) -> None:
 
 
 def run_job(install: Path, root: Path, steps: list[dict], *, log_file: Path | None = None,
-            timeout: float = 600.0) -> list[StepRecord]:
-    """Run `steps` in one worker on `qemu:///embed?root=ROOT` with PATH = `install`."""
+            timeout: float = 600.0, build: LibvirtBuild = builds.SYSTEM,
+            reaper: ReaperMode | None = None, log_filters: str = LOG_FILTERS) -> list[StepRecord]:
+    """Run `steps` in one worker on `qemu:///embed?root=ROOT` with PATH = `install`, using
+    `build`'s libvirt (checked in the worker), under a reaper of mode `reaper` (default: one
+    that reaps at once). With `reaper.report` set, the reaper writes what was left behind."""
     install, root = Path(install).resolve(), Path(root).resolve()
     if not install.is_dir():
         raise UsageError(f"{install}: not an install directory")
@@ -107,13 +138,16 @@ def run_job(install: Path, root: Path, steps: list[dict], *, log_file: Path | No
                          f"(keep it under {_MAX_SOCKET_ROOT} characters)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIBVIRT_")}
     env["PATH"] = str(install)
+    env.update(build.env())
     if log_file is not None:
-        env["LIBVIRT_LOG_FILTERS"] = LOG_FILTERS
+        env["LIBVIRT_LOG_FILTERS"] = log_filters
         env["LIBVIRT_LOG_OUTPUTS"] = f"1:file:{Path(log_file).resolve()}"
     with tempfile.TemporaryDirectory(prefix="lv9job") as tmp:
         job, out = Path(tmp, "job.json"), Path(tmp, "out.json")
-        job.write_text(json.dumps({"uri": f"qemu:///embed?root={root}", "steps": steps}))
-        cmd = [sys.executable, "-m", "workbench.libvirt9.reaper",
+        job.write_text(json.dumps({"uri": f"qemu:///embed?root={root}", "steps": steps,
+                                   "prefix": None if build.prefix is None else str(build.prefix),
+                                   "label": build.label}))
+        cmd = [sys.executable, "-m", "workbench.libvirt9.reaper", *(reaper or ReaperMode()).argv(),
                sys.executable, "-m", "workbench.libvirt9.worker", str(job), str(out)]
         with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
             try:

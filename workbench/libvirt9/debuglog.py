@@ -9,6 +9,8 @@ from libvirt 9.0's lines (function names are stable within a release, not across
   QEMU_MONITOR_NEW / Line [{"QMP": ...                         -> monitor open / greeting
   QEMU_MONITOR_SEND_MSG / QEMU_MONITOR_RECV_REPLY             -> each command and its reply
   QEMU_MONITOR_CLOSE, qemuProcessQMPStop Killing ...          -> close, kill (libvirt then polls)
+  virProcessKillPainfully*  (with 1:util.process, see backend.TEARDOWN_LOG_FILTERS) -> which
+                            function waited (stock: ...Delay, patched: ...Pidfd), SIGKILL sent
   virQEMUCapsSaveFile       Saved caps 'FILE' for 'BIN'       -> cache file written
 Timestamps have millisecond resolution (libvirt's format), so single commands read as 0 or 1 ms.
 """
@@ -64,6 +66,8 @@ class Probe:
     t_close: float | None = None
     t_kill: float | None = None
     t_killed: float | None = None  # next line of the probing thread after the kill
+    kill_fn: str | None = None     # the function that waited (logged only with 1:util.process)
+    sigkill: bool = False          # it escalated to SIGKILL
     t_saved: float | None = None
     cache_file: str | None = None
     commands: list[Command] = field(default_factory=list)
@@ -102,6 +106,11 @@ def parse(text: str, source: str = "<log>") -> list[Probe]:
             continue  # continuation of a multi-line message
         stamp, tid, _level, func, _no, msg = m.groups()
         t = _ts(stamp)
+        if tid in awaiting_kill and func.startswith("virProcessKillPainfully"):
+            k = awaiting_kill[tid]
+            k.kill_fn = k.kill_fn or func
+            k.sigkill = k.sigkill or "sending SIGKILL" in msg
+            continue  # the wait's own lines are inside it, not its end
         if tid in awaiting_kill and func != "qemuProcessQMPStop":
             awaiting_kill.pop(tid).t_killed = t
         if func == "qemuProcessQMPNew":

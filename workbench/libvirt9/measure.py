@@ -12,7 +12,8 @@ import shutil
 from pathlib import Path
 
 from workbench.errors import BadValue
-from workbench.libvirt9 import backend
+from workbench.libvirt9 import backend, builds
+from workbench.libvirt9.builds import LibvirtBuild
 
 SYSTEM = backend.SYSTEM
 CASES = ("startup", "get_capabilities", "get_domain_capabilities", "get_version", "define_xml",
@@ -53,10 +54,10 @@ def steps_for(case: str, host_arch: str | None = None) -> list[dict]:
 class Roots:
     """Root dirs for one (install, cache) series: a fresh one per value, or one warm one."""
 
-    def __init__(self, install: Path, cache: str) -> None:
+    def __init__(self, install: Path, cache: str, build: LibvirtBuild = builds.SYSTEM) -> None:
         if cache not in ("cold", "warm"):
             raise BadValue(f"cache must be cold or warm, not {cache!r}")
-        self.install, self.cache = Path(install), cache
+        self.install, self.cache, self.build = Path(install), cache, build
         self._warm: Path | None = None
 
     def get(self) -> Path:
@@ -64,7 +65,8 @@ class Roots:
             return backend.new_root()
         if self._warm is None:
             self._warm = backend.new_root()
-            backend.run_job(self.install, self._warm, [{"op": "open"}, {"op": "capabilities"}])
+            backend.run_job(self.install, self._warm, [{"op": "open"}, {"op": "capabilities"}],
+                            build=self.build)
         return self._warm
 
     def done(self, root: Path) -> None:
@@ -76,12 +78,12 @@ class Roots:
             shutil.rmtree(self._warm, ignore_errors=True)
 
 
-def time_once(install: Path, roots: Roots, case: str) -> float:
-    """One value: the timed step's own seconds (a sequence: every step's). An API error is a
-    failure, never a value."""
+def time_once(install: Path, roots: Roots, case: str, build: LibvirtBuild = builds.SYSTEM) -> float:
+    """One value: the timed step's own seconds (a sequence: every step's) on `build`. An API
+    error is a failure, never a value."""
     root = roots.get()
     try:
-        recs = backend.run_job(install, root, steps_for(case))
+        recs = backend.run_job(install, root, steps_for(case), build=build)
     finally:
         roots.done(root)
     last = recs[-1]

@@ -23,7 +23,8 @@ from lxml import etree
 from workbench.errors import UsageError, WorkbenchError, XMLError
 from workbench.paths import DOMAINS_DIR
 from workbench.qemu import deviations
-from workbench.libvirt9 import virsh
+from workbench.libvirt9 import builds as libvirt_builds, virsh
+from workbench.libvirt9.builds import LibvirtBuild
 
 CHECKS = ("guests", "default", "probe", "define")
 VIRT_TYPES = ("qemu", "kvm")
@@ -106,15 +107,28 @@ def _machine_and_emulator(xml: str) -> str:
     return f"{t.get('machine') if t is not None else None} @ {Path(root.findtext('devices/emulator') or '').name}"
 
 
+def _check_build(build: LibvirtBuild, log_text: str) -> str:
+    """The version line of the libvirt that ran; WorkbenchError when its QEMU driver module is
+    not `build`'s (a misloaded build never yields rows)."""
+    version, module = virsh.loaded_build(log_text)
+    where = "/usr/" if build.prefix is None else f"{build.prefix}/"
+    if module is None or not module.startswith(where):
+        raise WorkbenchError(f"{build.describe()}: libvirt loaded the QEMU driver module "
+                             f"{module or '(none logged)'}, not one under {where}")
+    return version or "?"
+
+
 def libvirt_facts(install: Path, files: list[Path], corpus: Path, work: Path,
-                  timings: dict[str, float], defaults_too: bool = True) -> Facts:
-    sess = virsh.Session(install, work / "r", work / "w")
+                  timings: dict[str, float], defaults_too: bool = True,
+                  build: LibvirtBuild = libvirt_builds.SYSTEM) -> Facts:
+    sess = virsh.Session(install, work / "r", work / "w", build_env=build.env())
     sess.workdir.mkdir(parents=True, exist_ok=True)
     virsh.run_as_self(sess.root)
     log = work / "libvirt.log"
     t0 = time.perf_counter()
     caps_xml = sess.run(["capabilities"], log_file=log)[0]
     timings["libvirt_capabilities_cold"] = time.perf_counter() - t0
+    _check_build(build, log.read_text(errors="replace"))
     try:
         guests = _guests_from_xml(caps_xml)
     except etree.XMLSyntaxError:
@@ -262,10 +276,11 @@ def compare(model: Facts, real: Facts, checks: tuple[str, ...] = CHECKS) -> list
 
 
 def validate(install: Path, corpus: Path = DOMAINS_DIR, checks: tuple[str, ...] = CHECKS,
-             keep: Path | None = None) -> Report:
-    """Run libvirt and the model on `install` and compare; raises LibvirtUnavailable (exit 2)
-    when libvirt cannot be driven here."""
-    reason = virsh.unavailable_reason()
+             keep: Path | None = None, build: LibvirtBuild = libvirt_builds.SYSTEM) -> Report:
+    """Run libvirt (`build`: the system's or a prefix of scripts/build-libvirt.sh, driven with the
+    system's virsh) and the model on `install` and compare; raises LibvirtUnavailable (exit 2)
+    when that libvirt cannot be driven here."""
+    reason = virsh.unavailable_reason() or build.unavailable_reason()
     if reason is not None:
         raise virsh.LibvirtUnavailable(f"cannot validate against libvirt: {reason}")
     install = install.resolve()
@@ -276,7 +291,7 @@ def validate(install: Path, corpus: Path = DOMAINS_DIR, checks: tuple[str, ...] 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     try:
-        real = libvirt_facts(install, files, corpus, work, timings, "default" in checks)
+        real = libvirt_facts(install, files, corpus, work, timings, "default" in checks, build)
         arches = sorted(real.guests) if "default" in checks else []
         model = model_facts(install, files, corpus, arches, work, timings)
     finally:
@@ -284,8 +299,21 @@ def validate(install: Path, corpus: Path = DOMAINS_DIR, checks: tuple[str, ...] 
             shutil.rmtree(work, ignore_errors=True)
     timings["total"] = time.perf_counter() - t0
     rows = compare(model, real, checks)
-    return Report(str(install), virsh.virsh_version(), deviations.MODELLED, rows,
+    version = virsh.virsh_version() if build.is_system else f"{virsh.virsh_version()} ({build.label})"
+    return Report(str(install), version, deviations.MODELLED, rows,
                   {k: round(v, 2) for k, v in timings.items()})
+
+
+def compare_builds(reports: list[Report], labels: list[str]) -> list[dict]:
+    """Rows where the builds' libvirt answers differ (same install, same checks)."""
+    answers = [{(r.check, r.subject): r.libvirt for r in rep.rows} for rep in reports]
+    keys = sorted(set().union(*answers))
+    out = []
+    for key in keys:
+        values = [a.get(key, "(missing)") for a in answers]
+        if len(set(values)) > 1:
+            out.append({"check": key[0], "subject": key[1], **dict(zip(labels, values))})
+    return out
 
 
 def format_table(report: Report, only_differences: bool = False) -> str:

@@ -43,7 +43,8 @@ while True:
         code = code if code >= 0 else 128 - code
 """
 
-LOG_FILTERS = "1:qemu.qemu_monitor 1:qemu.qemu_process"
+# util.module: the path of the QEMU driver module loaded (which build runs, see loaded_build)
+LOG_FILTERS = "1:qemu.qemu_monitor 1:qemu.qemu_process 1:util.module"
 MARK = "@@wb"
 _ERROR_CLASSES = ("XML error: ", "unsupported configuration: ", "invalid argument: ",
                   "internal error: ", "operation failed: ", "Requested operation is not valid: ")
@@ -84,12 +85,13 @@ class Session:
     root: Path
     workdir: Path
     timeout_s: float = 600.0
+    build_env: dict[str, str] = field(default_factory=dict)  # LibvirtBuild.env(): which libvirt
 
     def run(self, commands: list[str], log_file: Path | None = None) -> list[str]:
         """Run virsh commands in one process; returns each command's output (stdout and
         stderr in order), split at the markers echoed between them."""
         script = "; ".join(f"echo {MARK}{i}; {c}" for i, c in enumerate(commands)) + f"; echo {MARK}end"
-        env = {"PATH": str(self.install), "HOME": str(self.workdir), "LC_ALL": "C"}
+        env = {"PATH": str(self.install), "HOME": str(self.workdir), "LC_ALL": "C", **self.build_env}
         if log_file is not None:
             env.update(LIBVIRT_LOG_FILTERS=LOG_FILTERS, LIBVIRT_LOG_OUTPUTS=f"1:file:{log_file}")
         virsh = shutil.which("virsh")
@@ -181,6 +183,21 @@ def parse_log(text: str) -> list[ProbeLog]:
                 continue
             current[tid].sequence.append(command_key(sent.get("execute", "?"), sent.get("arguments")))
     return probes
+
+
+_MODULE = re.compile(r"Load module file '([^']+)'")
+_VERSION = re.compile(r"libvirt version: ([^\n]+)")
+
+
+def loaded_build(text: str) -> tuple[str | None, str | None]:
+    """From a debug log: the version line libvirt logs first ("9.0.0, package: ..." names the
+    packager: Debian's, or the workbench's build) and the QEMU driver module it loaded."""
+    v, m = _VERSION.search(text), None
+    for m in _MODULE.finditer(text):
+        if m.group(1).endswith("libvirt_driver_qemu.so"):
+            break
+    return (v.group(1).strip() if v else None,
+            m.group(1) if m and m.group(1).endswith("libvirt_driver_qemu.so") else None)
 
 
 def run_as_self(root: Path) -> None:

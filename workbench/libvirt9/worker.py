@@ -6,9 +6,12 @@ mixed into every figure, and several calls can share one warm driver.
 
 Run only through `workbench.libvirt9.backend` (under the reaper, PATH = the install dir):
     python -m workbench.libvirt9.worker JOB.json OUT.json
-JOB: {"uri": ..., "steps": [{"op": "open"|"capabilities"|"domcaps"|"version"|"define",
+JOB: {"uri": ..., "prefix": PREFIX or null, "label": ..., "steps": [{"op": "open"|"capabilities"|"domcaps"|"version"|"define",
       "label": str, "xml": str, "arch": str, "virttype": str, "machine": str}]}
 OUT: one record per step: op, label, ok, time_s, error, result.
+Once the connection is open the worker checks in /proc/self/maps that libvirt.so.0 and the QEMU
+driver module it runs are the job's build (PREFIX, or the system's when null); if not it writes
+nothing and exits 3 with what it found, so a misloaded build never yields figures.
 """
 from __future__ import annotations
 
@@ -16,9 +19,14 @@ import json
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import libvirt
+
+from workbench.libvirt9.builds import LibvirtBuild, check_loaded
+
+WRONG_BUILD = 3
 
 
 def _step(conn: Any, step: dict) -> tuple[Any, Any]:
@@ -69,9 +77,21 @@ def run(job: dict) -> list[dict]:
         out.append(rec)
         if step["op"] == "open" and not rec["ok"]:
             break
+        if step["op"] == "open":
+            _check_build(job)
     if conn is not None:
         conn.close()
     return out
+
+
+def _check_build(job: dict) -> None:
+    prefix = job.get("prefix")
+    build = LibvirtBuild(job.get("label", "?"), None if prefix is None else Path(prefix))
+    with open("/proc/self/maps") as f:
+        problem = check_loaded(build, f.read())
+    if problem is not None:
+        print(f"wrong libvirt build: {problem}", file=sys.stderr)
+        sys.exit(WRONG_BUILD)
 
 
 def main() -> None:

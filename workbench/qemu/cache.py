@@ -6,7 +6,7 @@ entry as virQEMUCapsIsValid does, so an invalid entry is never returned: the bin
 again. A probe failure propagates and leaves no entry behind.
 
 Locking: each binary has its own lock held across its load or probe, so a hanging emulator
-delays only lookups of that same binary (issue 12), and concurrent lookups of one binary wait for
+delays only lookups of that same binary (a hung emulator stalls no other), and concurrent lookups of one binary wait for
 the one probe in flight and take its result from memory (deduplicated, counted as `joined`).
 Every stat and counter is updated under a small lock of its own, so counts stay exact.
 Recovery as libvirt's: a cache entry that is not a readable regular file is discarded and

@@ -20,6 +20,7 @@ from workbench.qemu.teardown import DEFAULT_MODE as DEFAULT_TEARDOWN
 from workbench import trace
 from workbench.conf.domain import DomainDef
 from workbench.conf.domain_parse import read_domain_file
+from workbench.conf.host import DEFAULT_SEC_MODELS, SecModelSpec
 from workbench.errors import NoSuchDomain, OperationFailed, UsageError, ParseError, Unsupported, WorkbenchError
 from workbench.qemu.cache import QemuCapsCache
 from workbench.qemu.capabilities import Capabilities, build_capabilities
@@ -29,19 +30,17 @@ from workbench.qemu.domcaps import domain_capabilities_xml
 from workbench.qemu.search import default_emulator
 from workbench.qemu.strategies import Strategy, get_strategy
 from workbench.qemu.trust import EmulatorPolicy
-
-# As a root daemon with no SELinux/AppArmor: "none" stacked over "dac" (model, doi, base labels).
-DEFAULT_SEC_MODELS = (("none", "0", {}), ("dac", "0", {"kvm": "+0:+0", "qemu": "+0:+0"}))
+from workbench.qemu.strategy_names import PER_EMULATOR
 
 
 @dataclass
 class DriverOptions:
     search_path: str                  # where emulators are found (an install dir, or $PATH)
-    strategy: str = "per-emulator"
+    strategy: str = PER_EMULATOR
     cache_dir: Path | None = None     # None: memory-only cache
     config_dir: Path | None = None    # persistent domain configs (*.xml)
     host_root: str = "/"              # procfs/sysfs root for the host sub-probes
-    sec_models: tuple[tuple[str, str, dict[str, str]], ...] = DEFAULT_SEC_MODELS
+    sec_models: tuple[SecModelSpec, ...] = DEFAULT_SEC_MODELS
     probe_timeout_s: float = 10.0
     teardown: str = DEFAULT_TEARDOWN  # how a probe launch ends: libvirt9 | libvirt5 | pidfd
     allowed_emulators: tuple[str, ...] = ()  # executable besides the search path (--allow-emulator)
@@ -82,7 +81,7 @@ class QemuDriver:
     @classmethod
     def startup(cls, options: DriverOptions) -> "QemuDriver":
         o = options
-        strategy = get_strategy(o.strategy)
+        strategy = get_strategy(o.strategy, o)
         with trace.span("driver.startup", strategy=strategy.name):
             for d in (o.cache_dir, o.config_dir):
                 if d is not None:
@@ -95,7 +94,7 @@ class QemuDriver:
                          cache=QemuCapsCache(o.cache_dir, host_arch=host_arch,
                                              probe_timeout_s=o.probe_timeout_s,
                                              teardown=o.teardown,
-                                             **strategy.cache_options(o)),
+                                             **strategy.cache_hooks().cache_fields()),
                          def_sec_model=o.sec_models[0][0])
             with trace.span("driver.strategy_startup"):
                 strategy.on_startup(driver)

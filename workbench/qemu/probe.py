@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -189,19 +191,51 @@ def _launch_and_talk(binary: str, accel: str, sequence, launch_timeout_s: float,
                      context: dict[str, Any] | None = None) -> _LaunchOutcome:
     with trace.span("probe.launch", binary=binary, accel=accel):
         trace.count("probe.launches")
-        with trace.span("probe.spawn", binary=binary, accel=accel):
-            proc = process.launch(binary, accel, launch_timeout_s)
-        try:
+        proc = None
+        try:  # launched inside the try: a SIGTERM just after the launch still ends the emulator
+            with trace.span("probe.spawn", binary=binary, accel=accel):
+                proc = process.launch(binary, accel, launch_timeout_s)
             session = QMPSession(binary, command_timeout_s, on_exchange=on_exchange)
             phases = LaunchPhases(accel, proc.t0_ns, proc.spawned_ns, proc.daemonized_ns)
-            replies = asyncio.run(_talk(session, proc, sequence, context or {}, quit, phases))
+            replies = run_terminable(_talk(session, proc, sequence, context or {}, quit, phases))
         finally:
-            with trace.span("probe.teardown", binary=binary, mode=teardown):
-                process.cleanup(proc.tmpdir, proc.pid, teardown)
+            if proc is not None:  # else launch() cleaned up after itself
+                with trace.span("probe.teardown", binary=binary, mode=teardown):
+                    process.cleanup(proc.tmpdir, proc.pid, teardown)
     phases.connected_ns, phases.greeting_ns = session.connected_ns, session.greeting_ns
     phases.greeting = session.greeting
     phases.commands = [CommandTiming(*t) for t in session.timings]
     return _LaunchOutcome(replies, replies["_n"], phases)
+
+
+def run_terminable(coro: Any) -> Any:
+    """asyncio.run, with SIGTERM (in the main thread) cancelling the coroutine and then raising
+    errors._Terminated from here. A SIGTERM handler raising inside the event loop's own code
+    (a socket write, a callback) leaves a half-run task that asyncio reports with a traceback."""
+    if threading.current_thread() is not threading.main_thread():
+        return asyncio.run(coro)
+    from workbench.errors import _Terminated
+
+    async def main() -> Any:
+        loop, task, terminated = asyncio.get_running_loop(), asyncio.current_task(), []
+        before = signal.getsignal(signal.SIGTERM)
+        if before in (signal.SIG_IGN, None):  # already unwinding, or not ours to change
+            return await coro
+
+        def on_sigterm() -> None:
+            terminated.append(True)
+            task.cancel()
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+        try:
+            return await coro
+        except asyncio.CancelledError:
+            if terminated:
+                raise _Terminated() from None
+            raise
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN if terminated else before)
+    return asyncio.run(main())
 
 
 async def _talk(session: QMPSession, proc: process.EmulatorProcess, sequence,
@@ -232,10 +266,10 @@ async def _ask(session: QMPSession, replies: dict[str, Any], cmd: str, args: dic
         reply = await session.execute(cmd, args)
     except (ProbeError, asyncio.CancelledError):
         raise
-    except Exception as e:  # issue 12: an emulator dying or overflowing mid-reply is its fault
+    except Exception as e:  # an emulator dying or overflowing mid-reply is its fault
         raise ProbeError(session.binary, cmd, f"{type(e).__name__}: {e}") from None
     if reply.ok:
-        check_reply(session.binary, cmd, reply.ret)  # issue 12: typed before any use
+        check_reply(session.binary, cmd, reply.ret)  # an untrusted reply: typed before any use
     replies.setdefault("_replies", {})[key] = reply
     return reply
 

@@ -21,6 +21,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,7 +83,11 @@ class EmulatorProcess:
 def launch(binary: str, accel: str, timeout_s: float) -> EmulatorProcess:
     """Start the emulator daemonized; on any failure nothing is left running or on disk."""
     become_subreaper()
-    tmpdir = Path(tempfile.mkdtemp(prefix="qmp-", dir=_tmp_root()))
+    with _live_lock:
+        if _shutting_down:
+            raise ProbeError(binary, "launch", "the workbench is shutting down")
+        tmpdir = Path(tempfile.mkdtemp(prefix="qmp-", dir=_tmp_root()))
+        _live[tmpdir] = None
     errlog = tmpdir / "stderr"
     try:
         with open(errlog, "wb") as err:
@@ -90,21 +95,25 @@ def launch(binary: str, accel: str, timeout_s: float) -> EmulatorProcess:
             try:
                 parent = subprocess.Popen(probe_argv(binary, tmpdir, accel), stdin=subprocess.DEVNULL,
                                           stdout=subprocess.DEVNULL, stderr=err, close_fds=True,
-                                          env=_probe_env(), start_new_session=True)  # issue 12: own group
+                                          env=_probe_env(tmpdir), start_new_session=True)  # own group: killed whole
             except OSError as e:
                 raise ProbeError(binary, "launch", f"cannot execute: {e.strerror}") from None
             spawned = time.perf_counter_ns()
+            _owned.add(parent.pid)  # waited for below: never a zombie for the daemon's reaper
         if not _wait_exit_blocking(parent.pid, timeout_s):
-            _killpg(parent.pid)  # issue 12: the whole group, children included
+            _killpg(parent.pid)  # the whole group: a hostile emulator's children too
             parent.kill()
             parent.wait()  # untimed: a blocking waitpid on a SIGKILLed child
             raise ProbeTimeout(binary, "launch", f"did not daemonize within {timeout_s:g} s") from None
         daemonized = time.perf_counter_ns()
         status = parent.wait()  # already exited: reaps at once, no timeout, no sleep
+        _owned.discard(parent.pid)
         if status != 0:
             raise LaunchRefused(binary, status, errlog.read_text(errors="replace")[-2000:],
                                 (daemonized - t0) / 1e9)
         pid = _read_pid(binary, tmpdir)
+        with _live_lock:
+            _live[tmpdir] = pid
         if not Path(tmpdir / "qmp.monitor").exists():
             raise ProbeError(binary, "launch", "daemonized but created no QMP socket")
         return EmulatorProcess(binary, accel, tmpdir, pid, t0, spawned, daemonized)
@@ -128,10 +137,104 @@ def _wait_exit_blocking(pid: int, timeout_s: float) -> bool:
         os.close(fd)
 
 
-def _probe_env() -> dict[str, str]:
-    # libvirt passes only a small set of variables through to the prober.
+def _probe_env(tmpdir: Path) -> dict[str, str]:
+    # libvirt passes only a small set of variables through to the prober. The marker names this
+    # probe in the environment of everything the emulator starts, which inherits it through
+    # fork, setsid and exec: kill_escaped finds them by it.
     keep = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "WORKBENCH_TMP")
-    return {k: v for k, v in os.environ.items() if k in keep}
+    return {k: v for k, v in os.environ.items() if k in keep} | {PROBE_MARKER: str(tmpdir)}
+
+
+# Every launch not yet cleaned up: its directory and, once known, its emulator's pid. A daemon
+# shutting down ends them all itself (end_all) instead of waiting for the threads probing.
+_live: dict[Path, int | None] = {}
+_live_lock = threading.Lock()
+_shutting_down = False
+
+
+def end_all() -> int:
+    """Refuse new launches and end every launch in flight (emulator, helpers, directory), from
+    whichever thread calls it; the probing threads then fail on a closed socket. Returns how many."""
+    global _shutting_down
+    with _live_lock:
+        _shutting_down = True
+        live = list(_live.items())
+    for tmpdir, pid in live:
+        cleanup(tmpdir, pid)
+    return len(live)
+
+
+# The probe's marker variable (see _probe_env).
+PROBE_MARKER = "WORKBENCH_PROBE"
+# Children this module waits for itself (launch's daemonizing parent): the daemon's reaper of
+# orphans leaves them alone. Anything else that dies as our child is an orphan to reap.
+_owned: set[int] = set()
+
+
+def kill_escaped(tmpdir: Path, timeout_s: float = 10.0) -> list[int]:
+    """SIGKILL and reap every process that carries this probe's marker: whatever the emulator
+    started, even after setsid() took it out of the emulator's group and session (a process
+    that also cleared its environment is beyond this; a PID namespace would catch it)."""
+    tail = f"{PROBE_MARKER}={tmpdir}".encode() + b"\0"
+    fds: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as f:
+                env = b"\0" + f.read()
+        except OSError:
+            continue
+        if b"\0" + tail in env or env.endswith(b"\0" + tail[:-1]):
+            pid = int(entry.name)
+            try:
+                fds[pid] = os.pidfd_open(pid)
+                signal.pidfd_send_signal(fds[pid], signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    try:
+        # Each is dead once its pidfd is readable; by then its children were handed to us.
+        with selectors.DefaultSelector() as sel:
+            for fd in fds.values():
+                sel.register(fd, selectors.EVENT_READ)
+            deadline = time.monotonic() + timeout_s
+            while sel.get_map() and time.monotonic() < deadline:
+                for key, _ in sel.select(deadline - time.monotonic()):
+                    sel.unregister(key.fileobj)
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    for pid in fds:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass  # not ours: its own parent reaps it
+    # The exited middle of a fork-setsid-fork, reparented to us: a session leader. Emulators
+    # (never session leaders once daemonized) are left to the teardown's own reaper.
+    reap_unowned_zombies(session_leaders_only=True)
+    return list(fds)
+
+
+def reap_unowned_zombies(session_leaders_only: bool = False) -> list[int]:
+    """Reap our zombie children that nobody here waits for (orphans handed to us as subreaper:
+    an emulator's helpers, the exited middle of a double fork)."""
+    me, reaped = os.getpid(), []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        if fields[0] == "Z" and int(fields[1]) == me and pid not in _owned and (
+                not session_leaders_only or int(fields[3]) == pid):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    reaped.append(pid)
+            except ChildProcessError:
+                pass
+    return reaped
 
 
 def _read_pid(binary: str, tmpdir: Path) -> int:
@@ -258,7 +361,10 @@ def cleanup(tmpdir: Path, pid: int | None,
     for stray in _processes_using(tmpdir):
         if stray != pid:  # the emulator itself is the reaper's (libvirt5 may leave it dying)
             _kill_and_reap(stray)
+    kill_escaped(tmpdir)  # what it forked outside its group and session (fork, setsid, fork)
     shutil.rmtree(tmpdir, ignore_errors=True)
+    with _live_lock:
+        _live.pop(tmpdir, None)
     return outcome
 
 

@@ -1,4 +1,4 @@
-"""QMP replies checked before the probe uses them (issue 12).
+"""QMP replies checked before the probe uses them.
 
 An emulator is untrusted input: every reply the probe reads is checked against the shape the
 probe expects (types, ranges, arch names), and a violation is a ProbeError naming the binary,

@@ -142,7 +142,7 @@ def write_emulator(path: Path, transcript_gz: bytes, latency: str = "recorded",
 
 
 def _previous_targets(dest: Path) -> set[str]:
-    """The manifest's targets, only those the catalog knows (issue 12: the file is not trusted,
+    """The manifest's targets, only those the catalog knows (the file is not trusted,
     `"a/../../v.txt"` must never become a path we delete)."""
     from workbench.sim.catalog import INSTALL_ORDER
     try:

@@ -45,8 +45,9 @@ from workbench.sim.replay_timing import (cpu_now, inherit_cpu, launch_round_trip
                                            take_ballast, work_until)
 
 GARBAGE = b"\x00\xffnot json\r\n"
-# Issue 12 fault modes (handled in the "fault injection" part at the end of this file).
-FAULTS = ("oversize-at:", "wrongtype-at:", "fork-at:", "die-mid-reply-at:", "reply-at:", "rename-at:", "hold-at:")
+# Fault modes for the hostile-emulator tests (handled in the "fault injection" part at the end of this file).
+FAULTS = ("oversize-at:", "wrongtype-at:", "fork-at:", "die-mid-reply-at:", "reply-at:", "rename-at:",
+          "hold-at:", "escape-at:")
 MISBEHAVIOURS = ("crash-at:", "hang-at:", "garbage-at:", "hang-at-start", "exit-at-start",
                  "greeting-garbage") + FAULTS
 

@@ -1,4 +1,4 @@
-"""Fault injection for the replaying emulator (issue 12), loaded only when a fault mode is set."""
+"""Fault injection for the replaying emulator (hostile-emulator tests), loaded only when a fault mode is set."""
 from __future__ import annotations
 
 import json
@@ -10,11 +10,13 @@ from typing import Any, Callable
 Dumps = Callable[[Any], str]
 
 
-# ---- fault injection (issue 12) -------------------------------------------------------------
+# ---- fault injection ---------------------------------------------------------------------
 # Modes, each aimed at one command CMD; the command is otherwise replayed as recorded:
 #   oversize-at:CMD        a reply line of 17 MiB (over the prober's 16 MiB per-message limit)
 #   wrongtype-at:CMD       the recorded reply with its first scalar field retyped (int -> "many")
 #   fork-at:CMD            fork a child that outlives us (it sleeps), then answer normally
+#   escape-at:CMD          fork, setsid, fork again (a daemon of its own, outside our group and
+#                          session: it sleeps), the middle exits unwaited; then answer normally
 #   die-mid-reply-at:CMD   send half of the reply, then exit
 #   reply-at:CMD=JSON      answer {"return": JSON} instead of the recording
 #   hold-at:CMD=FIFO       open FIFO.held for writing (the test sees CMD reached), then wait
@@ -34,6 +36,14 @@ def fault_at(server: Any, cmd: str, rid: str, recorded: Callable[[], dict | None
     if mode == "reply-at":
         server._send('{"return": ' + payload + rid + "}")
         return True
+    if mode == "escape-at":
+        middle = os.fork()
+        if middle == 0:
+            os.setsid()
+            if os.fork() == 0:
+                os.execv("/bin/sleep", ["wbfault-child:" + sys.argv[0], "3600"])
+            os._exit(0)
+        return False  # the middle is never waited for: a zombie until we die, then our caller's
     if mode == "fork-at":
         if os.fork() == 0:  # a helper that no longer names the probe's private folder
             os.execv("/bin/sleep", ["wbfault-child:" + sys.argv[0], "3600"])

@@ -1,4 +1,4 @@
-"""Fine-grained host capability API designs (issue #6), served by the daemon beside libvirt's.
+"""Fine-grained host capability API designs, served by the daemon beside libvirt's.
 
 The designs, all returning XML strings as libvirt does:
   (a) get_capabilities                      libvirt's: host + every guest (served by the driver);

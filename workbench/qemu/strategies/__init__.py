@@ -6,6 +6,7 @@ import pkgutil
 
 from workbench.errors import UsageError
 from workbench.qemu.strategies.base import Strategy
+from workbench.qemu.strategy_names import LIBVIRT_STRATEGIES
 
 
 def _discover() -> dict[str, type[Strategy]]:
@@ -20,18 +21,20 @@ def _discover() -> dict[str, type[Strategy]]:
         if cls.name:
             found.setdefault(cls.name, cls)
     # Stable order: the two libvirt had first, then any newcomer alphabetically.
-    order = ["full-caps", "per-emulator"]
+    order = list(LIBVIRT_STRATEGIES)
     return {n: found[n] for n in order + sorted(set(found) - set(order)) if n in found}
 
 
 STRATEGIES = _discover()
 
 
-def get_strategy(name: str) -> Strategy:
+def get_strategy(name: str, options: object = None) -> Strategy:
+    """A new strategy of that name, made for a driver with these DriverOptions."""
     try:
-        return STRATEGIES[name]()
+        cls = STRATEGIES[name]
     except KeyError:
         raise UsageError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}") from None
+    return cls(options)
 
 
 __all__ = ["STRATEGIES", "get_strategy", "Strategy"]

@@ -20,9 +20,8 @@ class Background(PerEmulator):
     staleness = ("as per-emulator (every answer goes through the validated cache); the warm-up "
                  "costs CPU and emulator launches nobody may ask for")
 
-    def cache_options(self, options) -> dict:
-        self.workers = pool_size(options.probe_workers)
-        return {}
+    def __init__(self, options=None) -> None:
+        self.workers = pool_size(getattr(options, "probe_workers", None))
 
     def on_startup(self, driver) -> None:
         self.warmer = Warmer(driver.cache, self.workers)

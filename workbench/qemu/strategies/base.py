@@ -11,14 +11,45 @@ per-emulator inherit them unchanged.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
 
 if TYPE_CHECKING:
-    from workbench.qemu.capabilities import LookupMany
     from workbench.conf.domain import DomainDef
+    from workbench.qemu.cache import QemuCapsCache
+    from workbench.qemu.capabilities import Capabilities, LookupMany
     from workbench.qemu.capsdata import QemuCaps
     from workbench.qemu.context import ParseContext
-    from workbench.qemu.driver import QemuDriver
+
+
+class DriverView(Protocol):
+    """All a strategy's driver-side hooks may use of the driver (QemuDriver is one): the cache,
+    the host arch, the search path and options, a policy-checked lookup and virCaps. A strategy
+    never imports the driver; the driver hands itself over as this."""
+    cache: "QemuCapsCache"
+    host_arch: str
+
+    @property
+    def search_path(self) -> str: ...
+
+    @property
+    def options(self) -> Any: ...  # DriverOptions: sec_models, probe_workers, ...
+
+    def lookup(self, emulator: str) -> "QemuCaps": ...
+
+    def capabilities(self, refresh: bool = False) -> "Capabilities": ...
+
+
+@dataclass(frozen=True)
+class CacheHooks:
+    """What a strategy adds around the caps cache's probe (the QemuCapsCache fields of the same
+    names): capabilities found before probing, extra probe() arguments, and what a probe leaves."""
+    before_probe: Callable[[str], "QemuCaps | None"] | None = None
+    probe_kwargs: Callable[[str], dict] | None = None
+    after_probe: Callable[[object], None] | None = None
+
+    def cache_fields(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
 
 
 class Strategy:
@@ -30,26 +61,30 @@ class Strategy:
     staleness: ClassVar[str] = "none beyond the caps cache's own validity checks"
     uses_package_files: ClassVar[bool] = False  # reads what `workbench prebuild` ships
 
-    def cache_options(self, options: Any) -> dict[str, Any]:
-        """Extra QemuCapsCache fields for this strategy (probe hooks)."""
-        return {}
+    def __init__(self, options: Any = None) -> None:
+        """A strategy is made for one driver, with its DriverOptions: what it keeps (a pool size,
+        a reply store) is set here, never inside a hook."""
 
-    def on_startup(self, driver: "QemuDriver") -> None:
+    def cache_hooks(self) -> CacheHooks:
+        """What this strategy adds around the caps cache's probe."""
+        return CacheHooks()
+
+    def on_startup(self, driver: "DriverView") -> None:
         """Extra driver-startup work (full caps: build virCaps by probing every emulator)."""
 
-    def on_stop(self, driver: "QemuDriver") -> None:
+    def on_stop(self, driver: "DriverView") -> None:
         """Stop whatever the strategy started (threads, emulators in flight) before returning."""
 
-    def lookup_one(self, driver: "QemuDriver", binary: str) -> "QemuCaps":
+    def lookup_one(self, driver: "DriverView", binary: str) -> "QemuCaps":
         """A lookup for one emulator (the parse path, domain capabilities)."""
         return driver.cache.lookup(binary)
 
-    def lookup_many(self, driver: "QemuDriver") -> "LookupMany | None":
+    def lookup_many(self, driver: "DriverView") -> "LookupMany | None":
         """How the arch walk looks up its binaries: None = one after the other (libvirt)."""
         return None
 
     # -- the APIs that libvirt answers from virCaps ------------------------------------------
-    def get_version(self, driver: "QemuDriver") -> int:
+    def get_version(self, driver: "DriverView") -> int:
         """libvirt 6.x-12.x: build (or reuse) full virCaps, just to find the host-arch guest."""
         caps = driver.capabilities()
         for g in caps.guests:
@@ -57,12 +92,12 @@ class Strategy:
                 return driver.cache.lookup(g.emulator).version
         return 0
 
-    def security_model(self, driver: "QemuDriver") -> dict[str, str]:
+    def security_model(self, driver: "DriverView") -> dict[str, str]:
         """libvirt reads the host's first <secmodel> out of virCaps."""
         m = driver.capabilities().host.sec_models[0]
         return {"model": m.model, "doi": m.doi}
 
-    def capabilities_xml(self, driver: "QemuDriver", parts: tuple[str, ...] | None) -> str:
+    def capabilities_xml(self, driver: "DriverView", parts: tuple[str, ...] | None) -> str:
         """virConnectGetCapabilities: rebuilds everything. libvirt's API takes no flags, so
         `parts` (a part list asked of per-emulator-fixed) is ignored: the answer is the whole
         document, a superset of what was asked."""

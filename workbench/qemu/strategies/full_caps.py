@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from workbench.errors import CapsLookupError, ParseError
 from workbench.qemu.strategies.base import Strategy
+from workbench.qemu.strategy_names import FULL_CAPS
 
 
 class FullCaps(Strategy):
-    name = "full-caps"
+    name = FULL_CAPS
     description = "build virCaps at startup by probing every emulator (before the series)"
     keeps_full_caps = True
     staleness = ("virCaps is built once and reused by the parse path and get_version until a "

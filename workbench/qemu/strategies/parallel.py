@@ -15,9 +15,8 @@ class Parallel(PerEmulator):
     name = "parallel"
     description = "per-emulator, with multi-emulator requests probed by a bounded thread pool"
 
-    def cache_options(self, options) -> dict:
-        self.workers = pool_size(options.probe_workers)
-        return {}
+    def __init__(self, options=None) -> None:
+        self.workers = pool_size(getattr(options, "probe_workers", None))
 
     def lookup_many(self, driver):
         return lambda binaries: lookup_all(driver.cache, binaries, self.workers)

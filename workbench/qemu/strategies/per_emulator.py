@@ -9,10 +9,11 @@ from __future__ import annotations
 from workbench.errors import ParseError
 from workbench.qemu.search import default_emulator
 from workbench.qemu.strategies.base import Strategy
+from workbench.qemu.strategy_names import PER_EMULATOR
 
 
 class PerEmulator(Strategy):
-    name = "per-emulator"
+    name = PER_EMULATOR
     description = "look up only the emulator each domain uses in the caps cache (after the series)"
 
     def sec_model(self, ctx) -> str:

@@ -7,6 +7,7 @@ the files for an install with `workbench prebuild DIR`.
 from __future__ import annotations
 
 from workbench.qemu.designs.prebuilt import load_prebuilt
+from workbench.qemu.strategies.base import CacheHooks
 from workbench.qemu.strategies.per_emulator import PerEmulator
 
 
@@ -18,5 +19,5 @@ class Prebuilt(PerEmulator):
                  "build saw other modules or firmware than the host; native arches on a KVM host "
                  "are probed anyway")
 
-    def cache_options(self, options) -> dict:
-        return {"before_probe": load_prebuilt}
+    def cache_hooks(self) -> CacheHooks:
+        return CacheHooks(before_probe=load_prebuilt)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from workbench.qemu.designs.schema_store import ReplyStore
+from workbench.qemu.strategies.base import CacheHooks
 from workbench.qemu.strategies.per_emulator import PerEmulator
 
 
@@ -24,7 +25,10 @@ class SchemaReuse(PerEmulator):
                  "answer differently (modules elsewhere, config-dependent registration, an "
                  "edited store)")
 
-    def cache_options(self, options) -> dict:
-        store = ReplyStore(store_dir(options.cache_dir))
-        return {"probe_kwargs": lambda binary: {"known_replies": store.known_for(binary)},
-                "after_probe": store.remember}
+    def __init__(self, options=None) -> None:
+        self.store = ReplyStore(store_dir(getattr(options, "cache_dir", None)))
+
+    def cache_hooks(self) -> CacheHooks:
+        store = self.store
+        return CacheHooks(probe_kwargs=lambda binary: {"known_replies": store.known_for(binary)},
+                          after_probe=store.remember)

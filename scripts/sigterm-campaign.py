@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""SIGTERM at random points of `probe`, `parse`, `validate` and the daemon; count what is left.
+
+    scripts/sigterm-campaign.py [--tries 30] [--install DIR] [--commands probe,parse,validate,daemon]
+                                [--max-delay 1.0] [--seed N]
+
+Each try starts one command on the install (default: a fresh 3-emulator replay install; give
+`--install` a directory of links to /usr/bin/qemu-system-* for real QEMU), waits a random delay
+in [0, --max-delay] s, sends SIGTERM, waits for the exit (SIGKILL after 60 s, counted), and then
+counts processes whose command line or environment names the try's private temporary root
+(WORKBENCH_TMP) or the install, temporary directories left in that root, and tracebacks on
+stderr. Prints one line per try and the totals; exit 1 when anything was left.
+`validate` needs libvirt installed (skipped with a note otherwise). The delays are this
+script's own sampling of points in time, not synchronisation.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DOMAIN = ('<domain type="qemu"><name>vm</name><memory>524288</memory><vcpu>1</vcpu>'
+          '<os><type arch="{arch}">hvm</type></os></domain>')
+
+
+def mentioning(marker: bytes) -> list[int]:
+    out = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            for part in ("cmdline", "environ"):
+                try:
+                    with open(f"/proc/{entry.name}/{part}", "rb") as f:
+                        if marker in f.read():
+                            out.append(int(entry.name))
+                            break
+                except OSError:
+                    pass
+    return out
+
+
+def argv_for(command: str, install: Path, work: Path) -> list[str] | None:
+    binaries = sorted(install.glob("qemu-system-*"))
+    first = binaries[0]
+    arch = first.name[len("qemu-system-"):]
+    if command == "probe":
+        return ["probe", str(first)]
+    if command == "parse":
+        (work / "d.xml").write_text(DOMAIN.format(arch=arch))
+        return ["parse", str(work / "d.xml"), "--install", str(install)]
+    if command == "validate":
+        if shutil.which("virsh") is None:
+            return None
+        return ["validate", "--install", str(install), "--checks", "guests,probe"]
+    return ["daemon", "--socket", str(work / "d.sock"), "--install", str(install), "--strategy", "full-caps"]
+
+
+def one_try(command: str, install: Path, delay: float) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="sigterm-"))
+    tmp_root = work / "t"
+    tmp_root.mkdir()
+    argv = argv_for(command, install, work)
+    if argv is None:
+        shutil.rmtree(work)
+        return {"skipped": "libvirt (virsh) not installed"}
+    env = dict(os.environ, WORKBENCH_TMP=str(tmp_root))
+    p = subprocess.Popen([sys.executable, "-m", "workbench.cli", *argv], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(delay)
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    killed = False
+    try:
+        _, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        killed = True
+        p.kill()
+        _, err = p.communicate()
+    stopped_s = time.monotonic() - t0
+    left = sorted(set(mentioning(str(tmp_root).encode())) | set(mentioning(str(work).encode())))
+    dirs = sorted(x.name for x in tmp_root.iterdir())
+    out = {"exit": p.returncode, "stopped_s": round(stopped_s, 3), "processes": len(left),
+           "tempdirs": len(dirs), "traceback": "Traceback" in err, "killed": killed}
+    for pid in left:  # ours to end: they name this try's private folder
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tries", type=int, default=30)
+    ap.add_argument("--install", type=Path, help="qemu-system-* directory (default: a 3-emulator replay install)")
+    ap.add_argument("--commands", default="probe,parse,validate,daemon")
+    ap.add_argument("--max-delay", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=25)
+    args = ap.parse_args()
+    rng = random.Random(args.seed)
+    install = args.install
+    made = None
+    if install is None:
+        from workbench.sim.install import install as make_install
+        made = Path(tempfile.mkdtemp(prefix="sigterm-inst-"))
+        make_install(made, 3, latency="recorded")
+        install = made
+    commands = args.commands.split(",")
+    totals = {"processes": 0, "tempdirs": 0, "traceback": 0, "killed": 0, "tries": 0}
+    try:
+        for i in range(args.tries):
+            command, delay = commands[i % len(commands)], rng.uniform(0, args.max_delay)
+            r = one_try(command, install.resolve(), delay)
+            print(f"{i + 1:2d} {command:8s} at {delay:.3f} s: {r}", flush=True)
+            if "skipped" in r:
+                continue
+            totals["tries"] += 1
+            for k in ("processes", "tempdirs", "traceback", "killed"):
+                totals[k] += int(r[k])
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+    print(f"totals: {totals}")
+    return 1 if any(totals[k] for k in ("processes", "tempdirs", "traceback", "killed")) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""Probes are contained: nothing an emulator starts outlives its probe, no zombie stays behind,
+and SIGTERM at any point of a probe, a parse or the daemon leaves no process, no temporary
+directory and no traceback.
+
+The points are chosen at random (seeded, printed) among the commands of the probe sequence; the
+test waits for the emulator to reach the point through a FIFO (the `hold-at` fault), never for
+a length of time. scripts/sigterm-campaign.py is the 30-try campaign, on real QEMU too.
+"""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import processes_mentioning
+from workbench.daemon import call
+
+DOMAIN = ('<domain type="qemu"><name>vm</name><memory>524288</memory><vcpu>1</vcpu>'
+          '<os><type arch="x86_64">hvm</type></os></domain>')
+POINTS = ("query-version", "query-target", "query-commands", "query-kvm", "qom-list-types",
+          "device-list-properties", "query-machines", "query-cpu-definitions")
+SEED = int(os.environ.get("WORKBENCH_TEST_SEED", "25"))
+
+
+def _zombie_children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] == "Z" and int(fields[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def _assert_clean(inst: Path, tmp: Path, err: str) -> None:
+    assert "Traceback" not in err, err
+    assert processes_mentioning(str(inst)) == [], "emulator left running"
+    assert processes_mentioning("wbfault-child:") == [], "an escaped helper left running"
+    assert list(tmp.glob("qmp-*")) == [], "probe temp folder left"
+
+
+def test_double_forked_setsid_helper_killed_by_probe(make_install, tmp_path):
+    inst = make_install(1, misbehave={"x86_64": "escape-at:query-kvm"})
+    env = dict(os.environ, WORKBENCH_TMP=str(tmp_path))
+    r = subprocess.run([sys.executable, "-m", "workbench.cli", "probe", str(inst / "qemu-system-x86_64")],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    _assert_clean(inst, tmp_path, r.stderr)
+
+
+def test_daemon_kills_and_reaps_what_every_probe_left(make_install, tmp_path):
+    inst = make_install(3, misbehave={"x86_64": "escape-at:query-kvm"})
+    sock = tmp_path / "d.sock"
+    env = dict(os.environ, WORKBENCH_TMP=str(tmp_path))
+    p = subprocess.Popen([sys.executable, "-m", "workbench.cli", "daemon", "--socket", str(sock),
+                          "--install", str(inst), "--strategy", "per-emulator"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert p.stdout.readline().strip() == "ready", p.stderr.read()
+        for _ in range(3):  # a fresh probe each time: the cache is memory-only, refreshed by get_capabilities
+            assert "<capabilities>" in call(sock, "get_capabilities", {})
+            call(sock, "get_domain_capabilities", {"emulator": str(inst / "qemu-system-x86_64")})
+        assert processes_mentioning("wbfault-child:") == [], "an escaped helper left running"
+        assert _zombie_children(p.pid) == [], "the daemon keeps zombies"
+    finally:
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+    assert p.returncode == 0
+    _assert_clean(inst, tmp_path, err)
+
+
+def _held(inst_maker, tmp: Path, point: str) -> tuple[Path, Path]:
+    fifo = tmp / "release"
+    os.mkfifo(fifo)
+    os.mkfifo(str(fifo) + ".held")
+    return inst_maker(1, misbehave={"x86_64": f"hold-at:{point}={fifo}"}), fifo
+
+
+CASES = [(cmd, random.Random(SEED + i).choice(POINTS)) for i, cmd in enumerate(("probe", "parse", "daemon", "probe", "parse"))]
+
+
+@pytest.mark.parametrize("command,point", CASES, ids=[f"{c}-{p}" for c, p in CASES])
+def test_sigterm_at_a_random_point(command, point, make_install, tmp_path):
+    inst, fifo = _held(make_install, tmp_path, point)
+    f = tmp_path / "d.xml"
+    f.write_text(DOMAIN)
+    sock = tmp_path / "d.sock"
+    args = {"probe": ["probe", str(inst / "qemu-system-x86_64"), "--timeout", "600"],
+            "parse": ["parse", str(f), "--install", str(inst)],
+            "daemon": ["daemon", "--socket", str(sock), "--install", str(inst), "--strategy", "full-caps"]}[command]
+    env = dict(os.environ, WORKBENCH_TMP=str(tmp_path))
+    p = subprocess.Popen([sys.executable, "-m", "workbench.cli", *args], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        with open(str(fifo) + ".held") as held:  # the emulator has reached `point` and waits
+            assert held.readline() == "held\n"
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=120)  # generous: the bound under test is "it stops"
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    print(f"{command} SIGTERMed at {point}: exit {p.returncode}")
+    assert p.returncode in (0, 143), err  # the daemon exits 0 on SIGTERM, the CLI 143
+    _assert_clean(inst, tmp_path, err)
+
+
+@pytest.mark.parametrize("strategy", ["per-emulator", "parallel", "background"])
+def test_daemon_sigterm_ends_the_probes_in_flight(strategy, make_install, tmp_path):
+    """SIGTERM while a client's call probes (in a worker thread, held mid-probe): the daemon
+    ends that probe itself (emulator, helpers, folder) and exits without waiting for it."""
+    fifo = tmp_path / "release"
+    os.mkfifo(fifo)
+    os.mkfifo(str(fifo) + ".held")
+    inst = make_install(3, misbehave={"aarch64": f"hold-at:query-machines={fifo}"})
+    sock = tmp_path / "d.sock"
+    env = dict(os.environ, WORKBENCH_TMP=str(tmp_path))
+    p = subprocess.Popen([sys.executable, "-m", "workbench.cli", "daemon", "--socket", str(sock),
+                          "--install", str(inst), "--strategy", strategy],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    import threading
+    caller = None
+    try:
+        assert p.stdout.readline().strip() == "ready", p.stderr.read()
+
+        def ask() -> None:
+            try:
+                call(sock, "get_capabilities", {}, timeout_s=120)
+            except Exception:
+                pass  # the daemon went away mid-call: expected
+        caller = threading.Thread(target=ask)
+        caller.start()
+        with open(str(fifo) + ".held") as held:
+            assert held.readline() == "held\n"
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        if caller is not None:
+            caller.join(timeout=60)
+    assert p.returncode == 0, err
+    _assert_clean(inst, tmp_path, err)
+
+
+def test_libvirt_reaper_dies_with_its_parent(tmp_path):
+    """SIGKILL of whatever started the real-libvirt reaper (the backend's process): the reaper
+    unwinds as on SIGTERM, killing and reaping its command and everything below it."""
+    import select
+    marker = f"wbreaper-child:{tmp_path}"
+    parent_code = (
+        "import subprocess, sys\n"
+        "p = subprocess.Popen([sys.executable, '-m', 'workbench.libvirt9.reaper', "
+        f"'sh', '-c', 'exec -a {marker} sleep 3600'])\n"
+        "print(p.pid, flush=True)\n"
+        "sys.stdin.read()\n")
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    reaper = int(parent.stdout.readline())
+    pidfd = os.pidfd_open(reaper)
+    try:
+        parent.kill()
+        parent.wait()
+        ready, _, _ = select.select([pidfd], [], [], 60)  # generous: the bound is "it ends"
+        assert ready, "the reaper outlived its parent"
+    finally:
+        os.close(pidfd)
+    assert processes_mentioning(marker) == [], "the reaper's command outlived it"
