@@ -115,6 +115,38 @@ else:
                           "(medians, log axis)", plots.kind(shown_rows), source)
 
 # %% [markdown]
+# ## Ending a probe: libvirt 9.0's teardown against the pidfd fix (the model, measured here)
+# The same cold calls under each teardown the run measured (`--teardowns`): libvirt 9.0's
+# (SIGTERM, then an existence check every 200 ms), libvirt 5.x's (SIGKILL, no wait) and the fix
+# (SIGTERM, wait on a pidfd); and a cold get_capabilities per probe launch beside libvirt 9.0's.
+
+# %%
+from workbench.analysis import teardown as td
+
+saving = td.teardown_saving(df)
+if saving.empty:
+    plots.note("This run measured one teardown only (or was made before the teardown axis): "
+               "`workbench sweep --teardowns libvirt9,pidfd ...` measures what the fix saves.")
+else:
+    td_rows = df[df["benchmark"].isin(saving["benchmark"]) & (df["cache"] == "cold") & (df["system"] == MODEL)]
+    td_kind, td_source = plots.kind(td_rows), plots.provenance(td_rows)
+    display(tables.show_table(saving, output_dir, "teardown_saving",
+                              "Cold medians per teardown and what the pidfd fix saves against libvirt 9.0's",
+                              td_kind, td_source, max_rows=30,
+                              formats={"saving_share": lambda v: f"{v:.0%}"}, names={"saving_share": "saving (share)"}))
+    api = saving[saving["benchmark"] == "api"]
+    if len(api):
+        fig = td.saving_figure(saving, "api", "get_capabilities", tables.provenance_label(td_kind, td_source))
+        plots.show_figure(fig, output_dir, "teardown_saving", "Cold get_capabilities against emulators "
+                          "installed under each teardown, and the fix's saving", td_kind, td_source)
+per_launch = td.seconds_per_launch(df, bool((machine or {}).get("kvm_usable")))
+if len(per_launch):
+    display(tables.show_table(per_launch, output_dir, "seconds_per_launch",
+                              "A cold get_capabilities per probe launch: the model per teardown beside libvirt 9.0",
+                              plots.kind(df[df["benchmark"] == "api"]), plots.provenance(df[df["benchmark"] == "api"]),
+                              max_rows=20))
+
+# %% [markdown]
 # ## One probe, phase by phase (both measured on the real binaries)
 # libvirt 9.0: its debug log while probing every real binary (`facts.json`; setup, daemonize,
 # greeting, the commands from first request to last reply, close, and the wait after killing
