@@ -115,6 +115,38 @@ else:
                           "(medians, log axis)", plots.kind(shown_rows), source)
 
 # %% [markdown]
+# ## Ending a probe: libvirt 9.0's teardown against the pidfd fix (the model, measured here)
+# The same cold calls under each teardown the run measured (`--teardowns`): libvirt 9.0's
+# (SIGTERM, then an existence check every 200 ms), libvirt 5.x's (SIGKILL, no wait) and the fix
+# (SIGTERM, wait on a pidfd); and a cold get_capabilities per probe launch beside libvirt 9.0's.
+
+# %%
+from workbench.analysis import teardown as td
+
+saving = td.teardown_saving(df)
+if saving.empty:
+    plots.note("This run measured one teardown only (or was made before the teardown axis): "
+               "`workbench sweep --teardowns libvirt9,pidfd ...` measures what the fix saves.")
+else:
+    td_rows = df[df["benchmark"].isin(saving["benchmark"]) & (df["cache"] == "cold") & (df["system"] == MODEL)]
+    td_kind, td_source = plots.kind(td_rows), plots.provenance(td_rows)
+    display(tables.show_table(saving, output_dir, "teardown_saving",
+                              "Cold medians per teardown and what the pidfd fix saves against libvirt 9.0's",
+                              td_kind, td_source, max_rows=30,
+                              formats={"saving_share": lambda v: f"{v:.0%}"}, names={"saving_share": "saving (share)"}))
+    api = saving[saving["benchmark"] == "api"]
+    if len(api):
+        fig = td.saving_figure(saving, "api", "get_capabilities", tables.provenance_label(td_kind, td_source))
+        plots.show_figure(fig, output_dir, "teardown_saving", "Cold get_capabilities against emulators "
+                          "installed under each teardown, and the fix's saving", td_kind, td_source)
+per_launch = td.seconds_per_launch(df, bool((machine or {}).get("kvm_usable")))
+if len(per_launch):
+    display(tables.show_table(per_launch, output_dir, "seconds_per_launch",
+                              "A cold get_capabilities per probe launch: the model per teardown beside libvirt 9.0",
+                              plots.kind(df[df["benchmark"] == "api"]), plots.provenance(df[df["benchmark"] == "api"]),
+                              max_rows=20))
+
+# %% [markdown]
 # ## One probe, phase by phase (both measured on the real binaries)
 # libvirt 9.0: its debug log while probing every real binary (`facts.json`; setup, daemonize,
 # greeting, the commands from first request to last reply, close, and the wait after killing
@@ -150,21 +182,28 @@ else:
 from workbench.analysis import qemu_versions
 from workbench.sim.libvirt_replies import default_tests_dir
 
+# `workbench validate --libvirt-tests DIR --json` made it (about half a minute): this page reads it
+oracle_path = data / "libvirt_tests.json"
 libvirt_tests = default_tests_dir()
-if not (libvirt_tests / "qemucapabilitiesdata").is_dir():
-    plots.note(f"libvirt 9.0's test data is not at {libvirt_tests}: scripts/fetch-libvirt-source.sh fetches it.")
+if not oracle_path.is_file():
+    plots.note(f"No {oracle_path}: `workbench validate --libvirt-tests DIR --json > {oracle_path}` "
+               "(DIR: libvirt 9.0's tests/, from scripts/fetch-libvirt-source.sh) makes it.")
 else:
-    oracle_report = qemu_versions.oracle_report(libvirt_tests)
+    oracle_report = json.loads(oracle_path.read_text())
     per_file = qemu_versions.oracle_per_file(oracle_report)
     display(tables.show_table(per_file, output_dir, "libvirt_tests",
                               "The workbench's probe on libvirt 9.0's test data, per file and check "
                               "(aspects compared; deliberate = a deviation above)",
                               "recorded (libvirt's replies and what libvirt 9.0 derived from them)",
-                              str(libvirt_tests), time_columns=[], max_rows=15))
+                              f"data/libvirt9/{oracle_path.name}, from {oracle_report['tests_dir']}", time_columns=[], max_rows=15))
     c = oracle_report["counts"]
     display(Markdown(f"**{c['yes']} aspects agree, {c['deliberate']} differ deliberately, {c['NO']} differ "
                      f"without a deviation.** The workbench derives {oracle_report['derived_flags']} of "
                      f"libvirt 9.0's {oracle_report['libvirt_flags']} live capability flags (only those are compared)."))
+if not (libvirt_tests / "qemucapabilitiesdata").is_dir():
+    plots.note(f"libvirt 9.0's test data is not at {libvirt_tests}: scripts/fetch-libvirt-source.sh "
+               "fetches it (the schema comparison below reads it).")
+else:
     shares = qemu_versions.schema_change_shares(libvirt_tests)
     display(tables.show_table(shares, output_dir, "schema_change",
                               "Between consecutive QEMU versions of one architecture: the share of query-qmp-schema "

@@ -105,6 +105,29 @@ if not sc.empty:
                      "launches", source)
 
 # %% [markdown]
+# ## What the pidfd teardown saves, 1 to 30 emulators (where the run measured several teardowns)
+
+# %%
+from workbench.analysis import teardown as td
+
+saving = td.teardown_saving(df)
+saving = saving[saving["benchmark"] == "scenario"]
+if saving.empty:
+    plots.note("This run measured the scenarios under one teardown only: `workbench sweep "
+               "--benchmarks scenarios --teardowns libvirt9,pidfd` measures what the fix saves.")
+else:
+    td_rows = sc[sc["system"].isna() | (sc["system"] == "model")]
+    display(tables.show_table(saving, output_dir, "teardown_saving",
+                              "Time to the client's last answer per teardown, and the pidfd fix's saving",
+                              *ns.provenance(td_rows), max_rows=30,
+                              formats={"saving_share": lambda v: f"{v:.0%}"}, names={"saving_share": "saving (share)"}))
+    for case in [c for c in ns.SCENARIOS if c in set(saving["case"])]:
+        k, src = ns.provenance(td_rows)
+        fig = td.saving_figure(saving, "scenario", case, tables.provenance_label(k, src))
+        plots.show_figure(fig, output_dir, f"teardown_{case}", f"{case.replace('_', ' ')}: time to the last "
+                          "answer against emulators installed under each teardown", k, src)
+
+# %% [markdown]
 # ## The trade-offs, at the largest emulator count measured
 # Time to last answer is the median of the timed values; startup (spawn to `ready`), first
 # answer, worst single call, the daemon's CPU seconds (its own process; the emulators' CPU is

@@ -27,7 +27,6 @@
 
 # %% tags=["parameters"]
 results_dir = "data/results/reference"  # run directory (for replay fidelity); relative paths are relative to the repository
-fidelity_band = 0.15  # a target's simulated / real outside 1 +- this is listed with its cause
 output_dir = "reports/probe_anatomy"  # figures (PNG) and tables (CSV) are written here
 transcripts_dir = "data/transcripts"  # recorded probe conversations (*.json.gz)
 top_commands = 8  # QMP commands shown by name; the rest are summed as "other"
@@ -38,40 +37,25 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import HTML, Markdown
 
-from workbench.analysis import plots, tables
-from workbench.sim.transcript import load
+from workbench.analysis import plots, tables, transcripts
 
 if index_link:
     display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))
 
 RECORDED = plots.RECORDED
-paths = sorted(plots.resolve(transcripts_dir).glob("*.json.gz"))
-rows, launches, refused = [], [], []
-for p in paths:
-    t = load(p)
-    if t.launch_failure:
-        refused.append(t.target)
-    for ln in t.launches:
-        launches.append({"target": t.target, "accel": ln.accel, "ready_s": ln.ready_s,
-                         "qmp_s": sum(e.latency_s for e in ln.exchanges), "quit_s": ln.quit_s or 0.0,
-                         "commands": len(ln.exchanges)})
-        rows += [{"target": t.target, "accel": ln.accel, "command": e.execute, "latency_s": e.latency_s}
-                 for e in ln.exchanges]
-exchanges = pd.DataFrame(rows, columns=["target", "accel", "command", "latency_s"])
-launches = pd.DataFrame(launches)
+rec = transcripts.read(plots.resolve(transcripts_dir))
+exchanges = rec.exchanges
 if exchanges.empty:
     plots.note(f"No transcripts in {plots.md_literal(plots.resolve(transcripts_dir))}: nothing recorded to show.")
-elif refused:
-    plots.note(f"Refused the probe command line when recorded (no launches): {', '.join(refused)}.")
+elif rec.refused:
+    plots.note(f"Refused the probe command line when recorded (no launches): {', '.join(rec.refused)}.")
 
 # %% [markdown]
 # ## Per QMP command, over all targets
 
 # %%
 if not exchanges.empty:
-    per_cmd = exchanges.groupby("command")["latency_s"].agg(calls="size", total_s="sum", median_s="median")
-    per_cmd["share_pct"] = 100 * per_cmd["total_s"] / per_cmd["total_s"].sum()
-    per_cmd = per_cmd.sort_values("total_s", ascending=False).reset_index()
+    per_cmd = transcripts.per_command(exchanges)
     top = per_cmd.head(top_commands)
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(top) + 1.5))
     ax.barh(top["command"][::-1], top["share_pct"][::-1], color="C4")
@@ -92,14 +76,7 @@ if not exchanges.empty:
 
 # %%
 if not exchanges.empty:
-    named = list(top["command"].head(5))
-    ex = exchanges.assign(part=exchanges["command"].where(exchanges["command"].isin(named), "other QMP"))
-    parts = ex.pivot_table(index="target", columns="part", values="latency_s", aggfunc="sum").fillna(0)
-    parts = parts.reindex(columns=named + ["other QMP"])
-    per_target = launches.groupby("target")[["ready_s", "quit_s"]].sum()
-    table = pd.concat([per_target[["ready_s"]].rename(columns={"ready_s": "start to ready"}),
-                       parts, per_target[["quit_s"]].rename(columns={"quit_s": "quit"})], axis=1)
-    table = table.loc[table.sum(axis=1).sort_values().index]
+    table = transcripts.per_target(rec, list(top["command"].head(5)))
     fig, ax = plt.subplots(figsize=(9, 0.25 * len(table) + 1.5))
     left = pd.Series(0.0, index=table.index)
     for i, col in enumerate(table.columns):
@@ -131,7 +108,9 @@ fid_rows = df[df["benchmark"] == "replay_fidelity"]
 if fid_rows.empty:
     plots.note("This run has no `replay_fidelity` benchmark: simulated and real cannot be compared here.")
 else:
+    from workbench.analysis.fidelity import fidelity_table
     from workbench.analysis.results import fidelity
+    from workbench.analysis.transcripts import fidelity_lines
 
     fid = fidelity(df)
     if exchanges.empty:
@@ -174,34 +153,13 @@ else:
                       "(median, IQR bar), the recorded time, and simulated / real",
                       kind, source)
     if has_real:
-        lo, hi = 1 - fidelity_band, 1 + fidelity_band
-        outside = fid[(fid["ratio"] < lo) | (fid["ratio"] > hi)]
-        lines = [f"Simulated / real, median over targets: **{tables.fmt_ratio(fid['ratio'].median())}** "
-                 f"(range {tables.fmt_ratio(fid['ratio'].min())} to {tables.fmt_ratio(fid['ratio'].max())}); "
-                 f"**{len(outside)} of {len(fid)} targets outside {lo:g} to {hi:g}**."]
-        # Each outlier's cause, from the recording as the common yardstick. A recording holds
-        # QEMU's part only (start-up, commands, quit); a probe adds the prober's own work and the
-        # kill, so "what the recording predicts" is the recorded time times the typical
-        # simulated / recorded over all targets. Did the real binary run slower or faster than
-        # its recording predicts (the machine), or does the replay miss it (the replay)?
-        overhead = (fid["simulated"] / fid["recorded"]).median()
-        if not pd.isna(overhead):
-            lines.append(f"A probe takes {tables.fmt_ratio(overhead)} its recorded time here (median over "
-                         "targets of simulated / recorded: the prober's own work and the kill, which a "
-                         "recording leaves out); an outlier's cause is named against that prediction.")
-        for r in outside.itertuples():
-            drift, replay = r.real / (overhead * r.recorded), r.simulated / (overhead * r.recorded)
-            if pd.isna(r.recorded):
-                why = "no recording here to tell the machine from the replay"
-            elif abs(drift - 1) > abs(replay - 1):
-                why = (f"the real binary took {tables.fmt_ratio(drift)} what its recording predicts in this "
-                       f"run, the replay {tables.fmt_ratio(replay)} (the machine, not the replay)")
-            else:
-                why = (f"the replay took {tables.fmt_ratio(replay)} what its recording predicts, the real "
-                       f"binary {tables.fmt_ratio(drift)} (the replay's own cost)")
-            lines.append(f"- `{r.target}` {tables.fmt_ratio(r.ratio)}: {why}.")
-        display(Markdown("\n".join(lines)))
-    shown = fid.sort_values("ratio")[["target", "real", "simulated", "recorded", "ratio"]]
+        # per target: Welch CI on process medians, a verdict, and a cause only where evidence
+        # independent of the replay names one (workbench.analysis.fidelity)
+        ft = fidelity_table(df, fid.set_index("target")["recorded"].dropna().to_dict())
+        fid = fid.merge(ft[["target", "ci_low", "ci_high", "verdict", "real_pace", "cause"]], on="target", how="left")
+        display(Markdown("\n".join(fidelity_lines(ft))))
+    shown = fid.sort_values("ratio")[["target", "real", "simulated", "recorded", "ratio"]
+                                     + [c for c in ("verdict", "cause") if c in fid]]
     display(tables.show_table(shown, output_dir, "replay_fidelity",
                               "One probe per target: real, simulated (medians) and recorded, "
                               "targets sorted by simulated / real", kind, source,

@@ -105,10 +105,17 @@ else:
             plots.note(f"The reference was made with other workbench code than {plots.md_literal(run.name)}: "
                        "differences may come from it.")
         cmp = compare(ref_df, run_df, min_change=threshold - 1, alpha=alpha)
-        flagged = cmp[cmp["regression"]]
+        if cmp.empty:
+            plots.note(f"`{run.name}` shares no benchmark (same parameters) with the reference "
+                       f"`{ref.name}`: nothing to compare.")
+            continue
+        flagged = cmp[cmp["regression"].astype(bool)]
         counts = cmp["verdict"].value_counts()
         display(Markdown(f"{plots.md_literal(run.name)} against the reference {plots.md_literal(ref.name)}: {len(cmp)} benchmarks tested, "
                          f"**{len(flagged)} regression(s)**, {counts.get('improvement', 0)} faster, "
+                         f"{counts.get('unchanged', 0)} unchanged (the ratio's CI inside the minimum change), "
+                         f"{counts.get('inconclusive', 0)} inconclusive (neither: the run cannot tell; "
+                         "each one's minimum detectable change is in the CSV), "
                          f"{counts.get('underpowered', 0)} with too few processes to judge. "
                          f"Method: {METHOD}; BH-adjusted p < {alpha} and the ratio's CI beyond {threshold}."))
         cols = ["benchmark", "case", "phase", "strategy", "n_emulators", "cache", "median_a_s",

@@ -58,3 +58,20 @@ def test_probe_phases_add_up(reference):
     # a run without replay_fidelity says the whole probe was not measured
     empty = mvr.probe_phases(facts, [], reference[reference["benchmark"] != "replay_fidelity"])
     assert "no `replay_fidelity`" in mvr.phase_conclusions(empty, 0.25)[0]
+
+
+def test_transcripts_flattened_once():
+    from workbench.analysis import transcripts
+
+    rec = transcripts.read(TRANSCRIPTS_DIR)
+    assert len(rec.launches) and len(rec.exchanges)
+    assert rec.launches["n_commands"].sum() == len(rec.exchanges)
+    cmds = transcripts.per_command(rec.exchanges)
+    assert math.isclose(cmds["share_pct"].sum(), 100.0)
+    assert math.isclose(cmds["total_s"].sum(), rec.exchanges["latency_s"].sum())
+    named = list(cmds["command"].head(3))
+    table = transcripts.per_target(rec, named)
+    assert list(table.columns) == ["start to ready"] + named + ["other QMP", "quit"]
+    total = rec.exchanges["latency_s"].sum() + rec.launches["ready_s"].sum() + rec.launches["quit_s"].sum()
+    assert math.isclose(table.values.sum(), total)
+    assert list(mvr.recorded_launches(TRANSCRIPTS_DIR)[0]) == ["setup", "daemonize", "connect_greeting", "commands"]

@@ -70,3 +70,14 @@ def test_conclusions_quote_libvirt_beside_the_models_factor(trade):
 
 def test_conclusions_without_scenarios():
     assert ns.conclusions(pd.DataFrame(), BASELINE, STRATEGIES).markdown().startswith("No scenario data")
+
+
+def test_a_run_without_counting_says_why(trade):
+    sc, t = trade
+    bare = t.copy()
+    bare[list(ns.COUNTED.values())] = float("nan")  # a `--count no` run: time only
+    reasons = ns.missing_reasons(bare, STRATEGIES)
+    assert set(reasons) == set(ns.COUNTED.values())
+    assert all("not counted in this run" in r for r in reasons.values())
+    text = ns.conclusions(bare, BASELINE, STRATEGIES).markdown()
+    assert "fastest new strategy" in text and "launches against" not in text

@@ -75,3 +75,12 @@ def test_readme_figures_check_exit_codes(tmp_path):
     assert main(["readme-figures", "--readme", str(readme)]) == 0
     assert "Cover letter" in readme.read_text()
     assert main(["readme-figures", "--results", str(tmp_path / "missing")]) == 2
+
+
+def test_fidelity_section_uses_the_verdicts(generated):
+    from workbench.analysis.fidelity import fidelity_table
+    from workbench.analysis.results import load_run
+
+    ft = fidelity_table(load_run(REFERENCE))
+    for verdict, n in ft["verdict"].value_counts().items():
+        assert f"**{n} {verdict}**" in generated["fidelity"]

@@ -203,8 +203,8 @@ def test_notebook_runs_on_committed_results(tmp_path: Path) -> None:
     papermill.execute_notebook(str(nb), str(tmp_path / "run.ipynb"), kernel_name="python3",
                                parameters={"results_dir": str(results), "output_dir": str(out)},
                                progress_bar=False)
-    for name in ("sub_probe_cost.csv", "question_latency.csv", "conclusion.csv", "flag_value.csv",
+    for name in ("sub_probe_cost.csv", "question_latency.csv", "recommendation_savings.csv", "flag_value.csv",
                  "sub_probe_cost.png", "question_latency.png", "ratio_to_get_capabilities.png"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
-    text = (out / "conclusion.md").read_text()
-    assert "wins" in text
+    text = (out / "recommendation.md").read_text()
+    assert "Recommendation" in text and "What would change the answer" in text

@@ -26,7 +26,6 @@ from workbench.analysis.rundir import MACHINE_FILE
 from workbench.qemu.strategy_names import LIBVIRT_STRATEGIES
 
 MARKER = re.compile(r"<!-- figures:(?P<key>[a-z_]+) -->\n(?P<body>.*?)<!-- /figures:(?P=key) -->", re.S)
-FIDELITY_BAND = (0.85, 1.15)
 
 
 def _fmt(v: float) -> str:
@@ -207,19 +206,18 @@ def parallel(run: Run) -> str:
 
 
 def fidelity(run: Run) -> str:
-    f = results.fidelity(run.df).dropna(subset=["ratio"])
-    if f.empty:
+    from workbench.analysis import transcripts
+    from workbench.analysis.fidelity import fidelity_table
+    from workbench.paths import TRANSCRIPTS_DIR
+
+    rec = transcripts.read(TRANSCRIPTS_DIR)
+    recorded = transcripts.per_target(rec, []).sum(axis=1).to_dict() if len(rec.launches) else None
+    ft = fidelity_table(run.df, recorded)
+    if ft.empty:
         return "- No replay_fidelity on real binaries in this run."
-    lo, hi = FIDELITY_BAND
-    inside = f[(f["ratio"] >= lo) & (f["ratio"] <= hi)]
-    outside = f.drop(inside.index).sort_values("ratio")
-    per = run.df[run.df["benchmark"] == "replay_fidelity"].groupby(["case", "emulators"]).size()
-    probes = f"{int(per.min())}" if per.min() == per.max() else f"{int(per.min())} to {int(per.max())}"
-    return (f"- **Replay fidelity**, whole probe, replay / real binary, median of {probes} probes per "
-            f"target and side: median **{f['ratio'].median():.3f}**, range {f['ratio'].min():.2f} to "
-            f"{f['ratio'].max():.2f}; {len(inside)} of {len(f)} targets within {lo}–{hi}"
-            + (": outside, " + ", ".join(f"{r.target} {r.ratio:.2f}" for r in outside.itertuples())
-               if len(outside) else "") + " (probe_anatomy looks at each).")
+    lines = transcripts.fidelity_lines(ft)
+    return "- **Replay fidelity**, whole probe (probe_anatomy): " + lines[0] + "".join(
+        "\n  " + ln for ln in lines[1:])
 
 
 def probe_launch(run: Run) -> str:
@@ -256,7 +254,7 @@ def parse(run: Run) -> str:
                     for case, row in m.iterrows())
     return (f"- **Parse** (steady: the same domain again on a primed driver, warm cache, {n} emulators; "
             f"parse, post-parse, validate and format, per corpus domain, smallest first): {per}. "
-            "libvirt's own C parse path for comparison: docs/measured.md.")
+            "libvirt's own C parse path for comparison: docs/measured.md (`python -m workbench.libvirt9.parse_time`).")
 
 
 SECTIONS: dict[str, Callable[[Run], str]] = {

@@ -4,7 +4,6 @@ against the model's recordings and its whole probe measured in a run).
 """
 from __future__ import annotations
 
-import gzip
 import json
 import statistics
 from dataclasses import dataclass
@@ -63,14 +62,10 @@ def _median(launches: list[dict], key: str) -> float:
 
 def recorded_launches(transcripts: Path) -> list[dict]:
     """The model prober's phases of every recorded launch in the transcripts (seconds)."""
-    out = []
-    for path in sorted(Path(transcripts).glob("*.json.gz")):
-        t = json.loads(gzip.decompress(path.read_bytes()))
-        for ln in t.get("launches") or []:
-            out.append({"setup": ln["spawn_s"], "daemonize": ln["ready_s"] - ln["spawn_s"],
-                        "connect_greeting": ln["greeting_s"] - ln["ready_s"],
-                        "commands": sum(e["latency_s"] for e in ln["exchanges"])})
-    return out
+    from workbench.analysis.transcripts import read
+
+    cols = ["setup", "daemonize", "connect_greeting", "commands"]
+    return read(transcripts).launches[cols].to_dict("records")
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ COUNTED = {"wb_ready_s": "startup_s", "wb_first_answer_s": "first_answer_s",
            "wb_worst_call_s": "worst_call_s", "wb_daemon_cpu_s": "cpu_s", "wb_launches": "launches",
            "wb_probes": "probes"}
 REAL_REASON = "not reported: real libvirt's binding gives only the time to the last answer"
+UNCOUNTED_REASON = ("not counted in this run: its scenario workers timed the client only (the main "
+                    "job's `--count no`; `workbench run --full` counts)")
 TARGET_SPEEDUP = 10.0  # the bar a new strategy should clear against the baseline, cold container
 
 
@@ -81,21 +83,26 @@ def missing_reasons(trade: pd.DataFrame, strategies: Iterable[str]) -> dict[str,
     """For every trade-off column with a missing value: which rows and why. A column missing in
     a strategy row of the model (not real libvirt) has no known reason and says so."""
     known = set(strategies)
+    counted = [c for c in COUNTED.values() if c in trade]
     out = {}
-    for col in list(COUNTED.values()):
+    for col in counted:
         if col not in trade:
             continue
         gaps = trade[trade[col].isna()]
         if gaps.empty:
             continue
         real = sorted(set(gaps["strategy"]) - known)
-        model = sorted(set(gaps["strategy"]) & known)
+        model = gaps[gaps["strategy"].isin(known)]
+        uncounted = model[model[counted].isna().all(axis=1)]
+        partial = sorted(set(model["strategy"]) - set(uncounted["strategy"]))
         parts = []
         if real:
             parts.append(f"{', '.join(real)}: {REAL_REASON}")
-        if model:
-            parts.append(f"{', '.join(model)}: not in the run's metadata (made before the worker "
-                         "recorded it)")
+        if len(uncounted):
+            parts.append(f"{', '.join(sorted(set(uncounted['strategy'])))}: {UNCOUNTED_REASON}")
+        if partial:
+            parts.append(f"{', '.join(partial)}: not in the run's metadata (its workers did not "
+                         "record this one)")
         out[col] = "; ".join(parts)
     return out
 

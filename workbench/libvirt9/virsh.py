@@ -6,7 +6,7 @@ libvirt's embedded QEMU driver, its threads and its children out of the workbenc
 virsh runs as the child of a small child subreaper that reaps every orphan at once: libvirt
 SIGTERMs each probed QEMU (a daemonized orphan) and checks every 200 ms until the pid is gone
 (qemu/teardown.py), which on this container otherwise costs about 1.6 s per probe
-(design/measured.md).
+(docs/measured.md).
 
 PATH holds only the install directory, so libvirt finds exactly the binaries linked there;
 socket paths stay short (a UNIX socket path must fit in 107 bytes).

@@ -56,7 +56,7 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "checked as the user running the workbench; `workbench validate` configures the "
         "embedded libvirt to run QEMU as that user too",
         "the workbench has no separate run user; the re-probe is a property of the host's "
-        "device permissions (design/measured.md), not of the code path being measured"),
+        "device permissions (docs/measured.md), not of the code path being measured"),
     Deviation(
         "D5", "Probe errors tolerated",
         "only the errors libvirt expects (DeviceNotFound, GenericError for SEV/SGX/CPU "
