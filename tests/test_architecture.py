@@ -171,3 +171,14 @@ def test_every_exception_derives_from_workbench_error() -> None:
 def test_one_fail_helper() -> None:
     found = [m for m, p in MODULES.items() if "def _fail(" in p.read_text()]
     assert len(found) <= 1, found
+
+
+def test_the_cli_imports_no_analysis_stack():
+    """`workbench daemon` is timed from its spawn (daemon_startup): the CLI it starts through must
+    not import pandas, scipy or matplotlib (~1.3 s here, more than a per-emulator startup)."""
+    import subprocess
+    import sys
+    code = ("import sys, workbench.cli; workbench.cli.build_parser(); "
+            "print(sorted(m for m in ('pandas', 'scipy', 'matplotlib', 'nbformat') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

@@ -28,13 +28,11 @@ from typing import Callable, Sequence
 from workbench.analysis import rundir
 from workbench.bench import sweep
 from workbench.analysis.precision import Interval, mean_interval, process_medians, ratio_interval
+from workbench.bench.stop_rule import MAX_PROCESSES, MIN_PROCESSES, PRECISION, STEP, stop_rule
+from workbench.libvirt9.builds import SYSTEM_LABEL
 
 N = 30
 COVER_COUNTS = (1, 8, N)
-MIN_PROCESSES = 3
-MAX_PROCESSES = 10
-STEP = 2
-PRECISION = 0.05
 BUDGET_S = 270.0      # the whole run's wall time the adaptive part plans for (the report included)
 REPORT_S = 45.0       # the report's expected wall time on 2 quiet cores (notebooks side by side)
 MODE = sweep.Mode("answer", ("-w", "0", "--loops", "1"), processes=MIN_PROCESSES, values_cold=1, values_warm=4)
@@ -83,13 +81,6 @@ def headlines(libvirt: bool) -> list[Headline]:
     return out
 
 
-def stop_rule() -> str:
-    return (f"each benchmark starts with {MIN_PROCESSES} worker processes (1 value each); then, within "
-            f"the time budget, {STEP} processes at a time go to the benchmark whose 95% confidence "
-            f"interval of its mean (across process medians, log scale) is widest, the headline ratios' "
-            f"benchmarks first, until every interval is within +-{PRECISION:.0%} or has {MAX_PROCESSES} processes")
-
-
 @dataclass
 class Measured:
     """What the run directory holds so far, per job file."""
@@ -104,6 +95,9 @@ class Measured:
         import pandas as pd
 
         rows = pd.DataFrame(suite_rows(path))  # one dict per value
+        if len(rows) and "system" in rows and job.benchmark == "libvirt_real":
+            # one file holds every build asked for (stock and patched): the headline is the stock one
+            rows = rows[rows["system"] == SYSTEM_LABEL]
         return process_medians(rows) if len(rows) else []
 
     def interval(self, job: sweep.Job) -> Interval:

@@ -227,7 +227,7 @@ def _run_full(out: Path, libvirt: list[str]) -> int:
 
 
 def _fill_run_doc() -> None:
-    from workbench.bench.mainjob import stop_rule
+    from workbench.bench.stop_rule import stop_rule
 
     import textwrap
 
