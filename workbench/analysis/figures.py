@@ -134,7 +134,7 @@ def headline(run: Run) -> str:
         "and commands, computed from the transcripts), the rest the workbench's own work.")
     return (f"- **Cover letter:** at {r.n} emulators, cold, daemon spawn to first answer: full-caps "
             f"{_fmt(base.median_s)} against {r.strategy} {_fmt(after.median_s)}, "
-            f"**{tables.fmt_ratio(r.ratio)}** (IQR range {tables.sig(r.low)}–{tables.sig(r.high)}×); "
+            f"**{tables.fmt_ratio(r.ratio)}** ({hl.fmt_ci(r.ci_low, r.ci_high, r.processes)}); "
             f"least-squares slopes {_fmt(base.slope_s)} per emulator against {_fmt(after.slope_s)}.{share}")
 
 

@@ -98,7 +98,9 @@ def probe_phases(facts: dict, launches: list[dict], df: pd.DataFrame) -> ProbePh
     t = pd.DataFrame(rows)
     named = t["phase"].isin(PHASES)
     t["gap_s"] = t["libvirt_s"] - t["model_s"].where(t["model_s"].notna() | ~named, 0.0)
-    teardowns = fid["teardown"].dropna().astype(str).unique() if "teardown" in fid else []
+    # how this run's model ended its probes: its own rows say (all of them, the whole probe need not be measured)
+    mine = df[df["system"] == MODEL] if "system" in df else df
+    teardowns = [t for t in mine["teardown"].dropna().astype(str).unique() if t] if "teardown" in mine else []
     return ProbePhases(t, len(lv), len(launches), lv_total, model_total, _median(lv, "kill_wait"),
                        str(facts.get("measured_at", "")), ", ".join(sorted(teardowns)))
 
@@ -123,7 +125,7 @@ def phase_conclusions(p: ProbePhases, tolerance: float) -> list[str]:
                              f"{r.gap_s / gap:.0%} of the gap.")
     else:
         lines.append("- This run has no `replay_fidelity` on real binaries: the model's whole probe is "
-                     "not measured here (real QEMU absent where it ran).")
+                     "not measured here (`replay_fidelity` is in `workbench run --full`, not in the main job, and needs the real binaries).")
     if not p.model_teardown:  # a run made before the teardown axis: what its model did then
         lines.append(f"- libvirt 9.0's `kill_wait` is the time from its kill of QEMU to the probing thread's "
                      f"next log line: {fmt(p.kill_wait_s)} per launch, nearly the same for every binary (a "

@@ -199,6 +199,8 @@ def tracing_overhead(df: pd.DataFrame) -> pd.DataFrame:
 def fidelity(df: pd.DataFrame) -> pd.DataFrame:
     """Per target: median probe time, real and simulated, and simulated / real."""
     t = df[df["benchmark"] == "replay_fidelity"]
+    if t.empty:
+        return pd.DataFrame()
     m = t.groupby(["case", "emulators"])["time_s"].median().unstack("emulators")
     if "real" not in m:
         m["real"] = math.nan
@@ -210,6 +212,8 @@ def parallel_fidelity(df: pd.DataFrame) -> pd.DataFrame:
     """parallel_scaling per pool size: median time on replays and on the real binaries, their
     ratio, and each side's speed-up over one worker."""
     t = df[df["benchmark"] == "parallel_scaling"].copy()
+    if t.empty:
+        return pd.DataFrame()
     t["workers"] = t["case"].str.removeprefix("workers=").astype(int)
     m = t.groupby(["workers", "emulators"])["time_s"].median().unstack("emulators").sort_index()
     if "real" not in m:
