@@ -7,6 +7,7 @@ import math
 import pandas as pd
 import pytest
 
+from test_notebooks import FULL_GRID_RUN
 from workbench.analysis import model_vs_reality as mvr
 from workbench.errors import ResultsError
 from workbench.paths import REPO_ROOT, RESULTS_DIR, TRANSCRIPTS_DIR
@@ -31,7 +32,7 @@ def test_a_bad_validate_file_names_itself(tmp_path):
 
 @pytest.fixture(scope="module")
 def reference():
-    return load_run(RESULTS_DIR / "reference")
+    return load_run(FULL_GRID_RUN)
 
 
 def test_same_install_pairs_libvirt_with_the_shipped_strategy(reference):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from test_notebooks import FULL_GRID_RUN
 from workbench.analysis import plots
 from workbench.analysis import next_steps as ns
 from workbench.analysis.runmeta import per_run_metadata
@@ -12,7 +13,7 @@ from workbench.paths import RESULTS_DIR
 from workbench.qemu.strategies import STRATEGIES
 from workbench.analysis.results import load_run
 
-REFERENCE = RESULTS_DIR / "reference"
+REFERENCE = FULL_GRID_RUN  # a full-grid run: the committed reference is the main job's
 BASELINE = "per-emulator"
 
 

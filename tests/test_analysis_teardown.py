@@ -7,6 +7,7 @@ import math
 import pandas as pd
 import pytest
 
+from test_notebooks import FULL_GRID_RUN
 from workbench.analysis import teardown as td
 from workbench.paths import RESULTS_DIR
 from workbench.analysis.results import MODEL, load_run
@@ -59,7 +60,7 @@ def test_seconds_per_launch_beside_libvirt():
 
 
 def test_the_reference_run_predates_the_axis():
-    ref = load_run(RESULTS_DIR / "reference")
+    ref = load_run(FULL_GRID_RUN)
     assert td.teardown_saving(ref).empty
     t = td.seconds_per_launch(ref, kvm_usable=False)
     assert len(t) and set(t["teardown"]) == {""}  # before the axis: no model teardown named

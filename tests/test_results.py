@@ -7,6 +7,7 @@ from pathlib import Path
 import pyperf
 import pytest
 
+from test_notebooks import FULL_GRID_RUN
 from workbench.analysis import results
 
 
@@ -140,7 +141,7 @@ from workbench.bench import aa  # noqa: E402
 from workbench.errors import ResultsError  # noqa: E402
 from workbench.paths import REPO_ROOT  # noqa: E402
 
-REFERENCE = REPO_ROOT / "data" / "results" / "reference"
+REFERENCE = FULL_GRID_RUN  # a full-grid run: the committed reference is the main job's
 
 
 def test_a_truncated_result_file_is_a_results_error_naming_it(tmp_path):

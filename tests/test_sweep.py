@@ -177,11 +177,11 @@ def test_main_grid_runs_libvirts_strategies_everywhere_and_the_newer_ones_where_
 def test_without_libvirt_the_sweep_says_why_and_runs_the_rest(tmp_path, monkeypatch, capsys):
     from workbench.libvirt9 import backend
 
-    monkeypatch.setattr(backend, "unavailable_reason", lambda: "no libvirt here (test)")
+    monkeypatch.setattr(backend, "unavailable_reason", lambda build=None: "no libvirt here (test)")
     blocks = [sweep.Block((1,), ("per-emulator",), ("driver_startup",), ("warm",)),
               sweep.Block((1,), (), ("libvirt_real",), ("warm",))]
     res = sweep.run_sweep(tmp_path / "run", latency="none", mode="quick", blocks=blocks, progress=False)
     assert not res.failed and [j.benchmark for j in res.ran] == ["driver_startup"]
-    assert "real libvirt 9.0 not measured: no libvirt here (test)" in capsys.readouterr().err
+    assert "real libvirt 9.0 not measured: libvirt 9.0: no libvirt here (test)" in capsys.readouterr().err
     info = json.loads((tmp_path / "run" / "machine.json").read_text())
     assert info["sweep"]["benchmarks"] == ["driver_startup"]

@@ -199,7 +199,7 @@ def plan_grid(blocks: Sequence[Block], mode: Mode) -> list[Job]:
                         if n in blk.emulators and cache in blk.caches and b in blk.benchmarks:
                             for s in ((FIXED_STRATEGY[b],) if b in FIXED_STRATEGY else blk.strategies):
                                 for axes in _axis_values(blk.axes):
-                                    job = Job(b, r, s, n, cache, axes)
+                                    job = Job(b, r, s, n, cache, axes=axes)
                                     jobs.setdefault(job.filename, job)
     return list(jobs.values())
 
