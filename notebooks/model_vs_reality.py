@@ -34,7 +34,6 @@ from IPython.display import HTML, Markdown
 
 from workbench.analysis import plots, qemu_versions, tables
 from workbench.analysis import model_vs_reality as mvr
-from workbench.analysis import teardown as td
 from workbench.paths import TRANSCRIPTS_DIR
 from workbench.qemu.deviations import MODELLED, deviations_table
 from workbench.sim.libvirt_replies import default_tests_dir
@@ -81,7 +80,7 @@ both = mvr.show_same_install(df, model_strategy, output_dir)
 # (SIGTERM, wait on a pidfd); and a cold get_capabilities per probe launch beside libvirt 9.0's.
 
 # %%
-saving, per_launch = td.show_api_teardowns(df, bool((machine or {}).get("kvm_usable")), output_dir)
+saving, per_launch = mvr.show_api_teardowns(df, bool((machine or {}).get("kvm_usable")), output_dir)
 
 # %% [markdown]
 # ## One probe, phase by phase (both measured on the real binaries)

@@ -237,3 +237,36 @@ def show_probe_phases(data: Path, df: pd.DataFrame, transcripts: Path, tolerance
         names={"libvirt_s": "libvirt 9.0", "model_s": "model", "gap_s": "libvirt minus model"}),
         "\n".join(phase_conclusions(ph, tolerance)))
     return ph
+
+
+def show_api_teardowns(df: pd.DataFrame, kvm_usable: bool, output_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The model_vs_reality section: the saving table and get_capabilities figure (or a note that
+    the run measured one teardown), then seconds per probe launch beside libvirt 9.0's.
+    Returns (saving, per_launch)."""
+    from IPython.display import display
+
+    from workbench.analysis import plots
+    from workbench.analysis import teardown as td
+
+    saving = td.teardown_saving(df)
+    if saving.empty:
+        plots.note("This run measured one teardown only (or was made before the teardown axis): "
+                   "`workbench sweep --teardowns libvirt9,pidfd ...` measures what the fix saves.")
+    else:
+        rows = td.saving_rows(df, saving)
+        kind, source = plots.kind(rows), plots.provenance(rows)
+        display(tables.show_table(saving, output_dir, "teardown_saving",
+                                  "Cold medians per teardown and what the pidfd fix saves against libvirt 9.0's",
+                                  kind, source, max_rows=30, formats={"saving_share": lambda v: f"{v:.0%}"},
+                                  names={"saving_share": "saving (share)"}))
+        if (saving["benchmark"] == "api").any():
+            fig = td.saving_figure(saving, "api", "get_capabilities", tables.provenance_label(kind, source))
+            plots.show_figure(fig, output_dir, "teardown_saving", "Cold get_capabilities against emulators "
+                              "installed under each teardown, and the fix's saving", kind, source)
+    per_launch = td.seconds_per_launch(df, kvm_usable)
+    if len(per_launch):
+        api = df[df["benchmark"] == "api"]
+        display(tables.show_table(per_launch, output_dir, "seconds_per_launch", "A cold get_capabilities per probe "
+                                  "launch: the model per teardown beside libvirt 9.0", plots.kind(api),
+                                  plots.provenance(api), max_rows=20))
+    return saving, per_launch

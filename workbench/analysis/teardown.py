@@ -126,34 +126,3 @@ def saving_rows(df: pd.DataFrame, saving: pd.DataFrame) -> pd.DataFrame:
     """The model's cold rows of the benchmarks a teardown_saving table compares (its provenance)."""
     return df[df["benchmark"].isin(saving["benchmark"]) & (df["cache"] == "cold") & (df["system"] == MODEL)]
 
-
-def show_api_teardowns(df: pd.DataFrame, kvm_usable: bool, output_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The model_vs_reality section: the saving table and get_capabilities figure (or a note that
-    the run measured one teardown), then seconds per probe launch beside libvirt 9.0's.
-    Returns (saving, per_launch)."""
-    from IPython.display import display
-
-    from workbench.analysis import plots, tables
-
-    saving = teardown_saving(df)
-    if saving.empty:
-        plots.note("This run measured one teardown only (or was made before the teardown axis): "
-                   "`workbench sweep --teardowns libvirt9,pidfd ...` measures what the fix saves.")
-    else:
-        rows = saving_rows(df, saving)
-        kind, source = plots.kind(rows), plots.provenance(rows)
-        display(tables.show_table(saving, output_dir, "teardown_saving",
-                                  "Cold medians per teardown and what the pidfd fix saves against libvirt 9.0's",
-                                  kind, source, max_rows=30, formats={"saving_share": lambda v: f"{v:.0%}"},
-                                  names={"saving_share": "saving (share)"}))
-        if (saving["benchmark"] == "api").any():
-            fig = saving_figure(saving, "api", "get_capabilities", tables.provenance_label(kind, source))
-            plots.show_figure(fig, output_dir, "teardown_saving", "Cold get_capabilities against emulators "
-                              "installed under each teardown, and the fix's saving", kind, source)
-    per_launch = seconds_per_launch(df, kvm_usable)
-    if len(per_launch):
-        api = df[df["benchmark"] == "api"]
-        display(tables.show_table(per_launch, output_dir, "seconds_per_launch", "A cold get_capabilities per probe "
-                                  "launch: the model per teardown beside libvirt 9.0", plots.kind(api),
-                                  plots.provenance(api), max_rows=20))
-    return saving, per_launch
