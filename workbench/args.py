@@ -117,8 +117,8 @@ def strategy_list(text: str) -> list[str]:
 
 TEARDOWN_HELP = ("how each probe launch ends: libvirt9 (libvirt 9.0: SIGTERM, a kill(pid, 0) check "
                  "every 200 ms until the pid is gone, SIGKILL at 10 s, give up at 40 s; the default), "
-                 "libvirt5 (libvirt 5.x: SIGKILL, no wait) or pidfd (the fix: SIGTERM, wait for the "
-                 "exit on a pidfd, same escalation)")
+                 "libvirt5 (libvirt 5.x to at least 7.x: SIGKILL, no wait) or pidfd (the fix: SIGTERM, "
+                 "wait for the exit on a pidfd, same escalation)")
 
 
 @checked
