@@ -37,11 +37,11 @@ target_speedup = 10.0  # the bar for the best new strategy against the baseline,
 index_link = ""  # link back to the report's index page (set by `workbench report`)
 
 # %%
-import matplotlib.pyplot as plt
 from IPython.display import HTML, Markdown
 
 from workbench.analysis import plots, tables
 from workbench.analysis import next_steps as ns
+from workbench.analysis import next_steps_figures as figures
 from workbench.qemu.strategies import STRATEGIES
 
 if index_link:
@@ -55,8 +55,7 @@ if sc.empty:
                "`workbench sweep --benchmarks scenarios -o DIR` and pass it as `results_dir`.")
 labels = ns.labels(sc, STRATEGIES)
 kind, source = ns.provenance(sc) if not sc.empty else ("replayed", "no data")
-print(f"{len(sc)} values; strategies: {', '.join(labels)}; emulator counts: "
-      f"{sorted(sc['n_emulators'].dropna().unique().tolist()) if not sc.empty else []}")
+print(ns.counts_line(sc, labels))
 
 # %% [markdown]
 # ## Time to the client's last answer, 1 to 30 emulators (measured; median and quartiles)
@@ -65,16 +64,7 @@ print(f"{len(sc)} values; strategies: {', '.join(labels)}; emulator counts: "
 if not sc.empty:
     q = plots.quartiles(sc, ["case", "label", "n_emulators"])
     colors = plots.strategy_colors(labels)
-    fig, axes = plt.subplots(1, len(ns.SCENARIOS), figsize=(5.2 * len(ns.SCENARIOS), 4.2), squeeze=False)
-    for ax, name in zip(axes[0], ns.SCENARIOS):
-        for lab in labels:
-            g = q[(q["case"] == name) & (q["label"] == lab)]
-            if not g.empty:
-                plots.band(ax, g, "n_emulators", lab, colors[lab])
-        ax.set_title(name.replace("_", " "))
-        plots.style_axes(ax, "spawn to last answer (s, log)", log=True)
-    fig.suptitle("Scenarios: time to the client's last answer per strategy")
-    plots.legend_beside(fig)
+    fig = figures.last_answer_figure(q, labels, colors)
     plots.show_figure(fig, output_dir, "last_answer",
                       "Daemon spawn to the client's last answer against emulators installed, per "
                       "scenario and strategy (median and IQR band; log axis)", kind, source)
@@ -85,19 +75,8 @@ if not sc.empty:
 
 # %%
 if not sc.empty:
-    launches = (sc.groupby(["case", "label", "n_emulators"])["launches"].first()
-                .unstack("label").reindex(columns=labels))
-    fig, axes = plt.subplots(1, len(ns.SCENARIOS), figsize=(5.2 * len(ns.SCENARIOS), 4.0), squeeze=False)
-    for ax, name in zip(axes[0], ns.SCENARIOS):
-        if name in launches.index.get_level_values(0):
-            t = launches.loc[name]
-            for lab in labels:
-                if lab in t and t[lab].notna().any():
-                    ax.plot(t.index.astype(float), t[lab], "o-", ms=4, color=colors[lab], label=lab)
-        ax.set_title(name.replace("_", " "))
-        plots.style_axes(ax, "emulator processes launched (count)", log=False)
-    fig.suptitle("Emulator launches until the client's last answer (counted)")
-    plots.legend_beside(fig)
+    launches = ns.launches(sc, labels)
+    fig = figures.launches_figure(launches, labels, colors)
     plots.show_figure(fig, output_dir, "launches",
                       "Emulator processes launched until the client's last answer, per scenario and "
                       "strategy (counted by the daemon)", kind, source)
@@ -108,24 +87,7 @@ if not sc.empty:
 # ## What the pidfd teardown saves, 1 to 30 emulators (where the run measured several teardowns)
 
 # %%
-from workbench.analysis import teardown as td
-
-saving = td.teardown_saving(df)
-saving = saving[saving["benchmark"] == "scenario"]
-if saving.empty:
-    plots.note("This run measured the scenarios under one teardown only: `workbench sweep "
-               "--benchmarks scenarios --teardowns libvirt9,pidfd` measures what the fix saves.")
-else:
-    td_rows = sc[sc["system"].isna() | (sc["system"] == "model")]
-    display(tables.show_table(saving, output_dir, "teardown_saving",
-                              "Time to the client's last answer per teardown, and the pidfd fix's saving",
-                              *ns.provenance(td_rows), max_rows=30,
-                              formats={"saving_share": lambda v: f"{v:.0%}"}, names={"saving_share": "saving (share)"}))
-    for case in [c for c in ns.SCENARIOS if c in set(saving["case"])]:
-        k, src = ns.provenance(td_rows)
-        fig = td.saving_figure(saving, "scenario", case, tables.provenance_label(k, src))
-        plots.show_figure(fig, output_dir, f"teardown_{case}", f"{case.replace('_', ' ')}: time to the last "
-                          "answer against emulators installed under each teardown", k, src)
+saving = figures.show_teardown_saving(df, sc, output_dir)
 
 # %% [markdown]
 # ## The trade-offs, at the largest emulator count measured
@@ -136,23 +98,11 @@ else:
 # %%
 trade = ns.tradeoffs(sc, baseline, {s: STRATEGIES[s].staleness for s in STRATEGIES}, labels)
 if not trade.empty:
-    n_max = int(trade["n_emulators"].iloc[0])
-    at = sc[sc["n_emulators"] == n_max]
-    t_kind, t_source = ns.provenance(at)
-    shown = trade.drop(columns=["staleness_risk", "n_emulators", "source"])
-    display(tables.show_table(
-        shown, output_dir, "tradeoffs",
-        f"Trade-offs at {n_max} emulators: time to the last answer, startup, first answer, worst call, "
-        f"daemon CPU, launches and probes (medians over worker processes), speed-up against {baseline}",
-        t_kind, t_source, max_rows=30, csv_frame=trade,
-        formats={"launches": lambda v: f"{int(v)}", "probes": lambda v: f"{int(v)}",
-                 "speedup_vs_" + baseline: tables.fmt_ratio}))
+    display(ns.show_tradeoffs(sc, trade, baseline, output_dir))
     missing = ns.missing_note(ns.missing_reasons(trade, STRATEGIES))
     if missing:
         display(Markdown(missing))
-    display(Markdown("**Staleness risk** (each strategy's own assessment, not a measurement):\n\n"
-                     + "\n".join(f"- **{s}**: {r}" for s, r in trade.drop_duplicates("strategy")
-                                  [["strategy", "staleness_risk"]].itertuples(index=False))))
+    display(Markdown(ns.staleness_markdown(trade)))
 
 # %% [markdown]
 # ## Conclusions (computed from the table above by `workbench.analysis.next_steps.conclusions`)

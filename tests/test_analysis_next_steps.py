@@ -82,3 +82,45 @@ def test_a_run_without_counting_says_why(trade):
     assert all("not counted in this run" in r for r in reasons.values())
     text = ns.conclusions(bare, BASELINE, STRATEGIES).markdown()
     assert "fastest new strategy" in text and "launches against" not in text
+
+
+def test_launches_are_counted_per_scenario_count_and_label(trade):
+    sc, t = trade
+    order = ns.labels(sc, STRATEGIES)
+    la = ns.launches(sc, order)
+    assert list(la.columns) == order and set(la.index.get_level_values(0)) == set(ns.SCENARIOS)
+    n = int(t["n_emulators"].iloc[0])
+    row = t[(t["scenario"] == "cold_container") & (t["strategy"] == BASELINE)].iloc[0]
+    assert la.loc[("cold_container", n), BASELINE] == row["launches"]
+
+
+def test_the_pages_sentences_and_model_rows(trade):
+    sc, t = trade
+    order = ns.labels(sc, STRATEGIES)
+    assert ns.counts_line(sc, order).startswith(f"{len(sc)} values; strategies: {order[0]}, ")
+    assert ns.counts_line(sc.iloc[:0], []) == "0 values; strategies: ; emulator counts: []"
+    md = ns.staleness_markdown(t)
+    assert md.count("\n- **") == t["strategy"].nunique()
+    model = ns.model_rows(sc)
+    assert len(model) and (model["label"] == model["strategy"]).all()
+    assert (model["system"].isna() | (model["system"] == "model")).all()
+
+
+def test_tradeoffs_table_and_figures(trade, tmp_path):
+    import matplotlib.pyplot as plt
+
+    from workbench.analysis import next_steps_figures as figures
+
+    sc, t = trade
+    ns.show_tradeoffs(sc, t, BASELINE, tmp_path)
+    csv = pd.read_csv(tmp_path / "tradeoffs.csv")
+    assert len(csv) == len(t) and "staleness_risk" in csv
+    order = ns.labels(sc, STRATEGIES)
+    colors = plots.strategy_colors(order)
+    q = plots.quartiles(sc, ["case", "label", "n_emulators"])
+    for fig in (figures.last_answer_figure(q, order, colors), figures.launches_figure(ns.launches(sc, order), order, colors)):
+        assert [ax.get_title() for ax in fig.axes[:3]] == [s.replace("_", " ") for s in ns.SCENARIOS]
+        assert all(ax.lines or ax.collections for ax in fig.axes[:3])
+        plt.close(fig)
+    saving = figures.show_teardown_saving(load_run(REFERENCE), sc, tmp_path)
+    assert saving.empty and not (tmp_path / "teardown_saving.csv").exists()  # made before the axis

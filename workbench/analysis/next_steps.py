@@ -191,3 +191,44 @@ def conclusions(trade: pd.DataFrame, baseline: str, strategies: Iterable[str],
         lines.append(f"- Worst single call: {fmt(w['worst_call_s'])} ({w['strategy']}, "
                      f"{w['scenario'].replace('_', ' ')}; median over worker processes).")
     return Conclusions(lines)
+
+
+def launches(sc: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """Launches counted at the client's last answer: (scenario, n) rows, a label per column."""
+    return sc.groupby(["case", "label", "n_emulators"])["launches"].first().unstack("label").reindex(columns=order)
+
+
+def scenario_saving(saving: pd.DataFrame) -> pd.DataFrame:
+    """teardown.teardown_saving's scenario rows."""
+    return saving[saving["benchmark"] == "scenario"]
+
+
+def model_rows(sc: pd.DataFrame) -> pd.DataFrame:
+    """The model's scenario rows (real libvirt's left out): what a teardown comparison reads."""
+    return sc[sc["system"].isna() | (sc["system"] == MODEL)]
+
+
+def staleness_markdown(trade: pd.DataFrame) -> str:
+    """Each strategy's own staleness assessment, once per strategy, as a list."""
+    return ("**Staleness risk** (each strategy's own assessment, not a measurement):\n\n"
+            + "\n".join(f"- **{s}**: {r}" for s, r in trade.drop_duplicates("strategy")
+                        [["strategy", "staleness_risk"]].itertuples(index=False)))
+
+
+def counts_line(sc: pd.DataFrame, order: list[str]) -> str:
+    """How many values, which strategies and which counts the page reads."""
+    counts = sorted(sc["n_emulators"].dropna().unique().tolist()) if not sc.empty else []
+    return f"{len(sc)} values; strategies: {', '.join(order)}; emulator counts: {counts}"
+
+
+def show_tradeoffs(sc: pd.DataFrame, trade: pd.DataFrame, baseline: str, output_dir) -> tables.Formatted:
+    """The trade-offs table at its emulator count (tradeoffs' rows; every column in the CSV)."""
+    n_max = int(trade["n_emulators"].iloc[0])
+    kind, source = provenance(sc[sc["n_emulators"] == n_max])
+    return tables.show_table(
+        trade.drop(columns=["staleness_risk", "n_emulators", "source"]), output_dir, "tradeoffs",
+        f"Trade-offs at {n_max} emulators: time to the last answer, startup, first answer, worst call, "
+        f"daemon CPU, launches and probes (medians over worker processes), speed-up against {baseline}",
+        kind, source, max_rows=30, csv_frame=trade,
+        formats={"launches": lambda v: f"{int(v)}", "probes": lambda v: f"{int(v)}",
+                 "speedup_vs_" + baseline: tables.fmt_ratio})
