@@ -33,13 +33,12 @@ trace_emulators = 8  # emulators in the startup traces of the timeline (`workben
 # %%
 from IPython.display import HTML, Markdown
 
-from workbench.analysis import plots, tables
+from workbench.analysis import plots, startup as pages, tables
 
 if index_link:
     display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))
 df, machine = plots.load(results_dir, emulators, strategies, reference_dir)
-PATHS = ["daemon_startup", "driver_startup"]
-startup = df[df["benchmark"].isin(PATHS)]
+startup = df[df["benchmark"].isin(pages.PATHS)]
 if startup.empty and not df.empty:
     plots.note("This run has no `daemon_startup` or `driver_startup` benchmark: nothing to plot.")
 
@@ -61,17 +60,9 @@ if not startup.empty:
                       "cache state (median line, IQR band, dots: every value; log time axis), and "
                       "the ratio full-caps / per-emulator", kind, source)
     plots.save_table(ratios, output_dir, "startup_ratio", source + "; ratio of medians")
-    by = ["strategy"] + (["run"] if plots.n_runs(startup) > 1 else [])
-    for cache in ["cold", "warm"]:  # a table per (cache, benchmark): a strategy per column fits a page
-        for bench in sorted(q["benchmark"].unique()):
-            part = q[(q["cache"] == cache) & (q["benchmark"] == bench)]
-            if part.empty:
-                continue
-            wide = part.pivot_table(index="n_emulators", columns=by, values="median_s")
-            display(tables.show_table(
-                wide, output_dir, f"startup_{cache}_{bench}", f"Median {bench}, {cache} cache",
-                kind, source, time_columns="values",
-                csv_frame=part))
+    for t in pages.median_tables(q, plots.n_runs(startup) > 1):
+        display(tables.show_table(t.wide, output_dir, t.name, t.caption, kind, source, time_columns="values",
+                                  csv_frame=t.rows))
     plots.save_table(q, output_dir, "startup_scaling", source)
 
 # %% [markdown]
@@ -81,19 +72,7 @@ if not startup.empty:
 
 # %%
 if not startup.empty:
-    import matplotlib.pyplot as plt
-
-    cold = q[q["cache"] == "cold"]
-    style = plots.series_style(startup)
-    fig, axes = plt.subplots(1, len(PATHS), figsize=(10, 3.6), squeeze=False)
-    for ax, path in zip(axes[0], PATHS):
-        for (s, run), g in cold[cold["benchmark"] == path].groupby(["strategy", "run"]):
-            st = style[(s, run)]
-            plots.band(ax, g, "n_emulators", st["label"], st["color"], ls=st["ls"], marker=st["marker"])
-        ax.set_title(f"{path} · cold", fontsize=10)
-        plots.style_axes(ax, "startup time (s, log)", log=True)
-    plots.legend_beside(fig)
-    plots.show_figure(fig, output_dir, "startup_growth",
+    plots.show_figure(pages.growth_figure(q, startup), output_dir, "startup_growth",
                       "Cold startup time against emulators installed, log-log axes (median, IQR band)",
                       kind, source)
 
@@ -104,29 +83,7 @@ if not startup.empty:
 
 # %%
 if not startup.empty:
-    headline = plots.startup_headline(startup)
-    if headline.empty:
-        plots.note("No emulator count was measured cold under both full-caps and per-emulator.")
-    else:
-        h = headline.iloc[0]
-        text = (f"With {h.n_emulators} emulators on a cold cache, {plots.md_literal(h.benchmark)} takes "
-                f"**{tables.fmt_duration(h.before_s)}** with {h.before} and "
-                f"**{tables.fmt_duration(h.after_s)}** with {h.after}: "
-                f"**{tables.fmt_ratio(h.ratio)} faster** ({kind}).")
-        if h.before_qemu_share == h.before_qemu_share:  # not NaN: the run replayed and says its KVM
-            text += (f" Of the {h.before} startup, {h.before_qemu_share:.0%} is the replayed QEMU's own "
-                     f"time (start-up and commands, computed from the transcripts), the rest the "
-                     f"workbench's own work.")
-        if h.n_emulators < 30:
-            text += (f" (The cover letter speaks of 30 emulators; this run's largest count is "
-                     f"{h.n_emulators}.)")
-        display(Markdown(text))
-        shown = headline if plots.n_runs(startup) > 1 else headline.drop(columns="run")
-        display(tables.show_table(shown, output_dir, "headline",
-                                  "Cold startup before and after the series, largest count measured",
-                                  kind, source, names={"before_s": "full caps", "after_s": "per-emulator",
-                                                       "ratio": "ratio (×)"},
-                                  csv_frame=headline))
+    headline = pages.show_headline(startup, kind, source, output_dir)
 
 # %% [markdown]
 # ## Startup timeline
@@ -137,7 +94,6 @@ if not startup.empty:
 # starts at once and probes the one emulator the domain needs during post-parse.
 
 # %%
-from workbench.analysis.startup import trace_summary
 from workbench.bench.startup_traces import run_traces
 
 first_run = plots.as_list(results_dir)[0] if plots.as_list(results_dir) else None
@@ -148,13 +104,11 @@ if not traces:
                "RUN/traces/startup-S-nNN.json` adds them): no timeline. This page reads results only.")
 else:
     trace_source = f"workbench trace made by workbench run, run {first_run.name}"
-    fig = plots.timeline_figure([(f"{t.stem.split('-n')[0].removeprefix('startup-')}, cold cache, "
-                                  f"{trace_emulators} emulators: startup and one domain parse", t) for t in traces])
-    plots.show_figure(fig, output_dir, "startup_timeline",
+    plots.show_figure(plots.timeline_figure(pages.timeline_panels(traces, trace_emulators)), output_dir, "startup_timeline",
                       f"Timeline of one cold startup and one domain parse with {trace_emulators} emulators, "
                       "full-caps (top) and per-emulator (bottom): driver spans, probe launches and QMP commands",
                       "replayed", trace_source)
-    display(tables.show_table(trace_summary(traces), output_dir, "startup_timeline",
+    display(tables.show_table(pages.trace_summary(traces), output_dir, "startup_timeline",
                               "What each trace holds: time in the startup, in probe launches and in QMP commands",
                               "replayed", trace_source,
-                              names={c: c.replace(" total_s", " (total)") for c in trace_summary(traces).columns}))
+                              names={c: c.replace(" total_s", " (total)") for c in pages.trace_summary(traces).columns}))
