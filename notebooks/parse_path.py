@@ -30,15 +30,13 @@ strategies = []  # strategies to show (empty: every strategy in the run)
 index_link = ""  # link back to the report's index page (set by `workbench report`)
 
 # %%
-import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import HTML
 
+from workbench.analysis import parse_path as pp
 from workbench.analysis import plots, tables
 
 if index_link:
     display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))
-PHASES = ["parse", "post-parse", "validate", "format"]
 df, machine = plots.load(results_dir, emulators, strategies, reference_dir)
 parse = df[df["benchmark"].isin(["parse.first", "parse.steady"])]
 if parse.empty and not df.empty:
@@ -53,31 +51,13 @@ several = plots.n_runs(df) > 1
 
 # %%
 if not parse.empty:
-    n_max = int(parse["n_emulators"].max())
-    at_n = parse[(parse["n_emulators"] == n_max) & parse["phase"].isin(PHASES)]
+    n_max, at_n = pp.at_largest_count(parse)
+    at_n = at_n[at_n["phase"].isin(pp.PHASES)]
     source, kind = plots.provenance(at_n), plots.kind(at_n)
     per_domain = plots.quartiles(at_n, ["run", "benchmark", "cache", "strategy", "case", "phase"])
     plots.save_table(per_domain.assign(n_emulators=n_max), output_dir, "phases_per_domain", source)
-    # one bar per strategy (and run, when there are several)
-    pooled = (at_n.assign(strategy=at_n["strategy"] + (" · " + at_n["run"] if several else ""))
-              .groupby(["benchmark", "cache", "strategy", "phase"])["time_s"].median().unstack("phase"))
-    pooled = pooled.reindex(columns=[p for p in PHASES if p in pooled.columns])
-    panels = list(dict.fromkeys(pooled.index.droplevel("strategy")))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 0.5 * pooled.index.get_level_values("strategy").nunique() + 2.2), squeeze=False)
-    for ax, (bench, cache) in zip(axes[0], panels):
-        part = pooled.loc[(bench, cache)] * 1e3
-        left = pd.Series(0.0, index=part.index)
-        for i, phase in enumerate(part.columns):
-            ax.barh(part.index, part[phase], left=left, color=f"C{i + 2}", label=phase)
-            left += part[phase].fillna(0)
-        for y, total in enumerate(left):
-            ax.text(total, y, " " + tables.fmt_duration(total / 1e3), va="center", fontsize=8)
-        ax.set_title(f"{bench} · {cache} cache · {n_max} emulators", fontsize=10)
-        ax.set_xlabel("median time per parse (ms)")
-        ax.set_xlim(0, left.max() * 1.35)
-    axes[0][0].set_ylabel("strategy")
-    plots.legend_beside(fig, title="phase")
-    plots.show_figure(fig, output_dir, "phases",
+    pooled = pp.phase_medians(at_n, several)  # one bar per strategy (and run, when there are several)
+    plots.show_figure(pp.phases_figure(pooled, n_max), output_dir, "phases",
                       f"Median time per parse phase at {n_max} emulators, per benchmark and cache "
                       "(total at the end of each bar)", kind, source)
     display(tables.show_table(pooled, output_dir, "phases",
@@ -101,9 +81,7 @@ if not parse.empty:
                       "(median, IQR band, dots: every value; log time axis) and the ratio "
                       "full-caps / per-emulator", kind, source)
     plots.save_table(q, output_dir, "first_parse", source)
-    wide = q.pivot_table(index="n_emulators", columns=["cache", "strategy"] + (["run"] if several else []),
-                         values="median_s")
-    display(tables.show_table(wide, output_dir, "first_parse_medians",
+    display(tables.show_table(pp.first_parse_medians(q, several), output_dir, "first_parse_medians",
                               "Median time of the first parse after startup", kind, source,
                               time_columns="values", csv_frame=q))
 
@@ -115,34 +93,16 @@ if not parse.empty:
 
 # %%
 if not parse.empty:
-    steady = parse[(parse["benchmark"] == "parse.steady") & (parse["phase"] == "total")]
-    if steady.empty:
-        plots.note("No `parse.steady` values in this run (they are measured on a warm cache only).")
-    else:
-        n_max = int(steady["n_emulators"].max())
-        at = steady[steady["n_emulators"] == n_max]
-        t = plots.quartiles(at, ["run", "case", "strategy"])
-        t["iqr_s"] = t["q3_s"] - t["q1_s"]
-        wide = t.pivot_table(index="case", columns=["strategy"] + (["run"] if several else []),
-                             values=["median_s", "iqr_s"])
-        wide.columns = [f"{s} {'median' if v == 'median_s' else 'IQR'}" + (f" · {r}" if several else "")
-                        for v, s, *r in [(c[0], c[1], *c[2:]) for c in wide.columns]]
-        wide = wide.reindex(columns=sorted(wide.columns, key=lambda c: (c.replace(" median", "").replace(" IQR", ""), "IQR" in c)))
-        display(tables.show_table(wide, output_dir, "steady_parse",
-                                  f"Steady-state parse per domain at {n_max} emulators (median and "
-                                  "interquartile range of each domain's own values)",
-                                  plots.kind(at), plots.provenance(at), time_columns="values",
-                                  names={"case": "domain"}, csv_frame=t.assign(n_emulators=n_max)))
+    steady = pp.show_steady(parse, several, output_dir)
 
 # %% [markdown]
 # ## Cache lookups and probes per parse
 
 # %%
-counters = [c for c in df.columns if c in ("cache_lookups", "probes")]
-if counters:
-    c = df.groupby(["benchmark", "cache", "strategy"])[counters].median()
-    display(tables.show_table(c, output_dir, "counters", "Median cache lookups and probes per parse",
-                              plots.kind(df), plots.provenance(df)))
+counters = pp.parse_counters(parse)
+if len(counters):
+    display(tables.show_table(counters, output_dir, "counters", "Median cache lookups and probes per parse",
+                              plots.kind(parse), plots.provenance(parse)))
 else:
     plots.note("This run records timings only: no counts of cache lookups or probes per parse. "
                "`workbench parse FILE --trace` shows them for one parse.")
