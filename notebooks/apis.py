@@ -30,10 +30,9 @@ min_per_emulator_s = 0.005  # an API "pays for every emulator" when each added e
 index_link = ""  # link back to the report's index page (set by `workbench report`)
 
 # %%
-import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import HTML, Markdown
 
+from workbench.analysis import apis as pages
 from workbench.analysis import plots, tables
 
 if index_link:
@@ -53,36 +52,13 @@ several = plots.n_runs(df) > 1
 if not apis.empty:
     q = plots.quartiles(apis, ["run", "case", "cache", "strategy", "n_emulators"])
     source, kind = plots.provenance(apis), plots.kind(apis)
-    known = ["get_capabilities", "get_domain_capabilities", "get_version", "define_xml"]
-    cases = sorted(q["case"].unique(), key=lambda c: (known.index(c) if c in known else len(known), c))
-    style = plots.series_style(apis)
-    fig, axes = plt.subplots(2, len(cases), figsize=(3.6 * len(cases), 6.4), squeeze=False)
-    for i, cache in enumerate(["cold", "warm"]):
-        for j, case in enumerate(cases):
-            ax = axes[i][j]
-            cell = q[(q["case"] == case) & (q["cache"] == cache)]
-            raw = apis[(apis["case"] == case) & (apis["cache"] == cache)]
-            for (s, run), g in cell.groupby(["strategy", "run"]):
-                st = style[(s, run)]
-                plots.band(ax, g, "n_emulators", st["label"], st["color"], ls=st["ls"], marker=st["marker"])
-                plots.points(ax, raw[(raw["strategy"] == s) & (raw["run"] == run)], "n_emulators", st["color"])
-            if len(cell):  # slope-1 guide through the smallest median at the smallest n
-                n0 = cell["n_emulators"].min()
-                y0 = cell[cell["n_emulators"] == n0]["median_s"].max()
-                ns = sorted(cell["n_emulators"].unique())
-                ax.plot(ns, [y0 * n / n0 for n in ns], ":", color="grey", lw=1, label="∝ emulators")
-            ax.set_title(f"{case} · {cache}", fontsize=10)
-            plots.style_axes(ax, "time per call (s, log)", log=True)
-    fig.suptitle("Driver API calls after startup")
-    plots.legend_beside(fig)
+    fig = pages.apis_figure(apis, q)
     plots.show_figure(fig, output_dir, "apis",
                       "Time of one API call on a driver just started, against emulators installed, "
                       "cold and warm cache (median, IQR band, dots: every value; log-log axes)",
                       kind, source)
     plots.save_table(q, output_dir, "apis", source)
-    n_max = int(q["n_emulators"].max())
-    wide = q[q["n_emulators"] == n_max].pivot_table(
-        index=["case"], columns=["cache", "strategy"] + (["run"] if several else []), values="median_s")
+    n_max, wide = pages.medians_at_largest(q, several)
     display(tables.show_table(wide, output_dir, "apis_at_max",
                               f"Median time per call at {n_max} emulators", kind, source,
                               time_columns="values", names={"case": "API"}))
@@ -95,33 +71,11 @@ if not apis.empty:
 
 # %%
 if not apis.empty:
-    rows = []
-    for (run, case, cache, s), g in q.groupby(["run", "case", "cache", "strategy"]):
-        g = g.sort_values("n_emulators")
-        n0, n1 = g["n_emulators"].iloc[0], g["n_emulators"].iloc[-1]
-        m0, m1 = g["median_s"].iloc[0], g["median_s"].iloc[-1]
-        growth = (m1 / m0 - 1) / (n1 / n0 - 1) if n1 > n0 and m0 > 0 else float("nan")
-        per_emulator = (m1 - m0) / (n1 - n0) if n1 > n0 else float("nan")
-        rows.append({"run": run, "api": case, "cache": cache, "strategy": s, "n_from": int(n0),
-                     "n_to": int(n1), "median_from_s": m0, "median_to_s": m1,
-                     "growth_vs_proportional": growth, "added_s_per_emulator": per_emulator,
-                     "pays_for_every_emulator": bool(per_emulator >= min_per_emulator_s)})
-    growth = pd.DataFrame(rows)
+    growth = pages.api_growth(q, min_per_emulator_s)
     if (growth["n_from"] == growth["n_to"]).all():
         plots.note("The run has a single emulator count: growth cannot be told.")
-    payers = growth[growth["pays_for_every_emulator"]]
-    fmt = tables.fmt_duration
-    md = plots.md_literal  # names from result files and run folders: shown, never live
-    lines = [f"- {md(r.api)} under {md(r.strategy)}, {md(r.cache)} cache{f' ({md(r.run)})' if several else ''}: "
-             f"{fmt(r.median_from_s)} with {r.n_from} → {fmt(r.median_to_s)} with {r.n_to} emulators "
-             f"({fmt(r.added_s_per_emulator)} per added emulator)" for r in payers.itertuples()]
-    display(Markdown(f"**Still paying for every emulator** (≥ {fmt(min_per_emulator_s)} per "
-                     f"added emulator; {kind}):\n\n" + ("\n".join(lines) if lines else "none")))
-    cols = ["strategy"] + (["run"] if several else [])
-    # one row per (api, cache, strategy): with nine strategies a column each is wider than a page
-    wide = growth[["api", "cache"] + cols + ["added_s_per_emulator", "growth_vs_proportional"]].sort_values(
-        ["cache", "api"] + cols).rename(columns={"added_s_per_emulator": "added per emulator",
-                                                 "growth_vs_proportional": "growth / proportional"})
+    display(Markdown(pages.payers_markdown(growth, min_per_emulator_s, kind, several)))
+    wide = pages.growth_shown(growth, several)
     n_lo, n_hi = growth["n_from"].min(), growth["n_to"].max()
     display(tables.show_table(
         wide, output_dir, "api_growth",
