@@ -167,3 +167,34 @@ def test_notebook_renders_on_the_committed_reference(info, tmp_path):
     """The committed reference is the main job's run: every page renders on it, saying what it lacks."""
     outcome = run_notebook(info, tmp_path, {"results_dir": str(RESULTS_DIR / "reference")})
     assert outcome.error is None, outcome.error
+
+
+MAX_CODE_LINES = 60  # a notebook loads the run, calls analysis functions and shows what they return
+
+
+def code_lines(path: Path) -> int:
+    """Non-blank, non-comment lines inside the code cells of a py:percent notebook (the
+    parameters cell included; markdown cells not counted)."""
+    count, in_code = 0, False
+    for line in path.read_text().splitlines():
+        text = line.strip()
+        if text.startswith("# %%"):
+            in_code = "[markdown]" not in text
+        elif in_code and text and not text.startswith("#"):
+            count += 1
+    return count
+
+
+def test_code_lines_counts_code_cells_only(tmp_path):
+    nb = tmp_path / "n.py"
+    nb.write_text("# %% [markdown]\n# # Title\n# text\n\n# %% tags=[\"parameters\"]\nx = 1  # why\n\n"
+                  "# %%\n# a comment\nimport os\n\nprint(x)\n# %% [markdown]\n# more\n")
+    assert code_lines(nb) == 3
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS_DIR.glob("*.py")), ids=lambda p: p.stem)
+def test_notebooks_hold_little_code(path):
+    """Computation lives in workbench.analysis, where tests check it; a notebook draws."""
+    n = code_lines(path)
+    assert n <= MAX_CODE_LINES, (f"notebooks/{path.name} has {n} code lines (at most {MAX_CODE_LINES}): "
+                                 "move what it computes into workbench/analysis")
