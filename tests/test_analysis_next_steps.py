@@ -124,3 +124,20 @@ def test_tradeoffs_table_and_figures(trade, tmp_path):
         plt.close(fig)
     saving = figures.show_teardown_saving(load_run(REFERENCE), sc, tmp_path)
     assert saving.empty and not (tmp_path / "teardown_saving.csv").exists()  # made before the axis
+
+
+def test_teardown_section_draws_each_scenario_measured_under_two_teardowns(tmp_path):
+    from workbench.analysis import next_steps_figures as figures
+
+    rows = [{"benchmark": "scenario", "case": case, "phase": "last_answer", "system": "model", "strategy": s,
+             "n_emulators": n, "cache": "cold", "emulators": "simulated", "source": "measured-replay",
+             "latency": "recorded", "teardown": td, "time_s": t * n}
+            for case in ("cold_container", "package_upgrade") for s in ("per-emulator", "full-caps")
+            for n in (1, 8) for td, t in (("libvirt9", 0.4), ("pidfd", 0.1))]
+    df = pd.DataFrame(rows)
+    sc = ns.scenario_rows(df, [])
+    saving = figures.show_teardown_saving(df, sc, tmp_path)
+    assert set(saving["case"]) == {"cold_container", "package_upgrade"}
+    assert list(saving["saving_share"]) == pytest.approx([0.75] * len(saving))
+    assert sorted(p.name for p in tmp_path.glob("teardown_*.png")) == ["teardown_cold_container.png",
+                                                                      "teardown_package_upgrade.png"]
