@@ -34,6 +34,7 @@ from IPython.display import HTML, Markdown
 
 from workbench.analysis import plots, qemu_versions, tables
 from workbench.analysis import model_vs_reality as mvr
+from workbench.analysis import teardown as td
 from workbench.paths import TRANSCRIPTS_DIR
 from workbench.qemu.deviations import MODELLED, deviations_table
 from workbench.sim.libvirt_replies import default_tests_dir
@@ -41,7 +42,9 @@ from workbench.sim.libvirt_replies import default_tests_dir
 if index_link:
     display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))
 data = plots.resolve(libvirt_data)
-df, machine = plots.load(results_dir, [], [], reference_dir)
+# every teardown for the teardown comparison; the other sections read libvirt 9.0's only
+every_teardown, machine = plots.load(results_dir, [], [], reference_dir, all_teardowns=True)
+df = td.at_default_teardown(every_teardown)
 display(Markdown(f"Modelled: **{MODELLED}**. Every deliberate deviation is listed below "
                  "(`workbench/qemu/deviations.py`, mirrored in `docs/model.md`)."))
 
@@ -80,7 +83,7 @@ both = mvr.show_same_install(df, model_strategy, output_dir)
 # (SIGTERM, wait on a pidfd); and a cold get_capabilities per probe launch beside libvirt 9.0's.
 
 # %%
-saving, per_launch = mvr.show_api_teardowns(df, bool((machine or {}).get("kvm_usable")), output_dir)
+saving, per_launch = mvr.show_api_teardowns(every_teardown, bool((machine or {}).get("kvm_usable")), output_dir)
 
 # %% [markdown]
 # ## One probe, phase by phase (both measured on the real binaries)

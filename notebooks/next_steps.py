@@ -42,12 +42,15 @@ from IPython.display import HTML, Markdown
 from workbench.analysis import plots, tables
 from workbench.analysis import next_steps as ns
 from workbench.analysis import next_steps_figures as figures
+from workbench.analysis import teardown as td
 from workbench.qemu.strategies import STRATEGIES
 
 if index_link:
     display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))
 runs = plots.as_list(results_dir) + plots.as_list(reference_dir or None)
-df, machine = plots.load(results_dir, emulators, strategies, reference_dir)
+# every teardown for the teardown comparison; the other sections read libvirt 9.0's only
+every_teardown, machine = plots.load(results_dir, emulators, strategies, reference_dir, all_teardowns=True)
+df = td.at_default_teardown(every_teardown)
 # the scenario values with their worker process's counted metadata; real libvirt labelled by name
 sc = ns.scenario_rows(df, [r for r in runs if r.is_dir()])
 if sc.empty:
@@ -87,7 +90,7 @@ if not sc.empty:
 # ## What the pidfd teardown saves, 1 to 30 emulators (where the run measured several teardowns)
 
 # %%
-saving = figures.show_teardown_saving(df, sc, output_dir)
+saving = figures.show_teardown_saving(every_teardown, sc, output_dir)
 
 # %% [markdown]
 # ## The trade-offs, at the largest emulator count measured
