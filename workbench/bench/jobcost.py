@@ -34,9 +34,9 @@ class CostModel:
     @classmethod
     def from_run(cls, run_dir: Path = REFERENCE_RUN) -> "CostModel":
         model = cls()
-        for path in sorted(Path(run_dir).glob("*.json")):
-            if path.name == "machine.json" or path.name.startswith("."):
-                continue
+        from workbench.analysis.rundir import result_files
+
+        for path in result_files(run_dir):
             costs = _costs(path)
             if costs is not None:
                 model.per_process_s[path.name] = costs[0]
