@@ -33,6 +33,9 @@ scale) and degrees of freedom, were it the only change among the m benchmarks te
 single discovery is Bonferroni: p < alpha/m): log(1 + MDC) = max(log(1 + min_change) + q_ci se,
 q_bh se) + q_power se. The quick mode's one cold value per process and 5 processes a side make it
 large for benchmarks whose processes spread widely; more processes shrink it by about sqrt(n).
+`detectable_changes` computes it for a comparison; `like_run_changes` asks it for one run against
+a run like it (the main job plans its processes with it, and prints it): the same processes and
+spreads, the prior fitted from the run's own variances, every benchmark of the run a test.
 """
 from __future__ import annotations
 

@@ -65,6 +65,29 @@ class CostModel:
         return MANAGER_START_S + processes * self.process_s(job)
 
 
+def worker_s(path: Path, benchmark: str | None = None) -> float | None:
+    """The typical cost of one more worker process of `benchmark` (a pyperf name; default every
+    benchmark of the file): the median of its workers' durations plus the median start gap. The
+    median leaves out a one-off step of the first worker (a packager's prebuild, say). None if
+    the file records no durations."""
+    try:
+        doc = json.loads(Path(path).read_bytes())
+        runs = []
+        for bench in doc["benchmarks"]:
+            name = bench.get("metadata", {}).get("name") or doc.get("metadata", {}).get("name", "")
+            for run in bench["runs"]:
+                md = run.get("metadata", {})
+                if "date" in md and "duration" in md:
+                    runs.append((dt.datetime.fromisoformat(md["date"]), float(md["duration"]), name))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    runs.sort()
+    gaps = [max(0.0, (b[0] - a[0]).total_seconds() - a[1]) for a, b in zip(runs, runs[1:])]
+    start = min(statistics.median(gaps), 5.0) if gaps else PROCESS_START_S
+    mine = [d for _, d, name in runs if benchmark is None or name == benchmark]
+    return statistics.median(mine) + start if mine else None
+
+
 def _stem(filename: str) -> str:
     """A job file's name without its round and extension: 'apis--n30--cold--full-caps'."""
     return filename.rsplit("--r", 1)[0]

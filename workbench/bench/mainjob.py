@@ -283,13 +283,17 @@ def stock_only(job: sweep.Job) -> sweep.Job:
     return replace(job, extra=job.extra[:at] + (",".join(stock),) + job.extra[at + 1:])
 
 
-def _process_s(rows, seconds: float, values: Sequence[Sequence[float]]) -> float:
-    """One more worker process of a benchmark: the median of its values plus what a worker of
-    its job costs beyond its values (the job's wall time less every value, per worker)."""
-    workers = max(rows.groupby(["name", "run_index"]).ngroups, 1)
-    beyond = max(0.0, seconds - float(rows["time_s"].sum())) / workers
-    per_process = [sum(v) for v in values if v]
-    return (sorted(per_process)[len(per_process) // 2] if per_process else 0.0) + beyond
+def _process_s(path: Path, benchmark: str, values: Sequence[Sequence[float]]) -> float:
+    """One more worker process of a benchmark: its workers' median duration plus the start gap
+    (jobcost.worker_s), or, where the file records none, the median of its processes' values
+    plus jobcost's default start."""
+    from workbench.bench.jobcost import PROCESS_START_S, worker_s
+
+    known = worker_s(path, benchmark)
+    if known is not None:
+        return known
+    per_process = sorted(sum(v) for v in values if v)
+    return (per_process[len(per_process) // 2] if per_process else 0.0) + PROCESS_START_S
 
 
 def _detect(runner: sweep.JobRunner, measured: Measured, jobs: Sequence[sweep.Job], heads: Sequence[Headline],
@@ -310,8 +314,7 @@ def _detect(runner: sweep.JobRunner, measured: Measured, jobs: Sequence[sweep.Jo
             job = next((j for j in wanted if _is_headline_row(g["file"].iloc[0], g["system"].iloc[0], j)), None)
             if job is not None:
                 index[i] = job
-                seconds = runner.info["jobs"].get(job.filename, {}).get("seconds", 0.0)
-                costs[i] = _process_s(df[df["file"] == job.filename], seconds, groups[k])
+                costs[i] = _process_s(runner.out / job.filename, g["name"].iloc[0], groups[k])
         remaining = until_s - (time.monotonic() - started)
         step = next_step(list(groups.values()), list(index), costs, remaining, MANAGER_START_S,
                          TARGET_MDC, MAX_DETECT_PROCESSES)
