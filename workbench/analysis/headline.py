@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from workbench.analysis import plots, tables
+from workbench.analysis.rundir import is_stock_libvirt
 from workbench.analysis.precision import Interval, mean_interval, process_medians, ratio_interval
 from workbench.qemu.strategy_names import BASELINE, PER_EMULATOR
-from workbench.libvirt9.builds import SYSTEM_LABEL
 
 BENCHMARK = "daemon_startup"  # spawn to first answered API call: the closest to libvirtd's startup
 AFTER = PER_EMULATOR
@@ -195,7 +195,7 @@ def head_ratios(df: pd.DataFrame, whole: pd.DataFrame | None = None) -> list[Hea
                 best = min(newer, key=lambda s: newer[s].estimate)
                 out.append(head("cold_container", "cold container, best newer strategy", per,
                                 at[at["strategy"] == best], (AFTER, best), n))
-            lv = cc[(cc["system"] == SYSTEM_LABEL) & (cc["n_emulators"] == n)]  # stock, not a patched build
+            lv = cc[is_stock_libvirt(cc["system"]) & (cc["n_emulators"] == n)]
             if len(lv):
                 out.append(head("libvirt", "cold container, real libvirt 9.0 against the model", lv, per,
                                 (str(lv["strategy"].iloc[0]), AFTER), n))

@@ -38,7 +38,6 @@ from workbench.bench import sweep
 from workbench.analysis.precision import Interval, mean_interval, process_medians, ratio_interval
 from workbench.bench.stop_rule import (BUDGET_S, MAX_DETECT_PROCESSES, MAX_PROCESSES, MIN_PROCESSES, OTHER_PROCESSES,
                                        PRECISION, STEP, TARGET_MDC, stop_rule)
-from workbench.libvirt9.builds import SYSTEM_LABEL
 
 N = 30
 COVER_COUNTS = (1, 8, N)
@@ -105,7 +104,7 @@ class Measured:
         rows = pd.DataFrame(suite_rows(path))  # one dict per value
         if len(rows) and "system" in rows and job.benchmark == "libvirt_real":
             # one file holds every build asked for (stock and patched): the headline is the stock one
-            rows = rows[rows["system"] == SYSTEM_LABEL]
+            rows = rows[rundir.is_stock_libvirt(rows["system"])]
         return process_medians(rows) if len(rows) else []
 
     def interval(self, job: sweep.Job) -> Interval:
@@ -265,7 +264,7 @@ def headline_benchmarks(measured: Measured, heads: Sequence[Headline],
 
 def _is_headline_row(file: str, system: str, job: sweep.Job) -> bool:
     # one libvirt_real file holds every build asked for: the headline is the stock one
-    return file == job.filename and (job.benchmark != "libvirt_real" or system == SYSTEM_LABEL)
+    return file == job.filename and (job.benchmark != "libvirt_real" or rundir.is_stock_libvirt(system))
 
 
 def stock_only(job: sweep.Job) -> sweep.Job:
@@ -277,7 +276,7 @@ def stock_only(job: sweep.Job) -> sweep.Job:
 
     at = job.extra.index("--libvirt") + 1
     values = job.extra[at].split(",")
-    stock = [v for v, b in zip(values, builds.parse(values)) if b.label == SYSTEM_LABEL]
+    stock = [v for v, b in zip(values, builds.parse(values)) if rundir.is_stock_libvirt(b.label)]
     if not stock or len(stock) == len(values):
         return job
     return replace(job, extra=job.extra[:at] + (",".join(stock),) + job.extra[at + 1:])
