@@ -143,7 +143,7 @@ def headline_mdc(run: Run) -> str:
     would give each against a run like this one (results.detectable over every benchmark of the run)."""
     from workbench.analysis import headline as hl
     from workbench.analysis.results import detectable
-    from workbench.bench.stop_rule import TARGET_MDC
+    from workbench.analysis.detect_target import TARGET_MDC
 
     whole = results.load_run(run.path)
     heads = hl.head_ratios(run.df, whole)
