@@ -99,6 +99,20 @@ def processes_mentioning(marker: str) -> list[int]:
     return out
 
 
+def zombie_children(parent: int, group: int | None = None) -> list[int]:
+    """The zombies whose parent is `parent` (and, given `group`, in that process group)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:  # after the command name: state, parent, process group, ...
+                state, ppid, pgrp = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+            except OSError:
+                continue
+            if state == "Z" and int(ppid) == parent and group in (None, int(pgrp)):
+                out.append(int(entry.name))
+    return out
+
+
 def assert_nothing_left(inst: Path, tmp: Path, err: str = "") -> None:
     """Nothing a probe, a parse or a daemon started outlives it: no traceback in its stderr
     `err`, no emulator of `inst` running, no helper one escaped with (the `escape-at` fault), no

@@ -13,11 +13,10 @@ import random
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import assert_nothing_left, processes_mentioning, start_daemon
+from conftest import assert_nothing_left, processes_mentioning, start_daemon, zombie_children
 from workbench.daemon import call
 
 DOMAIN = ('<domain type="qemu"><name>vm</name><memory>524288</memory><vcpu>1</vcpu>'
@@ -25,19 +24,6 @@ DOMAIN = ('<domain type="qemu"><name>vm</name><memory>524288</memory><vcpu>1</vc
 POINTS = ("query-version", "query-target", "query-commands", "query-kvm", "qom-list-types",
           "device-list-properties", "query-machines", "query-cpu-definitions")
 SEED = int(os.environ.get("WORKBENCH_TEST_SEED", "25"))
-
-
-def _zombie_children(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[0] == "Z" and int(fields[1]) == pid:
-                out.append(int(entry.name))
-    return out
 
 
 def test_double_forked_setsid_helper_killed_by_probe(make_install, tmp_path):
@@ -58,7 +44,7 @@ def test_daemon_kills_and_reaps_what_every_probe_left(make_install, tmp_path):
             assert "<capabilities>" in call(sock, "get_capabilities", {})
             call(sock, "get_domain_capabilities", {"emulator": str(inst / "qemu-system-x86_64")})
         assert processes_mentioning("wbfault-child:") == [], "an escaped helper left running"
-        assert _zombie_children(p.pid) == [], "the daemon keeps zombies"
+        assert zombie_children(p.pid) == [], "the daemon keeps zombies"
     finally:
         p.send_signal(signal.SIGTERM)
         _, err = p.communicate(timeout=60)
