@@ -17,9 +17,7 @@ ratio is printed with its 95% CI across processes at the end.
 from __future__ import annotations
 
 import math
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -171,21 +169,12 @@ def run_answer(out: Path, budget_s: float = BUDGET_S, report_s: float = REPORT_S
     costs = CostModel.from_run()
     first = {j.filename: costs.job_s(j, MIN_PROCESSES) for j in todo}
     measured = Measured(out)
-    work = Path(tempfile.mkdtemp(prefix="vcs-"))
-    try:
-        sweep.make_installs(work, todo, "recorded")
-        bar = sweep.progress_bar(sum(first.values()), 0, progress)
-        runner = sweep.JobRunner(out, MODE, "recorded", work, info, bar)
+    with sweep.job_runner(out, MODE, "recorded", info, todo) as runner:
+        runner.progress = sweep.progress_bar(sum(first.values()), 0, progress)
         runner.run_each(todo, first, result)  # the first pass: every benchmark, MIN_PROCESSES processes
-        bar.close()
+        runner.progress.close()
         runner.progress = None
         _adapt(runner, measured, jobs, headlines(not why), budget_s - report_s, started, say)
-        runner.finish()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    from workbench.analysis.results import write_results_csv
-
-    write_results_csv(out)
     return result
 
 
