@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -191,24 +189,15 @@ def run_answer(out: Path, budget_s: float = BUDGET_S, report_s: float = REPORT_S
     first_n = {j.filename: first_processes(j, not why) for j in todo}
     first = {j.filename: costs.job_s(j, first_n[j.filename]) for j in todo}
     measured = Measured(out)
-    work = Path(tempfile.mkdtemp(prefix="vcs-"))
-    try:
-        sweep.make_installs(work, todo, "recorded")
-        bar = sweep.progress_bar(sum(first.values()), 0, progress)
-        runner = sweep.JobRunner(out, MODE, "recorded", work, info, bar)
+    with sweep.job_runner(out, MODE, "recorded", info, jobs) as runner:  # installs for the later passes too
+        runner.progress = sweep.progress_bar(sum(first.values()), 0, progress)
         # the first pass: every benchmark, the headline ones with more processes
         runner.run_each(todo, first, result, first_n)
-        bar.close()
+        runner.progress.close()
         runner.progress = None
         heads = headlines(not why)
         _detect(runner, measured, jobs, heads, budget_s - report_s, started, say)
         _adapt(runner, measured, jobs, heads, budget_s - report_s, started, say)
-        runner.finish()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    from workbench.analysis.results import write_results_csv
-
-    write_results_csv(out)
     write_detectable(out, not why)
     return result
 
