@@ -39,7 +39,7 @@ index_link = ""  # link back to the report's index page (set by `workbench repor
 # %%
 from IPython.display import HTML, Markdown
 
-from workbench.analysis import plots, tables
+from workbench.analysis import plots
 from workbench.analysis import next_steps as ns
 from workbench.analysis import next_steps_figures as figures
 from workbench.analysis import teardown as td

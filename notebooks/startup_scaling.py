@@ -31,7 +31,7 @@ index_link = ""  # link back to the report's index page (set by `workbench repor
 trace_emulators = 8  # emulators in the startup traces of the timeline (`workbench run` makes them with 8)
 
 # %%
-from IPython.display import HTML, Markdown
+from IPython.display import HTML
 
 from workbench.analysis import plots, startup as pages, tables
 
