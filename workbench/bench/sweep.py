@@ -380,6 +380,15 @@ class JobRunner:
             self.progress.update(expected_s)
         return error
 
+    def run_each(self, jobs: Sequence[Job], expected_s: Mapping[str, float], result: "SweepResult") -> None:
+        """Run `jobs` one after the other, each into result.ran or (with its error) result.failed."""
+        for job in jobs:
+            error = self.run(job, expected_s=expected_s[job.filename])
+            if error:
+                result.failed[job.filename] = error
+            else:
+                result.ran.append(job)
+
     def finish(self) -> None:
         self.info["sessions"][-1]["finished_at"] = _now()
         rundir.write_run_info(self.out, self.info)
@@ -413,6 +422,14 @@ def fmt_minutes(seconds: float) -> str:
     return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
 
 
+def make_installs(work: Path, jobs: Sequence[Job], latency: str) -> None:
+    """The installs `jobs` run on, under work/installs: made once per run, read-only afterwards."""
+    from workbench.sim.installs import ensure_install
+
+    for n, qemu in sorted({(j.n, str(dict(j.axes).get("qemu", "recorded"))) for j in jobs if j.n is not None}):
+        ensure_install(work / "installs", n, latency, qemu)
+
+
 def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategies: Sequence[str] | None = None,
               latency: str = "recorded", mode: str = "quick",
               benchmarks: Sequence[str] = GRID_BENCHMARKS + SINGLE_BENCHMARKS,
@@ -424,8 +441,6 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
     `shard`: only that share of the grid. `libvirt`: the builds libvirt_real measures
     (BenchParams.libvirt: prefixes made by scripts/build-libvirt.sh or 'system'; empty: the system's)."""
     from workbench.bench.jobcost import CostModel
-    from workbench.sim.installs import ensure_install
-
     if blocks is None:
         blocks = [Block(tuple(emulators), tuple(resolve_strategies(strategies)), tuple(benchmarks),
                         tuple(caches), tuple((k, tuple(v)) for k, v in (axes or {}).items()))]
@@ -467,16 +482,10 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
               f"(the reference run's job times; the bar's ETA corrects itself as jobs finish)", flush=True)
     work = Path(tempfile.mkdtemp(prefix="vcs-"))  # short: probe sockets live below /tmp anyway
     try:
-        for n, qemu in sorted({(j.n, str(dict(j.axes).get("qemu", "recorded"))) for j in todo if j.n is not None}):
-            ensure_install(work / "installs", n, latency, qemu)  # once per sweep; read-only afterwards
+        make_installs(work, todo, latency)
         bar = progress_bar(sum(cost.values()), sum(cost.values()) - left, progress)
         runner = JobRunner(out, m, latency, work, info, bar)
-        for job in todo:
-            error = runner.run(job, expected_s=cost[job.filename])
-            if error:
-                result.failed[job.filename] = error
-            else:
-                result.ran.append(job)
+        runner.run_each(todo, cost, result)
         bar.close()
         runner.finish()
     finally:
