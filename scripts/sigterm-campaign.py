@@ -69,7 +69,8 @@ def one_try(command: str, install: Path, delay: float) -> dict:
     if argv is None:
         shutil.rmtree(work)
         return {"skipped": "libvirt (virsh) not installed"}
-    env = dict(os.environ, WORKBENCH_TMP=str(tmp_root))
+    # faulthandler: a hung try is stopped with SIGABRT first, which prints every thread's stack
+    env = dict(os.environ, WORKBENCH_TMP=str(tmp_root), PYTHONFAULTHANDLER="1")
     p = subprocess.Popen([sys.executable, "-m", "workbench.cli", *argv], stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE, text=True, env=env)
     time.sleep(delay)
@@ -80,13 +81,21 @@ def one_try(command: str, install: Path, delay: float) -> dict:
         _, err = p.communicate(timeout=60)
     except subprocess.TimeoutExpired:
         killed = True
-        p.kill()
-        _, err = p.communicate()
+        p.send_signal(signal.SIGABRT)
+        try:
+            _, err = p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            _, err = p.communicate()
     stopped_s = time.monotonic() - t0
     left = sorted(set(mentioning(str(tmp_root).encode())) | set(mentioning(str(work).encode())))
     dirs = sorted(x.name for x in tmp_root.iterdir())
     out = {"exit": p.returncode, "stopped_s": round(stopped_s, 3), "processes": len(left),
            "tempdirs": len(dirs), "traceback": "Traceback" in err, "killed": killed}
+    if dirs:
+        out["dirs"] = dirs
+    if killed or out["traceback"]:
+        out["stderr"] = err[-3000:]
     for pid in left:  # ours to end: they name this try's private folder
         try:
             os.kill(pid, signal.SIGKILL)
