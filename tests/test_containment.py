@@ -143,6 +143,37 @@ def test_sigterm_during_the_teardown_lets_it_finish(command, make_install, tmp_p
     _assert_clean(inst, tmp_path, err)
 
 
+def test_validate_sigterm_while_libvirt_probes_leaves_nothing(make_install, tmp_path):
+    """SIGTERM to `validate` while libvirt (virsh, under its reaper) probes an emulator held
+    mid-probe: the reaper, virsh and the emulator end before the work directory is removed, and
+    the command says it was terminated, without a traceback."""
+    from workbench.libvirt9 import virsh
+    reason = virsh.unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"libvirt not usable here: {reason}")
+    inst, fifo = _held(make_install, tmp_path, "query-machines")
+    env = dict(os.environ, WORKBENCH_TMP=str(tmp_path))
+    p = subprocess.Popen([sys.executable, "-m", "workbench.cli", "validate", "--install", str(inst),
+                          "--checks", "guests,probe"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env)
+    try:
+        with open(str(fifo) + ".held") as held:  # libvirt's probe has reached query-machines
+            assert held.readline() == "held\n"
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=120)
+        left = processes_mentioning(str(tmp_path)) + processes_mentioning(str(inst))
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        for pid in set(processes_mentioning(str(tmp_path)) + processes_mentioning(str(inst))):
+            os.kill(pid, signal.SIGKILL)  # what a failing run left: this test's own processes
+    assert p.returncode == 143, err
+    assert left == [], "the reaper, virsh or an emulator left running"
+    assert list(tmp_path.glob("wbv*")) == [], "validate's work directory left"
+    _assert_clean(inst, tmp_path, err)
+
+
 def test_a_sigterm_as_the_probe_conversation_ends_is_not_lost():
     """A SIGTERM that arrives after the QMP conversation's last step, before its event loop
     returns, still unwinds (it used to cancel a task already done and leave SIGTERM ignored: a
