@@ -29,24 +29,19 @@ tolerance = 0.25  # per-probe cost: the model within this fraction of libvirt 9.
 index_link = ""  # link back to the report's index page (set by `workbench report`)
 
 # %%
-import json
-from pathlib import Path
-
-import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import HTML, Markdown
 
-from workbench.analysis import plots, tables
+from workbench.analysis import plots, qemu_versions, tables
 from workbench.analysis import model_vs_reality as mvr
-from workbench.paths import REPO_ROOT, TRANSCRIPTS_DIR
+from workbench.paths import TRANSCRIPTS_DIR
 from workbench.qemu.deviations import MODELLED, deviations_table
-from workbench.analysis.results import MODEL
+from workbench.sim.libvirt_replies import default_tests_dir
 
 if index_link:
     display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))
-data = Path(libvirt_data) if Path(libvirt_data).is_absolute() else REPO_ROOT / libvirt_data
+data = plots.resolve(libvirt_data)
 df, machine = plots.load(results_dir, [], [], reference_dir)
-real = df[df["system"] != MODEL] if not df.empty else df
 display(Markdown(f"Modelled: **{MODELLED}**. Every deliberate deviation is listed below "
                  "(`workbench/qemu/deviations.py`, mirrored in `docs/model.md`)."))
 
@@ -66,15 +61,7 @@ display(tables.show_table(dev[["id", "aspect"]], output_dir, "deviations",
 # libvirt 9.0 on one install. "deliberate" rows are covered by a deviation above.
 
 # %%
-checks = mvr.validate_checks(data)
-if checks.empty:
-    plots.note(f"No validate results in {data}: run `workbench validate --install DIR --json`.")
-else:
-    display(tables.show_table(checks, output_dir, "validate", "workbench validate: model against libvirt 9.0, per check",
-                              "measured", f"{data}/validate_*.json", time_columns=[], max_rows=20))
-    differ = int(checks["differ"].sum())
-    display(Markdown(f"**{int(checks['agree'].sum())} checks agree, {int(checks['deliberate'].sum())} differ "
-                     f"deliberately, {differ} differ without a deviation that explains them.**"))
+checks = mvr.show_validate(data, output_dir)
 
 # %% [markdown]
 # ## The same calls on both systems, on the same replaying install (measured in this run)
@@ -84,35 +71,7 @@ else:
 # start, which favours libvirt).
 
 # %%
-both = mvr.same_install(df, model_strategy)
-if real.empty:
-    plots.note("This run has no real libvirt rows (`libvirt_real`): libvirt 9.0 was not installed "
-               "where it was made, or the sweep was asked for other benchmarks.")
-else:
-    shown_rows = df[df["name"].isin(real["name"]) | ((df["system"] == MODEL) & (df["strategy"] == model_strategy)
-                                                     & df["benchmark"].isin(both["benchmark"]))]
-    source = f"{plots.provenance(shown_rows)}; libvirt 9.0 and the model's {model_strategy}"
-    display(tables.show_table(
-        both, output_dir, "same_install", "libvirt 9.0 and the model on the same install (medians)",
-        plots.kind(shown_rows), source, time_columns=["libvirt_s", "model_s"], max_rows=30,
-        names={"libvirt_s": "libvirt 9.0", "model_s": f"model ({model_strategy})",
-               "libvirt_over_model": "libvirt / model"},
-        formats={"libvirt_over_model": tables.fmt_ratio}))
-    cold = both[(both["cache"] == "cold") & (both["n_emulators"] == both["n_emulators"].max())]
-    if not cold.empty:
-        labels = [c if c else b for b, c in zip(cold["benchmark"], cold["case"])]
-        fig, ax = plt.subplots(figsize=(8, 3.6))
-        y = range(len(cold))
-        ax.barh([i + 0.2 for i in y], cold["libvirt_s"], height=0.4, color="C8", label="libvirt 9.0")
-        ax.barh([i - 0.2 for i in y], cold["model_s"], height=0.4, color="C1", label=f"model ({model_strategy})")
-        ax.set_yticks(list(y), labels)
-        ax.set_xscale("log")
-        ax.set_xlabel("seconds (log)")
-        ax.set_title(f"Cold cache, {int(cold['n_emulators'].iloc[0])} replaying emulators")
-        plots.legend_beside(fig)
-        plots.show_figure(fig, output_dir, "same_install",
-                          "The same calls on libvirt 9.0 and on the model, cold cache, largest install "
-                          "(medians, log axis)", plots.kind(shown_rows), source)
+both = mvr.show_same_install(df, model_strategy, output_dir)
 
 # %% [markdown]
 # ## Ending a probe: libvirt 9.0's teardown against the pidfd fix (the model, measured here)
@@ -121,30 +80,7 @@ else:
 # (SIGTERM, wait on a pidfd); and a cold get_capabilities per probe launch beside libvirt 9.0's.
 
 # %%
-from workbench.analysis import teardown as td
-
-saving = td.teardown_saving(df)
-if saving.empty:
-    plots.note("This run measured one teardown only (or was made before the teardown axis): "
-               "`workbench sweep --teardowns libvirt9,pidfd ...` measures what the fix saves.")
-else:
-    td_rows = df[df["benchmark"].isin(saving["benchmark"]) & (df["cache"] == "cold") & (df["system"] == MODEL)]
-    td_kind, td_source = plots.kind(td_rows), plots.provenance(td_rows)
-    display(tables.show_table(saving, output_dir, "teardown_saving",
-                              "Cold medians per teardown and what the pidfd fix saves against libvirt 9.0's",
-                              td_kind, td_source, max_rows=30,
-                              formats={"saving_share": lambda v: f"{v:.0%}"}, names={"saving_share": "saving (share)"}))
-    api = saving[saving["benchmark"] == "api"]
-    if len(api):
-        fig = td.saving_figure(saving, "api", "get_capabilities", tables.provenance_label(td_kind, td_source))
-        plots.show_figure(fig, output_dir, "teardown_saving", "Cold get_capabilities against emulators "
-                          "installed under each teardown, and the fix's saving", td_kind, td_source)
-per_launch = td.seconds_per_launch(df, bool((machine or {}).get("kvm_usable")))
-if len(per_launch):
-    display(tables.show_table(per_launch, output_dir, "seconds_per_launch",
-                              "A cold get_capabilities per probe launch: the model per teardown beside libvirt 9.0",
-                              plots.kind(df[df["benchmark"] == "api"]), plots.provenance(df[df["benchmark"] == "api"]),
-                              max_rows=20))
+saving, per_launch = mvr.show_api_teardowns(df, bool((machine or {}).get("kvm_usable")), output_dir)
 
 # %% [markdown]
 # ## One probe, phase by phase (both measured on the real binaries)
@@ -156,19 +92,7 @@ if len(per_launch):
 # prober's own work (reading the replies as JSON, building the capabilities) and the kill.
 
 # %%
-facts_path = data / "facts.json"
-if not facts_path.exists():
-    plots.note(f"No {facts_path}: run `python -m workbench.libvirt9.facts` to measure libvirt 9.0's probes.")
-else:
-    ph = mvr.probe_phases(json.loads(facts_path.read_text()), mvr.recorded_launches(TRANSCRIPTS_DIR), df)
-    display(tables.show_table(
-        ph.table, output_dir, "probe_phases",
-        "One probe launch, median per phase: libvirt 9.0 against the model's prober",
-        "measured", f"libvirt 9.0 debug log ({ph.measured_at}, {ph.libvirt_launches} launches); "
-        f"model: data/transcripts ({ph.model_launches} launches) and replay_fidelity in this run",
-        time_columns=["libvirt_s", "model_s", "gap_s"],
-        names={"libvirt_s": "libvirt 9.0", "model_s": "model", "gap_s": "libvirt minus model"}))
-    display(Markdown("\n".join(mvr.phase_conclusions(ph, tolerance))))
+phases = mvr.show_probe_phases(data, df, TRANSCRIPTS_DIR, tolerance, output_dir)
 
 # %% [markdown]
 # ## libvirt 9.0's own test data as the oracle (QEMU 4.2 to 8.0, six architectures)
@@ -179,45 +103,9 @@ else:
 # stays the same from one QEMU version to the next.
 
 # %%
-from workbench.analysis import qemu_versions
-from workbench.sim.libvirt_replies import default_tests_dir
-
 # `workbench validate --libvirt-tests DIR --json` made it (about half a minute): this page reads it
-oracle_path = data / "libvirt_tests.json"
-libvirt_tests = default_tests_dir()
-if not oracle_path.is_file():
-    plots.note(f"No {oracle_path}: `workbench validate --libvirt-tests DIR --json > {oracle_path}` "
-               "(DIR: libvirt 9.0's tests/, from scripts/fetch-libvirt-source.sh) makes it.")
-else:
-    oracle_report = json.loads(oracle_path.read_text())
-    per_file = qemu_versions.oracle_per_file(oracle_report)
-    display(tables.show_table(per_file, output_dir, "libvirt_tests",
-                              "The workbench's probe on libvirt 9.0's test data, per file and check "
-                              "(aspects compared; deliberate = a deviation above)",
-                              "recorded (libvirt's replies and what libvirt 9.0 derived from them)",
-                              f"data/libvirt9/{oracle_path.name}, from {oracle_report['tests_dir']}", time_columns=[], max_rows=15))
-    c = oracle_report["counts"]
-    display(Markdown(f"**{c['yes']} aspects agree, {c['deliberate']} differ deliberately, {c['NO']} differ "
-                     f"without a deviation.** The workbench derives {oracle_report['derived_flags']} of "
-                     f"libvirt 9.0's {oracle_report['libvirt_flags']} live capability flags (only those are compared)."))
-if not (libvirt_tests / "qemucapabilitiesdata").is_dir():
-    plots.note(f"libvirt 9.0's test data is not at {libvirt_tests}: scripts/fetch-libvirt-source.sh "
-               "fetches it (the schema comparison below reads it).")
-else:
-    shares = qemu_versions.schema_change_shares(libvirt_tests)
-    display(tables.show_table(shares, output_dir, "schema_change",
-                              "Between consecutive QEMU versions of one architecture: the share of query-qmp-schema "
-                              "entries and of the build-constant replies (by count and bytes) left unchanged",
-                              "recorded (libvirt 9.0's test data)", str(libvirt_tests), time_columns=[], max_rows=25))
-    display(Markdown(
-        "Between releases almost all of the build-constant bytes change (median share unchanged "
-        f"{shares['build_constant_bytes_unchanged_share'].median():.0%}; the schema reply itself was identical in "
-        f"{int(shares['schema_identical'].sum())} of {len(shares)} pairs). Schema entries are compared as whole JSON "
-        "objects, so QEMU's renumbered implicit type names count as changes. For schema-reuse this means "
-        "a store keyed on anything coarser than the build (the version number alone, or the architecture) "
-        "would hand out wrong replies after nearly every upgrade; keyed on the binary's bytes, version, package "
-        "and module directory, an upgrade is a miss, never a stale hit: its staleness risk lies only in "
-        "what the key does not see (docs: workbench/qemu/designs/schema_store.py)."))
+oracle = qemu_versions.show_oracle(data / "libvirt_tests.json", output_dir)
+shares = qemu_versions.show_schema_change(default_tests_dir(), output_dir)
 
 # %% [markdown]
 # ### An upgrade from one QEMU version to the next (runs made with `--qemus`)

@@ -33,41 +33,28 @@ top_commands = 8  # QMP commands shown by name; the rest are summed as "other"
 index_link = ""  # link back to the report's index page (set by `workbench report`)
 
 # %%
-import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import HTML, Markdown
 
-from workbench.analysis import plots, tables, transcripts
+from workbench.analysis import anatomy, plots, tables, transcripts
+from workbench.analysis.results import parallel_fidelity
 
 if index_link:
     display(HTML(f'<p><a href="{index_link}">← report index</a></p>'))
-
-RECORDED = plots.RECORDED
 rec = transcripts.read(plots.resolve(transcripts_dir))
-exchanges = rec.exchanges
-if exchanges.empty:
-    plots.note(f"No transcripts in {plots.md_literal(plots.resolve(transcripts_dir))}: nothing recorded to show.")
-elif rec.refused:
-    plots.note(f"Refused the probe command line when recorded (no launches): {', '.join(rec.refused)}.")
+if anatomy.recorded_note(rec, plots.resolve(transcripts_dir)):
+    plots.note(anatomy.recorded_note(rec, plots.resolve(transcripts_dir)))
 
 # %% [markdown]
 # ## Per QMP command, over all targets
 
 # %%
-if not exchanges.empty:
-    per_cmd = transcripts.per_command(exchanges)
+if not rec.exchanges.empty:
+    per_cmd = transcripts.per_command(rec.exchanges)
     top = per_cmd.head(top_commands)
-    fig, ax = plt.subplots(figsize=(8, 0.35 * len(top) + 1.5))
-    ax.barh(top["command"][::-1], top["share_pct"][::-1], color="C4")
-    for y, (pct, calls) in enumerate(zip(top["share_pct"][::-1], top["calls"][::-1])):
-        ax.text(pct, y, f" {pct:.1f}% ({calls} calls)", va="center", fontsize=8)
-    ax.set_xlabel(f"share of all QMP time over {exchanges['target'].nunique()} targets (%)")
-    ax.set_xlim(0, top["share_pct"].max() * 1.3)
-    ax.set_title("QMP time per command")
-    plots.show_figure(fig, output_dir, "per_command",
-                      f"Share of all recorded QMP time per command, the {len(top)} largest", "recorded", RECORDED)
+    plots.show_figure(anatomy.per_command_figure(top, rec.exchanges["target"].nunique()), output_dir, "per_command",
+                      f"Share of all recorded QMP time per command, the {len(top)} largest", "recorded", plots.RECORDED)
     display(tables.show_table(per_cmd, output_dir, "per_command", "Recorded QMP time per command, all targets",
-                              "recorded", RECORDED, names={"median_s": "median per call"}))
+                              "recorded", plots.RECORDED, names={"median_s": "median per call"}))
 
 # %% [markdown]
 # ## Per target
@@ -75,27 +62,14 @@ if not exchanges.empty:
 # Host-native targets are probed twice (KVM probe, then a TCG-only one): both launches are summed.
 
 # %%
-if not exchanges.empty:
+if not rec.exchanges.empty:
     table = transcripts.per_target(rec, list(top["command"].head(5)))
-    fig, ax = plt.subplots(figsize=(9, 0.25 * len(table) + 1.5))
-    left = pd.Series(0.0, index=table.index)
-    for i, col in enumerate(table.columns):
-        ax.barh(table.index, table[col] * 1e3, left=left * 1e3, label=col, color=f"C{i}")
-        left += table[col]
-    ax.set_xlabel("recorded time per probe (ms)")
-    ax.set_xlim(left=0)
-    ax.set_title("Probe time per target")
-    plots.legend_beside(fig, title="part of the probe")
-    plots.show_figure(fig, output_dir, "per_target",
-                      "Recorded time of one probe per target, split into start-up, QMP commands and quit",
-                      "recorded", RECORDED)
-    out = table.assign(total_s=table.sum(axis=1)).reset_index()
-    shown = out.sort_values("total_s", ascending=False)[["target", "start to ready", "quit", "total_s"]]
+    plots.show_figure(anatomy.per_target_figure(table), output_dir, "per_target", "Recorded time of one probe per "
+                      "target, split into start-up, QMP commands and quit", "recorded", plots.RECORDED)
+    shown, out = anatomy.per_target_rows(table)
     display(tables.show_table(shown, output_dir, "per_target", "Recorded time per probe, slowest targets first",
-                              "recorded", RECORDED, time_columns=["start to ready", "quit", "total_s"],
-                              csv_frame=out))
-    display(Markdown(f"All {len(table)} targets probed one after another: "
-                     f"**{tables.fmt_duration(table.values.sum())}** (computed from the recordings; {RECORDED})."))
+                              "recorded", plots.RECORDED, time_columns=["start to ready", "quit", "total_s"], csv_frame=out))
+    display(Markdown(anatomy.all_targets_line(table)))
 
 # %% [markdown]
 # ## Replay fidelity: simulated against real
@@ -104,66 +78,20 @@ if not exchanges.empty:
 
 # %%
 df, machine = plots.load(results_dir)
-fid_rows = df[df["benchmark"] == "replay_fidelity"]
-if fid_rows.empty:
+if not (df["benchmark"] == "replay_fidelity").any():
     plots.note("This run has no `replay_fidelity` benchmark: simulated and real cannot be compared here.")
 else:
-    from workbench.analysis.fidelity import fidelity_table
-    from workbench.analysis.results import fidelity
-    from workbench.analysis.transcripts import fidelity_lines
-
-    fid = fidelity(df)
-    if exchanges.empty:
-        fid["recorded"] = float("nan")
-    else:
-        fid["recorded"] = fid["target"].map(table.sum(axis=1))
-    source = plots.provenance(fid_rows) + f"; recorded: {RECORDED}"
-    kind = plots.kind(fid_rows) + " (recorded column: recorded)"
-    # The spread per side: each target's interquartile range over its values.
-    spread = plots.quartiles(fid_rows, ["case", "emulators"])
-    has_real = fid["real"].notna().any()
-    if not has_real:
-        plots.note("The run has no real-QEMU side (no /usr/bin/qemu-system-* where it ran): "
-                   "only simulated and recorded are shown.")
-    fid = fid.sort_values("simulated")
-    fig, (ax, axr) = plt.subplots(1, 2, figsize=(12, 0.28 * len(fid) + 1.8), sharey=True,
-                                  gridspec_kw={"width_ratios": [3, 1]})
-    y = range(len(fid))
-    for k, (col, color) in enumerate([("real", "C0"), ("simulated", "C1"), ("recorded", "C7")]):
-        ys = [i + (k - 1) * 0.27 for i in y]
-        err = None
-        if col != "recorded":
-            sp = spread[spread["emulators"] == col].set_index("case").reindex(fid["target"])
-            err = [(fid[col].values - sp["q1_s"].values) * 1e3, (sp["q3_s"].values - fid[col].values) * 1e3]
-        ax.barh(ys, fid[col] * 1e3, height=0.27, label=col + (" (median, IQR bar)" if err else ""),
-                color=color, xerr=err, error_kw={"lw": 0.8, "capsize": 1.5})
-    ax.set_yticks(list(y), fid["target"])
-    ax.set_xlabel("time per probe (ms)")
-    ax.set_xlim(left=0)
-    ax.set_title("One probe per target")
-    if has_real:
-        axr.barh(list(y), fid["ratio"], color="C1")
-        axr.axvline(1, color="grey", lw=0.8)
-        axr.set_xlim(left=0)
-    axr.set_xlabel("simulated / real (×)")
-    axr.set_title("ratio of medians")
-    plots.legend_beside(fig)
-    plots.show_figure(fig, output_dir, "replay_fidelity",
-                      "One probe per target on the real binary and on the replaying emulator "
-                      "(median, IQR bar), the recorded time, and simulated / real",
-                      kind, source)
-    if has_real:
-        # per target: Welch CI on process medians, a verdict, and a cause only where evidence
-        # independent of the replay names one (workbench.analysis.fidelity)
-        ft = fidelity_table(df, fid.set_index("target")["recorded"].dropna().to_dict())
-        fid = fid.merge(ft[["target", "ci_low", "ci_high", "verdict", "real_pace", "cause"]], on="target", how="left")
-        display(Markdown("\n".join(fidelity_lines(ft))))
-    shown = fid.sort_values("ratio")[["target", "real", "simulated", "recorded", "ratio"]
-                                     + [c for c in ("verdict", "cause") if c in fid]]
-    display(tables.show_table(shown, output_dir, "replay_fidelity",
-                              "One probe per target: real, simulated (medians) and recorded, "
-                              "targets sorted by simulated / real", kind, source,
-                              time_columns=["real", "simulated", "recorded"], csv_frame=fid))
+    rf = anatomy.replay_fidelity(df, None if rec.exchanges.empty else table.sum(axis=1))
+    if not rf.has_real:
+        plots.note(anatomy.NO_REAL_SIDE)
+    plots.show_figure(anatomy.fidelity_figure(rf), output_dir, "replay_fidelity", "One probe per target on the real "
+                      "binary and on the replaying emulator (median, IQR bar), the recorded time, and simulated / real",
+                      rf.kind, rf.source)
+    if rf.lines:
+        display(Markdown("\n".join(rf.lines)))
+    display(tables.show_table(rf.shown(), output_dir, "replay_fidelity", "One probe per target: real, simulated "
+                              "(medians) and recorded, targets sorted by simulated / real", rf.kind, rf.source,
+                              time_columns=["real", "simulated", "recorded"], csv_frame=rf.frame))
 
 # %% [markdown]
 # ## Replay fidelity under parallel probing
@@ -181,40 +109,16 @@ par_rows = df[df["benchmark"] == "parallel_scaling"]
 if par_rows.empty:
     plots.note("This run has no `parallel_scaling` benchmark.")
 else:
-    from workbench.analysis.results import parallel_fidelity
-
     par = parallel_fidelity(df)
     source, kind = plots.provenance(par_rows), plots.kind(par_rows)
-    cores = (machine or {}).get("cores")  # the machine the run was made on
-    fig, (ax, axs) = plt.subplots(1, 2, figsize=(11, 3.6))
-    for side, color in (("real", "C0"), ("simulated", "C1")):
-        if par[side].notna().any():
-            ax.plot(par["workers"], par[side], "o-", color=color, label=side)
-            axs.plot(par["workers"], par[f"speedup_{side}"], "o-", color=color, label=side)
-    ax.set_xlabel("probe workers")
-    ax.set_ylabel("cold get_capabilities (s)")
-    ax.set_ylim(bottom=0)
-    axs.set_xlabel("probe workers")
-    axs.set_ylabel("speed-up over 1 worker (×)")
-    if cores:
-        axs.axhline(cores, color="grey", lw=0.8, ls="--")
-        axs.annotate(f"{cores} cores", (par["workers"].max(), cores), ha="right", va="bottom", fontsize=8)
-    axs.set_ylim(bottom=0)
-    for a in (ax, axs):
-        a.set_xticks(list(par["workers"]))
-    plots.legend_beside(fig)
-    plots.show_figure(fig, output_dir, "parallel_fidelity",
+    plots.show_figure(anatomy.parallel_figure(par, (machine or {}).get("cores")), output_dir, "parallel_fidelity",
                       "Cold get_capabilities against probe workers, replays and real binaries, "
                       "and each side's speed-up over one worker", kind, source)
-    if par["real"].notna().any():
-        display(Markdown(
-            "Simulated / real per pool size: "
-            + ", ".join(f"{w} worker{'s' if w > 1 else ''} **{tables.fmt_ratio(r)}**"
-                        for w, r in zip(par["workers"], par["ratio"]))
-            + f" ({kind}; {source})."))
+    line = anatomy.parallel_ratio_line(par, kind, source)
+    if line:
+        display(Markdown(line))
     else:
         plots.note("No real binaries where this run was made: only the replays' scaling is shown.")
-    display(tables.show_table(par, output_dir, "parallel_fidelity",
-                              "Cold get_capabilities per pool size: real and simulated medians, "
-                              "simulated / real, and speed-ups", kind, source,
+    display(tables.show_table(par, output_dir, "parallel_fidelity", "Cold get_capabilities per pool size: real and "
+                              "simulated medians, simulated / real, and speed-ups", kind, source,
                               time_columns=["real", "simulated"]))

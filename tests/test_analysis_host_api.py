@@ -91,3 +91,41 @@ def test_committed_run_recommendation(committed):
     assert list(rec.savings["question"]) == list(ha.QUESTIONS)
     assert rec.flags_worth and set(rec.flags_worth) | set(rec.flags_cheap) == set(fv.index)
     assert f"**{top.best_or_tied} of {top.cells}**" in rec.markdown()
+
+
+def test_the_committed_run_is_shown_with_a_note_when_the_runs_given_have_none(tmp_path):
+    from test_notebooks import FULL_GRID_RUN
+
+    assert ha.run_with_host_api([], COMMITTED) == (COMMITTED, "")
+    assert ha.run_with_host_api([COMMITTED], tmp_path) == (COMMITTED, "")
+    run, note = ha.run_with_host_api([FULL_GRID_RUN, tmp_path / "missing"], COMMITTED)
+    assert run == COMMITTED and "have no host_api results" in note and "`data/results/host_api`" in note
+
+
+def test_the_pages_tables_and_files_on_the_committed_run(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from workbench.analysis import host_api_figures as figures
+
+    df = ha.with_parameters(load_run(COMMITTED), COMMITTED)
+    hosts = ha.hosts_in(df)
+    line = ha.run_line(COMMITTED, df, hosts, {"cpu_model": "X", "cores": 2, "os": "L", "python": "3"})
+    assert line.endswith("; made on X (2 cores), L, Python 3.") and f"{len(df):,} values" in line
+    assert ha.run_line(COMMITTED, df, hosts, {}).endswith(f"host shapes {', '.join(hosts)}.")
+    lat = ha.question_latency(df, hosts)
+    big = ha.largest_simulated(hosts)
+    wide = ha.latency_on(lat, big)
+    one = lat[(lat["host"] == big) & (lat["question"] == "cpu") & (lat["memo"] == "off") & (lat["design"] == "per_part")]
+    assert wide.loc[("cpu", "off"), "per_part"] == one["median_s"].iloc[0]
+    ratio = ha.best_against_today(lat)
+    r = ha.ratio_on(ratio, big)
+    assert r.index.names == ["question", "memo"] and list(r.columns)[0] == "best_design"
+    rec = ha.recommend(lat, ha.flag_value(ha.probe_cost(df, hosts), lat, hosts))
+    ha.write_recommendation(rec, tmp_path)
+    assert rec.lines[0] in (tmp_path / "recommendation.md").read_text()
+    saved = pd.read_csv(tmp_path / "recommendation_savings.csv")
+    assert set(saved["design"]) == {rec.design} and len(saved) == len(rec.savings)
+    for fig in (figures.sub_probe_figure(ha.probe_cost(df, hosts), hosts),
+                figures.latency_figure(lat, hosts, "off"), figures.ratio_figure(ratio, hosts)):
+        assert fig.axes and any(ax.has_data() for ax in fig.axes)
+        plt.close(fig)

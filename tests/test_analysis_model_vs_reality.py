@@ -76,3 +76,55 @@ def test_transcripts_flattened_once():
     total = rec.exchanges["latency_s"].sum() + rec.launches["ready_s"].sum() + rec.launches["quit_s"].sum()
     assert math.isclose(table.values.sum(), total)
     assert list(mvr.recorded_launches(TRANSCRIPTS_DIR)[0]) == ["setup", "daemonize", "connect_greeting", "commands"]
+
+
+def test_validate_summary_sums_every_file():
+    checks = mvr.validate_checks(LIBVIRT)
+    text = mvr.validate_summary(checks)
+    assert text.startswith(f"**{int(checks['agree'].sum())} checks agree, ")
+    assert f"{int(checks['differ'].sum())} differ without a deviation" in text
+
+
+def test_same_install_shows_its_table_figure_and_rows(reference, tmp_path):
+    both = mvr.show_same_install(reference, "per-emulator", tmp_path)
+    assert (tmp_path / "same_install.csv").is_file() and (tmp_path / "same_install.png").is_file()
+    rows = mvr.same_install_rows(reference, both, "per-emulator")
+    assert (rows["system"] != "model").any()
+    model = rows[rows["system"] == "model"]
+    assert set(model["strategy"]) == {"per-emulator"} and set(model["benchmark"]) <= set(both["benchmark"])
+    fig = mvr.same_install_figure(both, "per-emulator")
+    cold = both[(both["cache"] == "cold") & (both["n_emulators"] == both["n_emulators"].max())]
+    assert len(fig.axes[0].get_yticklabels()) == len(cold)
+    assert mvr.same_install_figure(both[both["cache"] == "nothing"], "per-emulator") is None
+
+
+def test_a_run_without_libvirt_rows_writes_no_same_install_table(reference, tmp_path):
+    mvr.show_same_install(reference[reference["system"] == "model"], "per-emulator", tmp_path)
+    assert not (tmp_path / "same_install.csv").exists()
+
+
+def test_probe_phases_section_reads_facts_and_says_so_without(reference, tmp_path):
+    ph = mvr.show_probe_phases(LIBVIRT, reference, TRANSCRIPTS_DIR, 0.25, tmp_path / "out")
+    assert ph is not None and (tmp_path / "out" / "probe_phases.csv").is_file()
+    assert mvr.show_probe_phases(tmp_path, reference, TRANSCRIPTS_DIR, 0.25, tmp_path / "none") is None
+    assert not (tmp_path / "none").exists()
+
+
+def test_oracle_summary_counts_the_committed_report(tmp_path):
+    from workbench.analysis import qemu_versions
+
+    report = json.loads((LIBVIRT / "libvirt_tests.json").read_text())
+    text = qemu_versions.oracle_summary(report)
+    assert text.startswith(f"**{report['counts']['yes']} aspects agree")
+    assert f"derives {report['derived_flags']} of" in text
+    per_file = qemu_versions.show_oracle(LIBVIRT / "libvirt_tests.json", tmp_path)
+    assert len(per_file) and (tmp_path / "libvirt_tests.csv").is_file()
+    assert qemu_versions.show_oracle(tmp_path / "missing.json", tmp_path) is None
+
+
+def test_schema_change_conclusion_reads_the_shares():
+    from workbench.analysis import qemu_versions
+
+    shares = pd.DataFrame({"build_constant_bytes_unchanged_share": [0.02, 0.04, 0.5], "schema_identical": [False, True, False]})
+    text = qemu_versions.schema_change_conclusion(shares)
+    assert "median share unchanged 4%" in text and "identical in 1 of 3 pairs" in text

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from test_notebooks import FULL_GRID_RUN
+from workbench.analysis import model_vs_reality as mvr
 from workbench.analysis import teardown as td
 from workbench.paths import RESULTS_DIR
 from workbench.analysis.results import MODEL, load_run
@@ -81,3 +82,14 @@ def test_pages_see_only_the_default_teardown_and_every_libvirt_row():
     kept = td.at_default_teardown(df)
     assert sorted(kept["time_s"]) == [2.0, 3.0, 6.0]
     assert td.at_default_teardown(df.drop(columns="teardown")).equals(df.drop(columns="teardown"))
+
+
+def test_the_teardown_section_writes_the_saving_and_its_rows(tmp_path):
+    df = pd.DataFrame([_row(3.0), _row(5.0), _row(1.0, "pidfd"), _row(1.5, "pidfd"), _row(9.0, cache="warm"),
+                       _row(2.0, benchmark="scenario", case="cold_container", cache="warm")]).assign(source="measured-replay", latency="recorded")
+    saving, _ = mvr.show_api_teardowns(df, False, tmp_path)
+    assert (tmp_path / "teardown_saving.csv").is_file() and (tmp_path / "teardown_saving.png").is_file()
+    rows = td.saving_rows(df, saving)
+    assert set(rows["cache"]) == {"cold"} and set(rows["benchmark"]) == set(saving["benchmark"]) == {"api"}
+    one, _ = mvr.show_api_teardowns(df[df["teardown"] == "libvirt9"], False, tmp_path / "one")
+    assert one.empty and not (tmp_path / "one" / "teardown_saving.csv").exists()

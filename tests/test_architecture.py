@@ -149,6 +149,17 @@ def test_simulated_world_stays_out_of_the_libvirt_model() -> None:
             assert not [d for d in deps if d.startswith("workbench.sim")], m
 
 
+def test_what_mirrors_libvirt_never_imports_the_new_designs() -> None:
+    # qemu/ mirrors libvirt 9.0 except qemu/designs/ and the strategies libvirt never shipped:
+    # those use the designs, the rest (the strategy contract and libvirt's two included) never.
+    libvirt_strategies = {f"workbench.qemu.strategies.{m}" for m in ("base", "full_caps", "per_emulator")}
+    mirrors = [m for m in GRAPH if m.startswith("workbench.qemu") and not m.startswith("workbench.qemu.designs")
+               and (not m.startswith("workbench.qemu.strategies.") or m in libvirt_strategies)]
+    assert "workbench.qemu.driver" in mirrors
+    bad = {m: sorted(d for d in GRAPH[m] if d.startswith("workbench.qemu.designs")) for m in mirrors}
+    assert not {m: d for m, d in bad.items() if d}
+
+
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_module_is_small(module: str) -> None:
     lines = MODULES[module].read_text().count("\n")

@@ -142,8 +142,8 @@ def test_warmer_bump_takes_a_queued_binary_for_the_caller(tmp_path):
     gate = threading.Event()
     fake = _FakeProbe({a: gate})
     cache = QemuCapsCache(None, probe_fn=fake)
-    w = Warmer(cache, workers=1)
-    w.start([a, b, c])
+    w = Warmer(workers=1)
+    w.start(cache, [a, b, c])
     assert fake.entered_event(a).wait(WAIT_S)
     w.bump(c)           # the caller needs c now: it probes it itself, ahead of b
     cache.lookup(c)

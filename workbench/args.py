@@ -1,13 +1,32 @@
 """Argument types shared by every command and the pyperf scripts: one meaning per flag name.
 
 Each raises argparse.ArgumentTypeError with the accepted range, so a bad value is a usage
-error (exit 2) with a clear message, never Python's own int() complaint.
+error (exit 2) with a clear message, never Python's own int() complaint. A type that reads its
+value with a parser of the layers below is that parser made `checked`: its error's message
+becomes the usage error's.
 """
 from __future__ import annotations
 
 import argparse
+import functools
+from typing import Callable, TypeVar
 
+from workbench.errors import UsageError
 from workbench.sim.catalog import INSTALL_ORDER, MAX_SIMULATED
+
+T = TypeVar("T")
+
+
+def checked(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse type from a parser that raises UsageError or ValueError, keeping its message
+    (argparse would turn a ValueError into a bare "invalid value"). Use it as a decorator too."""
+    @functools.wraps(parse)
+    def check(text: str) -> T:
+        try:
+            return parse(text)
+        except (UsageError, ValueError) as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return check
 
 
 def emulator_count(text: str) -> int | str:
@@ -60,27 +79,22 @@ def target_list(text: str) -> list[str]:
     return names
 
 
+@checked
 def qemu_spec(text: str) -> str:
     """`--qemu`: 'recorded' or '' (the 7.2 recordings), a QEMU version X.Y.Z, or TARGET=X.Y.Z
     joined by + or ,."""
-    from workbench.errors import UsageError
     from workbench.sim.libvirt_replies import parse_qemu_spec
 
-    try:
-        parse_qemu_spec(text, list(INSTALL_ORDER))
-    except UsageError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+    parse_qemu_spec(text, list(INSTALL_ORDER))
     return text
 
 
+@checked
 def latency(text: str) -> str:
     """`--latency`: recorded (replay recorded timings), none (answer at once) or a factor >= 0."""
     from workbench.sim.replay import parse_latency
 
-    try:
-        parse_latency(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+    parse_latency(text)
     return text
 
 
@@ -103,28 +117,24 @@ def strategy_list(text: str) -> list[str]:
 
 TEARDOWN_HELP = ("how each probe launch ends: libvirt9 (libvirt 9.0: SIGTERM, a kill(pid, 0) check "
                  "every 200 ms until the pid is gone, SIGKILL at 10 s, give up at 40 s; the default), "
-                 "libvirt5 (libvirt 5.x: SIGKILL, no wait) or pidfd (the fix: SIGTERM, wait for the "
-                 "exit on a pidfd, same escalation)")
+                 "libvirt5 (libvirt 5.x to at least 7.x: SIGKILL, no wait) or pidfd (the fix: SIGTERM, "
+                 "wait for the exit on a pidfd, same escalation)")
 
 
+@checked
 def teardown_mode(text: str) -> str:
     """`--teardown`: libvirt9 | libvirt5 | pidfd (workbench/qemu/teardown.py)."""
-    from workbench.qemu.teardown import MODES
+    from workbench.qemu.teardown import check_mode
 
-    if text not in MODES:
-        raise argparse.ArgumentTypeError(f"expected one of {', '.join(MODES)}, got {text!r}")
-    return text
+    return check_mode(text)
 
 
+@checked
 def reaper_setting(text: str):
     """`--reaper`: prompt | late:SECONDS | never (who collects the probed QEMU after it exits)."""
-    from workbench.errors import UsageError
     from workbench.qemu.teardown import ReaperSetting
 
-    try:
-        return ReaperSetting.parse(text)
-    except UsageError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+    return ReaperSetting.parse(text)
 
 
 def libvirt_option(s: argparse.ArgumentParser) -> None:

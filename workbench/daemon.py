@@ -63,8 +63,7 @@ def error_code(e: WorkbenchError) -> int:
 
 
 def api_table(driver: QemuDriver) -> dict[str, Callable[..., Any]]:
-    return host_api_table(driver) | {
-        "get_capabilities": driver.get_capabilities,
+    return host_api_table(driver) | {  # get_capabilities among them: its flags are the designs'
         "get_domain_capabilities": driver.get_domain_capabilities,
         "get_version": driver.get_version,
         "node_get_security_model": driver.node_get_security_model,

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from workbench.analysis import plots, tables
+from workbench.analysis.rundir import is_stock_libvirt
 from workbench.analysis.precision import Interval, mean_interval, process_medians, ratio_interval
 from workbench.qemu.strategy_names import BASELINE, PER_EMULATOR
-from workbench.libvirt9.builds import SYSTEM_LABEL
 
 BENCHMARK = "daemon_startup"  # spawn to first answered API call: the closest to libvirtd's startup
 AFTER = PER_EMULATOR
@@ -174,7 +174,7 @@ def head_ratios(df: pd.DataFrame) -> list[HeadRatio]:
                 out.append(HeadRatio(run, "cold_container", "cold container, best newer strategy",
                                      AFTER, best, n,
                                      ratio_interval(per, process_medians(at[at["strategy"] == best]))))
-            lv = cc[(cc["system"] == SYSTEM_LABEL) & (cc["n_emulators"] == n)]  # stock, not a patched build
+            lv = cc[is_stock_libvirt(cc["system"]) & (cc["n_emulators"] == n)]
             if len(lv):
                 out.append(HeadRatio(run, "libvirt", "cold container, real libvirt 9.0 against the model",
                                      str(lv["strategy"].iloc[0]), AFTER, n,

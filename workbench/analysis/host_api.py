@@ -56,6 +56,46 @@ def with_parameters(df: pd.DataFrame, run: Path) -> pd.DataFrame:
     return df.join(pd.DataFrame.from_dict(meta, orient="index", columns=missing), on="name")
 
 
+def run_with_host_api(asked: list[Path], committed: Path) -> tuple[Path, str]:
+    """The first asked run holding host_api results, else the committed one with a note saying
+    why (the report hands every page the same runs; host_api results come from a run of their
+    own, `python -m workbench.bench.host_api`, not from the sweep)."""
+    from workbench.analysis import plots
+    from workbench.analysis.results import load_run
+    from workbench.paths import REPO_ROOT
+
+    with_host_api = [r for r in asked if r.is_dir() and load_run(r)["benchmark"].isin(["host_api", "host_probe"]).any()]
+    if with_host_api:
+        return with_host_api[0], ""
+    if not asked:
+        return committed, ""
+    return committed, (f"The run(s) given ({', '.join(plots.md_literal(r) for r in asked)}) have no host_api results "
+                       f"(they come from `python -m workbench.bench.host_api`, not the sweep). **This page "
+                       f"shows the committed run `{committed.relative_to(REPO_ROOT)}` instead.**")
+
+
+def run_line(run: Path, df: pd.DataFrame, hosts: list[str], machine: dict) -> str:
+    """What the run holds and where it was made, as the page's first sentence."""
+    from workbench.analysis import plots
+
+    m = machine
+    return (f"Run {plots.md_literal(run.name)}: {len(df):,} values of {df['name'].nunique()} benchmarks; host "
+            f"shapes {', '.join(hosts)}" + (f"; made on {m.get('cpu_model')} ({m.get('cores')} cores), "
+            f"{m.get('os')}, Python {m.get('python')}" if m.get("cpu_model") else "") + ".")
+
+
+def latency_on(lat: pd.DataFrame, host: str) -> pd.DataFrame:
+    """question_latency on one host: (question, memo) rows, a design per column (median s)."""
+    return lat[lat["host"] == host].pivot_table(index=["question", "memo"], columns="design",
+                                                values="median_s", observed=True)
+
+
+def ratio_on(ratio: pd.DataFrame, host: str) -> pd.DataFrame:
+    """best_against_today on one host, indexed by (question, memo)."""
+    return ratio[ratio["host"] == host].set_index(["question", "memo"])[
+        ["best_design", "best_s", "get_capabilities_warm_s", "ratio_to_warm", "ratio_to_cold"]]
+
+
 def hosts_in(df: pd.DataFrame) -> list[str]:
     present = set(df["host"].dropna())
     return [h for h in HOST_ORDER if h in present] + sorted(present - set(HOST_ORDER))
@@ -266,6 +306,14 @@ class Recommendation:
 
     def markdown(self) -> str:
         return "\n".join(self.lines)
+
+
+def write_recommendation(rec: "Recommendation", out: Path) -> None:
+    """recommendation.md and recommendation_savings.csv into out, beside the page's tables."""
+    (out / "recommendation.md").write_text("# Recommendation (measured; mix weights are a model)\n\n"
+                                           + rec.markdown() + "\n")
+    rec.savings.assign(design=rec.design, provenance="measured (mix weights: model)").to_csv(
+        out / "recommendation_savings.csv", index=False)
 
 
 def _counts(c: dict[str, tuple[int, int]]) -> str:

@@ -138,3 +138,135 @@ def phase_conclusions(p: ProbePhases, tolerance: float) -> list[str]:
                      "every 200 ms until the reaper has collected QEMU (docs/model.md, probe teardown). "
                      f"The model's probes here end with teardown {p.model_teardown}.")
     return lines
+
+
+def validate_summary(checks: pd.DataFrame) -> str:
+    """validate_checks counted over every file, as the page's sentence."""
+    return (f"**{int(checks['agree'].sum())} checks agree, {int(checks['deliberate'].sum())} differ "
+            f"deliberately, {int(checks['differ'].sum())} differ without a deviation that explains them.**")
+
+
+def same_install_rows(df: pd.DataFrame, both: pd.DataFrame, model_strategy: str) -> pd.DataFrame:
+    """The values same_install's table comes from (its provenance): every real libvirt row and
+    the model's model_strategy rows of the benchmarks compared."""
+    return df[df["name"].isin(df[df["system"] != MODEL]["name"])
+              | ((df["system"] == MODEL) & (df["strategy"] == model_strategy) & df["benchmark"].isin(both["benchmark"]))]
+
+
+def same_install_figure(both: pd.DataFrame, model_strategy: str):
+    """Bars of libvirt 9.0 and the model per call, cold cache, largest count (log axis); None
+    when the run has no such row."""
+    import matplotlib.pyplot as plt
+
+    from workbench.analysis import plots
+
+    cold = both[(both["cache"] == "cold") & (both["n_emulators"] == both["n_emulators"].max())]
+    if cold.empty:
+        return None
+    labels = [c if c else b for b, c in zip(cold["benchmark"], cold["case"])]
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    y = range(len(cold))
+    ax.barh([i + 0.2 for i in y], cold["libvirt_s"], height=0.4, color="C8", label="libvirt 9.0")
+    ax.barh([i - 0.2 for i in y], cold["model_s"], height=0.4, color="C1", label=f"model ({model_strategy})")
+    ax.set_yticks(list(y), labels)
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds (log)")
+    ax.set_title(f"Cold cache, {int(cold['n_emulators'].iloc[0])} replaying emulators")
+    plots.legend_beside(fig)
+    return fig
+
+
+def _show(*items) -> None:
+    from IPython.display import Markdown, display
+
+    for item in items:
+        display(Markdown(item) if isinstance(item, str) else item)
+
+
+def show_validate(data: Path, output_dir) -> pd.DataFrame:
+    """The validate checks per file and their sum (or a note that there are none)."""
+    from workbench.analysis import plots
+
+    checks = validate_checks(data)
+    if checks.empty:
+        plots.note(f"No validate results in {data}: run `workbench validate --install DIR --json`.")
+    else:
+        _show(tables.show_table(checks, output_dir, "validate", "workbench validate: model against libvirt 9.0, "
+                                "per check", "measured", f"{data}/validate_*.json", time_columns=[], max_rows=20),
+              validate_summary(checks))
+    return checks
+
+
+def show_same_install(df: pd.DataFrame, model_strategy: str, output_dir) -> pd.DataFrame:
+    """same_install's table and figure (or a note that the run has no real libvirt rows)."""
+    from workbench.analysis import plots
+
+    both = same_install(df, model_strategy)
+    if df.empty or (df["system"] == MODEL).all():
+        plots.note("This run has no real libvirt rows (`libvirt_real`): libvirt 9.0 was not installed "
+                   "where it was made, or the sweep was asked for other benchmarks.")
+        return both
+    rows = same_install_rows(df, both, model_strategy)
+    kind, source = plots.kind(rows), f"{plots.provenance(rows)}; libvirt 9.0 and the model's {model_strategy}"
+    _show(tables.show_table(
+        both, output_dir, "same_install", "libvirt 9.0 and the model on the same install (medians)",
+        kind, source, time_columns=["libvirt_s", "model_s"], max_rows=30,
+        names={"libvirt_s": "libvirt 9.0", "model_s": f"model ({model_strategy})", "libvirt_over_model": "libvirt / model"},
+        formats={"libvirt_over_model": tables.fmt_ratio}))
+    fig = same_install_figure(both, model_strategy)
+    if fig is not None:
+        plots.show_figure(fig, output_dir, "same_install", "The same calls on libvirt 9.0 and on the model, cold "
+                          "cache, largest install (medians, log axis)", kind, source)
+    return both
+
+
+def show_probe_phases(data: Path, df: pd.DataFrame, transcripts: Path, tolerance: float, output_dir) -> ProbePhases | None:
+    """One probe launch phase by phase from data/facts.json and the transcripts, and what it says."""
+    from workbench.analysis import plots
+
+    facts_path = Path(data) / "facts.json"
+    if not facts_path.exists():
+        plots.note(f"No {facts_path}: run `python -m workbench.libvirt9.facts` to measure libvirt 9.0's probes.")
+        return None
+    ph = probe_phases(json.loads(facts_path.read_text()), recorded_launches(transcripts), df)
+    _show(tables.show_table(
+        ph.table, output_dir, "probe_phases", "One probe launch, median per phase: libvirt 9.0 against the model's prober",
+        "measured", f"libvirt 9.0 debug log ({ph.measured_at}, {ph.libvirt_launches} launches); "
+        f"model: data/transcripts ({ph.model_launches} launches) and replay_fidelity in this run",
+        time_columns=["libvirt_s", "model_s", "gap_s"],
+        names={"libvirt_s": "libvirt 9.0", "model_s": "model", "gap_s": "libvirt minus model"}),
+        "\n".join(phase_conclusions(ph, tolerance)))
+    return ph
+
+
+def show_api_teardowns(df: pd.DataFrame, kvm_usable: bool, output_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The model_vs_reality section: the saving table and get_capabilities figure (or a note that
+    the run measured one teardown), then seconds per probe launch beside libvirt 9.0's.
+    Returns (saving, per_launch)."""
+    from IPython.display import display
+
+    from workbench.analysis import plots
+    from workbench.analysis import teardown as td
+
+    saving = td.teardown_saving(df)
+    if saving.empty:
+        plots.note("This run measured one teardown only (or was made before the teardown axis): "
+                   "`workbench sweep --teardowns libvirt9,pidfd ...` measures what the fix saves.")
+    else:
+        rows = td.saving_rows(df, saving)
+        kind, source = plots.kind(rows), plots.provenance(rows)
+        display(tables.show_table(saving, output_dir, "teardown_saving",
+                                  "Cold medians per teardown and what the pidfd fix saves against libvirt 9.0's",
+                                  kind, source, max_rows=30, formats={"saving_share": lambda v: f"{v:.0%}"},
+                                  names={"saving_share": "saving (share)"}))
+        if (saving["benchmark"] == "api").any():
+            fig = td.saving_figure(saving, "api", "get_capabilities", tables.provenance_label(kind, source))
+            plots.show_figure(fig, output_dir, "teardown_saving", "Cold get_capabilities against emulators "
+                              "installed under each teardown, and the fix's saving", kind, source)
+    per_launch = td.seconds_per_launch(df, kvm_usable)
+    if len(per_launch):
+        api = df[df["benchmark"] == "api"]
+        display(tables.show_table(per_launch, output_dir, "seconds_per_launch", "A cold get_capabilities per probe "
+                                  "launch: the model per teardown beside libvirt 9.0", plots.kind(api),
+                                  plots.provenance(api), max_rows=20))
+    return saving, per_launch

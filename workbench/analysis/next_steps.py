@@ -15,10 +15,10 @@ from typing import Iterable
 
 import pandas as pd
 
-from workbench.libvirt9.builds import SYSTEM_LABEL
 from workbench.analysis import tables
 from workbench.analysis.runmeta import numeric
 from workbench.analysis.results import MODEL
+from workbench.analysis.rundir import is_stock_libvirt
 from workbench.qemu.strategy_names import LIBVIRT_STRATEGIES
 
 SCENARIOS = ("cold_container", "package_upgrade", "steady_host")
@@ -165,7 +165,7 @@ def conclusions(trade: pd.DataFrame, baseline: str, strategies: Iterable[str],
             continue
         lines.append(f"  - the target ({target:g}x for the best new strategy against {baseline}): "
                      f"**{'met' if b[sp] >= target else 'not met'}** ({tables.fmt_ratio(b[sp])}).")
-        stock = next((s for s in t.index if s == SYSTEM_LABEL), None)
+        stock = next((s for s in t.index if is_stock_libvirt(s)), None)
         for real in [s for s in t.index if s not in known]:
             r = t.loc[real, "last_answer_s"]
             if stock is not None and real != stock:  # a patched build: against the stock one, not the model

@@ -112,3 +112,66 @@ def upgrade_table(df: pd.DataFrame) -> pd.DataFrame:
              for q, g in sc.groupby("qemu")}  # the mix's version jump, for both cases' rows
     out["upgrade"] = out["qemu"].map(jumps)
     return out[cols]
+
+
+def oracle_summary(report: dict) -> str:
+    """The oracle check's counts (`workbench validate --libvirt-tests DIR --json`) as a sentence."""
+    c = report["counts"]
+    return (f"**{c['yes']} aspects agree, {c['deliberate']} differ deliberately, {c['NO']} differ "
+            f"without a deviation.** The workbench derives {report['derived_flags']} of "
+            f"libvirt 9.0's {report['libvirt_flags']} live capability flags (only those are compared).")
+
+
+def schema_change_conclusion(shares: pd.DataFrame) -> str:
+    """What schema_change_shares means for a store of build-constant replies: its key must see
+    the build, since nearly every release changes those bytes."""
+    return ("Between releases almost all of the build-constant bytes change (median share unchanged "
+            f"{shares['build_constant_bytes_unchanged_share'].median():.0%}; the schema reply itself was identical in "
+            f"{int(shares['schema_identical'].sum())} of {len(shares)} pairs). Schema entries are compared as whole JSON "
+            "objects, so QEMU's renumbered implicit type names count as changes. For schema-reuse this means "
+            "a store keyed on anything coarser than the build (the version number alone, or the architecture) "
+            "would hand out wrong replies after nearly every upgrade; keyed on the binary's bytes, version, package "
+            "and module directory, an upgrade is a miss, never a stale hit: its staleness risk lies only in "
+            "what the key does not see (docs: workbench/qemu/designs/schema_store.py).")
+
+
+def _show(*items) -> None:
+    from IPython.display import Markdown, display
+
+    for item in items:
+        display(Markdown(item) if isinstance(item, str) else item)
+
+
+def show_oracle(oracle_path: Path, output_dir) -> pd.DataFrame | None:
+    """The oracle check per file and its counts, from the committed `validate --libvirt-tests` report."""
+    from workbench.analysis import plots, tables
+
+    if not oracle_path.is_file():
+        plots.note(f"No {oracle_path}: `workbench validate --libvirt-tests DIR --json > {oracle_path}` "
+                   "(DIR: libvirt 9.0's tests/, from scripts/fetch-libvirt-source.sh) makes it.")
+        return None
+    report = json.loads(oracle_path.read_text())
+    per_file = oracle_per_file(report)
+    _show(tables.show_table(per_file, output_dir, "libvirt_tests", "The workbench's probe on libvirt 9.0's test "
+                            "data, per file and check (aspects compared; deliberate = a deviation above)",
+                            "recorded (libvirt's replies and what libvirt 9.0 derived from them)",
+                            f"data/libvirt9/{oracle_path.name}, from {report['tests_dir']}", time_columns=[], max_rows=15),
+          oracle_summary(report))
+    return per_file
+
+
+def show_schema_change(libvirt_tests: Path, output_dir) -> pd.DataFrame | None:
+    """schema_change_shares over libvirt's test data and what it means for schema-reuse."""
+    from workbench.analysis import plots, tables
+
+    if not (libvirt_tests / "qemucapabilitiesdata").is_dir():
+        plots.note(f"libvirt 9.0's test data is not at {libvirt_tests}: scripts/fetch-libvirt-source.sh "
+                   "fetches it (the schema comparison below reads it).")
+        return None
+    shares = schema_change_shares(libvirt_tests)
+    _show(tables.show_table(shares, output_dir, "schema_change", "Between consecutive QEMU versions of one "
+                            "architecture: the share of query-qmp-schema entries and of the build-constant replies "
+                            "(by count and bytes) left unchanged", "recorded (libvirt 9.0's test data)",
+                            str(libvirt_tests), time_columns=[], max_rows=25),
+          schema_change_conclusion(shares))
+    return shares

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import ResultsError
+from workbench.libvirt9.builds import SYSTEM_LABEL
 from workbench.paths import REPO_ROOT
 
 MACHINE_FILE = "machine.json"
@@ -34,6 +35,13 @@ PACKAGE_DIR = REPO_ROOT / "workbench"
 # Everything in the checkout that shapes a number or a figure (data/results is output, not input).
 CODE_INPUTS = ("workbench", "notebooks", "data/transcripts", "data/domains", "data/libvirt9", "pyproject.toml")
 _SKIPPED_PARTS = {"__pycache__", ".ipynb_checkpoints"}
+
+
+def is_stock_libvirt(system: Any) -> Any:
+    """Whether a `system` value (or, given a column, each one) is real libvirt as built without
+    patches: what the model is compared with. A patched build's rows share the file (one
+    libvirt_real job runs every build asked for) and are compared with the stock ones only."""
+    return system == SYSTEM_LABEL
 
 
 @dataclass(frozen=True)

@@ -120,3 +120,9 @@ def saving_figure(saving: pd.DataFrame, benchmark: str, case: str, provenance: s
     fig.text(0.01, 0.0, provenance, fontsize=8, ha="left", va="top", style="italic", wrap=True)
     fig.tight_layout()
     return fig
+
+
+def saving_rows(df: pd.DataFrame, saving: pd.DataFrame) -> pd.DataFrame:
+    """The model's cold rows of the benchmarks a teardown_saving table compares (its provenance)."""
+    return df[df["benchmark"].isin(saving["benchmark"]) & (df["cache"] == "cold") & (df["system"] == MODEL)]
+

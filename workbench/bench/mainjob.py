@@ -29,7 +29,6 @@ from workbench.analysis import rundir
 from workbench.bench import sweep
 from workbench.analysis.precision import Interval, mean_interval, process_medians, ratio_interval
 from workbench.bench.stop_rule import MAX_PROCESSES, MIN_PROCESSES, PRECISION, STEP, stop_rule
-from workbench.libvirt9.builds import SYSTEM_LABEL
 
 N = 30
 COVER_COUNTS = (1, 8, N)
@@ -97,7 +96,7 @@ class Measured:
         rows = pd.DataFrame(suite_rows(path))  # one dict per value
         if len(rows) and "system" in rows and job.benchmark == "libvirt_real":
             # one file holds every build asked for (stock and patched): the headline is the stock one
-            rows = rows[rows["system"] == SYSTEM_LABEL]
+            rows = rows[rundir.is_stock_libvirt(rows["system"])]
         return process_medians(rows) if len(rows) else []
 
     def interval(self, job: sweep.Job) -> Interval:

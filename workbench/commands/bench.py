@@ -6,8 +6,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from workbench.args import (emulator_count, emulator_list, latency, libvirt_option, strategy_list,
-                            strategy_names)
+from workbench.args import (checked, emulator_count, emulator_list, latency, libvirt_option,
+                            strategy_list, strategy_names)
 from workbench.errors import ResultsError, UsageError
 from workbench.params import Spec, sweep_axes
 from workbench.sim.catalog import MAX_SIMULATED
@@ -164,13 +164,11 @@ def _benchmark_list(text: str) -> tuple[str, ...]:
     return names
 
 
+@checked
 def _shard(text: str):
     from workbench.bench.sweep import Shard
 
-    try:
-        return Shard.parse(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+    return Shard.parse(text)
 
 
 def sweep(args: argparse.Namespace) -> int:

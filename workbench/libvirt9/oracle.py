@@ -20,6 +20,7 @@ from pathlib import Path
 
 from workbench.errors import UsageError, WorkbenchError
 from workbench.libvirt9 import flag_tables, oracle_caps, oracle_domcaps
+from workbench.libvirt9.agreement import Agreement, verdict
 from workbench.libvirt9.oracle_caps import Row
 from workbench.paths import TRANSCRIPTS_DIR
 from workbench.qemu import deviations
@@ -31,24 +32,13 @@ from workbench.sim.transcript import command_key
 
 
 @dataclass
-class OracleReport:
+class OracleReport(Agreement[Row]):
     tests_dir: str
     modelled: str
     libvirt_flags: int = 0        # libvirt 9.0's live capability flags
     derived_flags: int = 0        # of those, how many the workbench derives at all
     unformatted_elements: dict[str, int] = field(default_factory=dict)  # domcaps file -> count
     rows: list[Row] = field(default_factory=list)
-
-    @property
-    def disagreements(self) -> list[Row]:
-        return [r for r in self.rows if r.agree == "NO"]
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.disagreements else 0
-
-    def counts(self) -> dict[str, int]:
-        return {a: sum(r.agree.split()[0] == a for r in self.rows) for a in ("yes", "NO", "deliberate")}
 
     def to_json(self) -> dict:
         return {"tests_dir": self.tests_dir, "modelled": self.modelled, "counts": self.counts(),
@@ -111,11 +101,7 @@ def _probe_replies(rf: libvirt_replies.RepliesFile, work: Path, transcripts_dir:
 def _add(report: OracleReport, check: str, file: str, aspect: str, model: object, libvirt: object,
          force: bool | None = None) -> None:
     same = (model == libvirt) if force is None else force
-    if same:
-        agree = "yes"
-    else:
-        dev = deviations.find(check, f"{file}:{aspect}")
-        agree = f"deliberate {dev.id}" if dev else "NO"
+    agree = verdict(check, f"{file}:{aspect}", same)
     detail = "" if same else _detail(aspect, model, libvirt)
     report.rows.append(Row(file, check, aspect, oracle_caps.summary(model),
                            oracle_caps.summary(libvirt), agree, detail))

@@ -24,6 +24,7 @@ from workbench.errors import UsageError, WorkbenchError, XMLError, sigterm_defer
 from workbench.paths import DOMAINS_DIR
 from workbench.qemu import deviations
 from workbench.libvirt9 import builds as libvirt_builds, virsh
+from workbench.libvirt9.agreement import Agreement, verdict
 from workbench.libvirt9.builds import LibvirtBuild
 
 CHECKS = ("guests", "default", "probe", "define")
@@ -42,25 +43,16 @@ class Row:
 
 
 @dataclass
-class Report:
+class Report(Agreement[Row]):
     install: str
     libvirt_version: str
     modelled: str
     rows: list[Row] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
 
-    @property
-    def disagreements(self) -> list[Row]:
-        return [r for r in self.rows if r.agree == "NO"]
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.disagreements else 0
-
     def to_json(self) -> dict:
-        counts = {a: sum(r.agree.split()[0] == a for r in self.rows) for a in ("yes", "NO", "deliberate")}
         return {"install": self.install, "libvirt_version": self.libvirt_version,
-                "modelled": self.modelled, "counts": counts, "timings_s": self.timings_s,
+                "modelled": self.modelled, "counts": self.counts(), "timings_s": self.timings_s,
                 "rows": [asdict(r) for r in self.rows]}
 
 
@@ -227,13 +219,6 @@ def model_facts(install: Path, files: list[Path], corpus: Path, arches: list[str
 
 
 # -- comparing ----------------------------------------------------------------------------
-def _agree(check: str, subject: str, same: bool, verdicts_agree: bool = True) -> str:
-    if same:
-        return "yes"
-    dev = deviations.find(check, subject, verdicts_agree)
-    return f"deliberate {dev.id}" if dev else "NO"
-
-
 def _guest_text(g: tuple | None) -> str:
     if g is None:
         return "(none)"
@@ -258,20 +243,20 @@ def compare(model: Facts, real: Facts, checks: tuple[str, ...] = CHECKS) -> list
         for arch in sorted(set(model.guests) | set(real.guests)):
             m, r = model.guests.get(arch), real.guests.get(arch)
             rows.append(Row("guests", arch, _guest_text(m), _guest_text(r),
-                            _agree("guests", arch, m == r)))
+                            verdict("guests", arch, m == r)))
     if "default" in checks:
         for key in sorted(set(model.defaults) | set(real.defaults)):
             m, r = model.defaults.get(key, "(not asked)"), real.defaults.get(key, "(not asked)")
-            rows.append(Row("default", key, m, r, _agree("default", key, m == r)))
+            rows.append(Row("default", key, m, r, verdict("default", key, m == r)))
     if "probe" in checks:
         for b in sorted(set(model.probes) | set(real.probes)):
             m, r = model.probes.get(b), real.probes.get(b)
-            rows.append(Row("probe", b, _seq_text(m, r), _seq_text(r, m), _agree("probe", b, m == r)))
+            rows.append(Row("probe", b, _seq_text(m, r), _seq_text(r, m), verdict("probe", b, m == r)))
     if "define" in checks:
         for f in sorted(set(model.define) | set(real.define)):
             m, r = model.define.get(f, "(missing)"), real.define.get(f, "(missing)")
             same_verdict = (m == "accept") == (r == "accept")
-            rows.append(Row("define", f, m, r, _agree("define", f, m == r, same_verdict)))
+            rows.append(Row("define", f, m, r, verdict("define", f, m == r, same_verdict)))
     return rows
 
 
@@ -325,7 +310,7 @@ def format_table(report: Report, only_differences: bool = False) -> str:
     widths = [max(len(row[i]) for row in cells) for i in range(5)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    j = report.to_json()["counts"]
+    j = report.counts()
     lines.append("")
     lines.append(f"{len(report.rows)} checks against libvirt {report.libvirt_version} "
                  f"(model: {report.modelled}): {j['yes']} agree, {j['deliberate']} deliberate "

@@ -16,35 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from workbench.qemu.teardown import DEFAULT_MODE as DEFAULT_TEARDOWN
 from workbench import trace
 from workbench.conf.domain import DomainDef
 from workbench.conf.domain_parse import read_domain_file
-from workbench.conf.host import DEFAULT_SEC_MODELS, SecModelSpec
 from workbench.errors import NoSuchDomain, OperationFailed, UsageError, ParseError, Unsupported, WorkbenchError
 from workbench.qemu.cache import QemuCapsCache
 from workbench.qemu.capabilities import Capabilities, build_capabilities
 from workbench.qemu.context import ParseContext
 from workbench.qemu.domain_parse import format_domain_xml, parse_domain_xml
 from workbench.qemu.domcaps import domain_capabilities_xml
+from workbench.qemu.options import DriverOptions
 from workbench.qemu.search import default_emulator
 from workbench.qemu.strategies import Strategy, get_strategy
 from workbench.qemu.trust import EmulatorPolicy
-from workbench.qemu.strategy_names import PER_EMULATOR
-
-
-@dataclass
-class DriverOptions:
-    search_path: str                  # where emulators are found (an install dir, or $PATH)
-    strategy: str = PER_EMULATOR
-    cache_dir: Path | None = None     # None: memory-only cache
-    config_dir: Path | None = None    # persistent domain configs (*.xml)
-    host_root: str = "/"              # procfs/sysfs root for the host sub-probes
-    sec_models: tuple[SecModelSpec, ...] = DEFAULT_SEC_MODELS
-    probe_timeout_s: float = 10.0
-    teardown: str = DEFAULT_TEARDOWN  # how a probe launch ends: libvirt9 | libvirt5 | pidfd
-    allowed_emulators: tuple[str, ...] = ()  # executable besides the search path (--allow-emulator)
-    probe_workers: int | None = None  # parallel/background pool size; None: $WORKBENCH_PROBE_WORKERS or cores
 
 
 @dataclass
@@ -158,18 +142,12 @@ class QemuDriver:
                        probes=self.cache.stats["probe"] - before["probe"])
 
     def get_capabilities(self, flags: list[str] | None = None) -> str:
-        """flags: host part names (host_api.PARTS) and/or "guests"; None: everything. Only
-        per-emulator-fixed builds just what is asked; the others answer the whole document."""
-        parts = None
-        if flags is not None:
-            from workbench.qemu.designs.host_api import parse_flags
-            if isinstance(flags, (list, tuple)) and "guests" in flags:
-                host = [f for f in flags if f != "guests"]
-                parts = (parse_flags(host) if host else ()) + ("guests",)
-            else:
-                parts = parse_flags(flags)  # raises InvalidArgument naming a bad flag
+        """virConnectGetCapabilities. `flags` (host part names and/or "guests"; None: everything)
+        mean something only to the strategies that build just what is asked (per-emulator-fixed
+        reads them with the fine-grained host API designs); libvirt's own answer the whole
+        document, as its API takes no flags."""
         with self._api("get_capabilities"):
-            return self.strategy.capabilities_xml(self, parts)
+            return self.strategy.capabilities_xml(self, flags)
 
     def get_domain_capabilities(self, emulator: str | None = None, arch: str | None = None,
                                 machine: str | None = None, virttype: str | None = None) -> str:

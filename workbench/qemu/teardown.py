@@ -23,8 +23,10 @@ issue that asked for this said "give up after 15 s": that is the force=false bud
 the probe passes force=true, 200 rounds, 40 s, which is what the 40.3 s measured under a parent
 that never reaps shows.)
 
-libvirt 5.x (virQEMUCapsInitQMPCommandAbort in qemu_capabilities.c, then qemuProcessQMPStop in
-5.x-7.x) sent `virProcessKill(pid, SIGKILL)` once and went on without waiting: `libvirt5`.
+libvirt before 9.0 (qemuProcessQMPStop as read in 5.6.0, in 6.x and in a 7.x-era tree; the
+2019 series measured with it) sent `virProcessKill(pid, SIGKILL)` once and went on without
+waiting: `libvirt5`, named after the series' libvirt. docs/model.md says which releases paid which
+teardown.
 
 The fix (`pidfd`): SIGTERM through a pidfd opened before it (no pid-reuse race), then wait for the
 exit on that pidfd, which the kernel makes readable when the process exits (not when it is

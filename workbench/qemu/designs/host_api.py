@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from lxml import etree
 
@@ -63,6 +63,17 @@ def parse_flags(flags: Iterable[str] | None) -> tuple[str, ...]:
         raise InvalidArgument("Invalid params: flags is empty (omit it for everything)")
     want = set(flags) | {n for f in flags for n in NEEDS.get(f, ())}
     return tuple(p for p in PARTS if p in want)
+
+
+def capabilities_parts(flags: Sequence[str] | None) -> tuple[str, ...] | None:
+    """What get_capabilities(flags) asks for: host part names and/or "guests" -> the parts, in
+    PARTS order with "guests" last; None: everything. Raises InvalidArgument naming a bad flag."""
+    if flags is None:
+        return None
+    if isinstance(flags, (list, tuple)) and "guests" in flags:
+        host = [f for f in flags if f != "guests"]
+        return (parse_flags(host) if host else ()) + ("guests",)
+    return parse_flags(flags)
 
 
 def _node_count(root: str) -> int:
@@ -178,8 +189,17 @@ class HostApi:
 
 
 def host_api_table(driver: Any) -> dict[str, Callable[..., Any]]:
+    """The daemon's methods for these designs, get_capabilities among them: its `flags` are
+    checked here whatever the strategy (libvirt's own ignore them, the driver mirroring
+    virConnectGetCapabilities, which takes none)."""
     api = HostApi(driver)
+
+    def get_capabilities(flags: list[str] | None = None) -> str:
+        capabilities_parts(flags)  # a bad flag is an error, even where the answer is everything
+        return driver.get_capabilities(flags)
+
     table: dict[str, Callable[..., Any]] = {
+        "get_capabilities": get_capabilities,
         "node_get_capabilities": api.node_get_capabilities,
         "connect_get_capabilities": api.connect_get_capabilities,
         "node_invalidate": api.node_invalidate,

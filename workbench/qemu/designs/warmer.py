@@ -24,8 +24,10 @@ if TYPE_CHECKING:
 
 @dataclass
 class Warmer:
-    cache: "QemuCapsCache"
+    """Made with its pool size (by a strategy, before the driver's cache exists); `start` hands
+    it the cache it warms."""
     workers: int
+    cache: "QemuCapsCache | None" = None  # set by start
     _queue: list[str] = field(default_factory=list)
     _busy: set[str] = field(default_factory=set)
     _done: dict[str, "QemuCaps | ProbeError"] = field(default_factory=dict)
@@ -33,7 +35,11 @@ class Warmer:
     _stopping: bool = False
     _threads: list[threading.Thread] = field(default_factory=list)
 
-    def start(self, binaries: Iterable[str]) -> None:
+    def start(self, cache: "QemuCapsCache", binaries: Iterable[str]) -> None:
+        self.cache = cache
+        self._enqueue(binaries)
+
+    def _enqueue(self, binaries: Iterable[str]) -> None:
         with self._cond:
             self._queue += [b for b in dict.fromkeys(binaries) if b not in self._done]
             want = min(self.workers, len(self._queue)) - len(self._threads)
@@ -77,7 +83,7 @@ class Warmer:
             missing = [b for b in want if b not in self._done and b not in self._busy
                        and b not in self._queue]
         if missing:  # found by a later walk: queue them too
-            self.start(missing)
+            self._enqueue(missing)
         with self._cond:
             self._cond.wait_for(lambda: self._stopping or all(
                 b in self._done or (b not in self._busy and b not in self._queue) for b in want))

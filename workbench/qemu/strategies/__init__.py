@@ -5,6 +5,7 @@ import importlib
 import pkgutil
 
 from workbench.errors import UsageError
+from workbench.qemu.options import DriverOptions
 from workbench.qemu.strategies.base import Strategy
 from workbench.qemu.strategy_names import LIBVIRT_STRATEGIES
 
@@ -28,7 +29,7 @@ def _discover() -> dict[str, type[Strategy]]:
 STRATEGIES = _discover()
 
 
-def get_strategy(name: str, options: object = None) -> Strategy:
+def get_strategy(name: str, options: DriverOptions) -> Strategy:
     """A new strategy of that name, made for a driver with these DriverOptions."""
     try:
         cls = STRATEGIES[name]

@@ -12,7 +12,7 @@ per-emulator inherit them unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol, Sequence
 
 if TYPE_CHECKING:
     from workbench.conf.domain import DomainDef
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from workbench.qemu.capabilities import Capabilities, LookupMany
     from workbench.qemu.capsdata import QemuCaps
     from workbench.qemu.context import ParseContext
+    from workbench.qemu.options import DriverOptions
 
 
 class DriverView(Protocol):
@@ -33,7 +34,7 @@ class DriverView(Protocol):
     def search_path(self) -> str: ...
 
     @property
-    def options(self) -> Any: ...  # DriverOptions: sec_models, probe_workers, ...
+    def options(self) -> "DriverOptions": ...
 
     def lookup(self, emulator: str) -> "QemuCaps": ...
 
@@ -61,7 +62,7 @@ class Strategy:
     staleness: ClassVar[str] = "none beyond the caps cache's own validity checks"
     uses_package_files: ClassVar[bool] = False  # reads what `workbench prebuild` ships
 
-    def __init__(self, options: Any = None) -> None:
+    def __init__(self, options: "DriverOptions") -> None:
         """A strategy is made for one driver, with its DriverOptions: what it keeps (a pool size,
         a reply store) is set here, never inside a hook."""
 
@@ -97,10 +98,10 @@ class Strategy:
         m = driver.capabilities().host.sec_models[0]
         return {"model": m.model, "doi": m.doi}
 
-    def capabilities_xml(self, driver: "DriverView", parts: tuple[str, ...] | None) -> str:
+    def capabilities_xml(self, driver: "DriverView", flags: Sequence[str] | None) -> str:
         """virConnectGetCapabilities: rebuilds everything. libvirt's API takes no flags, so
-        `parts` (a part list asked of per-emulator-fixed) is ignored: the answer is the whole
-        document, a superset of what was asked."""
+        `flags` (the parts a client may ask of the fine-grained designs, checked by the daemon)
+        are ignored: the answer is the whole document, a superset of what was asked."""
         return driver.capabilities(refresh=True).to_xml()
 
     def sec_model(self, ctx: "ParseContext") -> str:

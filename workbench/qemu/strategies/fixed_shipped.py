@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from workbench.qemu.designs.prebuilt import load_prebuilt, shipped_replies
 from workbench.qemu.designs.schema_store import ReplyStore
+from workbench.qemu.options import DriverOptions
 from workbench.qemu.strategies.base import CacheHooks
 from workbench.qemu.strategies.per_emulator_fixed import PerEmulatorFixed
 from workbench.qemu.strategies.schema_reuse import store_dir
@@ -23,8 +24,8 @@ class FixedShipped(PerEmulatorFixed):
     staleness = ("prebuilt's and schema-reuse's together: shipped caps and replies trusted while "
                  "the binary's bytes (and the module files) match")
 
-    def __init__(self, options=None) -> None:
-        self.store = ReplyStore(store_dir(getattr(options, "cache_dir", None)), shipped=shipped_replies)
+    def __init__(self, options: DriverOptions) -> None:
+        self.store = ReplyStore(store_dir(options.cache_dir), shipped=shipped_replies)
 
     def cache_hooks(self) -> CacheHooks:
         store = self.store

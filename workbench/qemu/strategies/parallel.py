@@ -8,6 +8,7 @@ Replaying emulators mostly sleep, so they scale past the cores; real TCG probes 
 from __future__ import annotations
 
 from workbench.qemu.designs.pool import lookup_all, pool_size
+from workbench.qemu.options import DriverOptions
 from workbench.qemu.strategies.per_emulator import PerEmulator
 
 
@@ -15,8 +16,8 @@ class Parallel(PerEmulator):
     name = "parallel"
     description = "per-emulator, with multi-emulator requests probed by a bounded thread pool"
 
-    def __init__(self, options=None) -> None:
-        self.workers = pool_size(getattr(options, "probe_workers", None))
+    def __init__(self, options: DriverOptions) -> None:
+        self.workers = pool_size(options.probe_workers)
 
     def lookup_many(self, driver):
         return lambda binaries: lookup_all(driver.cache, binaries, self.workers)

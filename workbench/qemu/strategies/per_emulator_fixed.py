@@ -11,11 +11,14 @@ The parse path is per-emulator's, unchanged.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 from lxml import etree
 
 from workbench.errors import ProbeError
 from workbench.qemu.capabilities import Capabilities, build_guests
 from workbench.qemu.search import default_emulator
+from workbench.qemu.strategies.base import DriverView
 from workbench.qemu.strategies.per_emulator import PerEmulator
 
 
@@ -36,10 +39,12 @@ class PerEmulatorFixed(PerEmulator):
         model, doi, _labels = driver.options.sec_models[0]
         return {"model": model, "doi": doi}
 
-    def capabilities_xml(self, driver, parts) -> str:
-        if parts is None:
-            return super().capabilities_xml(driver, parts)
-        from workbench.qemu.designs.host_api import HostApi
+    def capabilities_xml(self, driver: DriverView, flags: Sequence[str] | None) -> str:
+        if flags is None:
+            return super().capabilities_xml(driver, flags)
+        from workbench.qemu.designs.host_api import HostApi, capabilities_parts  # only when asked
+
+        parts = capabilities_parts(flags)  # raises InvalidArgument naming a bad flag
 
         host_parts = tuple(p for p in parts if p != "guests")
         host = etree.fromstring(HostApi(driver).host_xml(host_parts, memo=False)) if host_parts else None

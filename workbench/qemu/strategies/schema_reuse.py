@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from workbench.qemu.designs.schema_store import ReplyStore
+from workbench.qemu.options import DriverOptions
 from workbench.qemu.strategies.base import CacheHooks
 from workbench.qemu.strategies.per_emulator import PerEmulator
 
@@ -25,8 +26,8 @@ class SchemaReuse(PerEmulator):
                  "answer differently (modules elsewhere, config-dependent registration, an "
                  "edited store)")
 
-    def __init__(self, options=None) -> None:
-        self.store = ReplyStore(store_dir(getattr(options, "cache_dir", None)))
+    def __init__(self, options: DriverOptions) -> None:
+        self.store = ReplyStore(store_dir(options.cache_dir))
 
     def cache_hooks(self) -> CacheHooks:
         store = self.store
