@@ -51,14 +51,17 @@ def fmt_time(seconds: float) -> str:
     return f"{seconds} s"
 
 
-_MD_PUNCT = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+# What makes Markdown live inline: code spans, emphasis, links and images (brackets), headings,
+# table cells, strikethrough, math, and the backslash itself. A line break is flattened first,
+# and HTML's own characters are escaped as HTML; the rest of the punctuation stays as written.
+_MD_PUNCT = re.compile(r"([\\`*_\[\]#|~$])")
 
 
 def md_text(text: object) -> str:
     """`text` (a run's folder name, a path, metadata: anything a user or a file chose) for
     Markdown prose, shown as written and never live: line breaks made spaces (a new line could
-    start a heading or a list), HTML escaped, then Markdown's punctuation backslash-escaped (a
-    backtick would end a `code span`, brackets make a link, a pipe splits a table cell)."""
+    start a heading or a list), HTML escaped, then Markdown's active punctuation backslash-escaped
+    (a backtick would end a `code span`, brackets make a link, a pipe splits a table cell)."""
     flat = str(text).replace("\r", " ").replace("\n", " ")
     return _MD_PUNCT.sub(r"\\\1", html.escape(flat, quote=False))  # quotes: no attribute here
 
