@@ -13,11 +13,10 @@ import random
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import processes_mentioning
+from conftest import assert_nothing_left, processes_mentioning, start_daemon, zombie_children
 from workbench.daemon import call
 
 DOMAIN = ('<domain type="qemu"><name>vm</name><memory>524288</memory><vcpu>1</vcpu>'
@@ -27,69 +26,38 @@ POINTS = ("query-version", "query-target", "query-commands", "query-kvm", "qom-l
 SEED = int(os.environ.get("WORKBENCH_TEST_SEED", "25"))
 
 
-def _zombie_children(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[0] == "Z" and int(fields[1]) == pid:
-                out.append(int(entry.name))
-    return out
-
-
-def _assert_clean(inst: Path, tmp: Path, err: str) -> None:
-    assert "Traceback" not in err, err
-    assert processes_mentioning(str(inst)) == [], "emulator left running"
-    assert processes_mentioning("wbfault-child:") == [], "an escaped helper left running"
-    assert list(tmp.glob("qmp-*")) == [], "probe temp folder left"
-
-
 def test_double_forked_setsid_helper_killed_by_probe(make_install, tmp_path):
     inst = make_install(1, misbehave={"x86_64": "escape-at:query-kvm"})
     env = dict(os.environ, WORKBENCH_TMP=str(tmp_path))
     r = subprocess.run([sys.executable, "-m", "workbench.cli", "probe", str(inst / "qemu-system-x86_64")],
                        capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
-    _assert_clean(inst, tmp_path, r.stderr)
+    assert_nothing_left(inst, tmp_path, r.stderr)
 
 
 def test_daemon_kills_and_reaps_what_every_probe_left(make_install, tmp_path):
     inst = make_install(3, misbehave={"x86_64": "escape-at:query-kvm"})
     sock = tmp_path / "d.sock"
-    env = dict(os.environ, WORKBENCH_TMP=str(tmp_path))
-    p = subprocess.Popen([sys.executable, "-m", "workbench.cli", "daemon", "--socket", str(sock),
-                          "--install", str(inst), "--strategy", "per-emulator"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    p = start_daemon(inst, sock, tmp_path, "--strategy", "per-emulator")
     try:
-        assert p.stdout.readline().strip() == "ready", p.stderr.read()
         for _ in range(3):  # a fresh probe each time: the cache is memory-only, refreshed by get_capabilities
             assert "<capabilities>" in call(sock, "get_capabilities", {})
             call(sock, "get_domain_capabilities", {"emulator": str(inst / "qemu-system-x86_64")})
         assert processes_mentioning("wbfault-child:") == [], "an escaped helper left running"
-        assert _zombie_children(p.pid) == [], "the daemon keeps zombies"
+        assert zombie_children(p.pid) == [], "the daemon keeps zombies"
     finally:
         p.send_signal(signal.SIGTERM)
         _, err = p.communicate(timeout=60)
     assert p.returncode == 0
-    _assert_clean(inst, tmp_path, err)
-
-
-def _held(inst_maker, tmp: Path, point: str) -> tuple[Path, Path]:
-    fifo = tmp / "release"
-    os.mkfifo(fifo)
-    os.mkfifo(str(fifo) + ".held")
-    return inst_maker(1, misbehave={"x86_64": f"hold-at:{point}={fifo}"}), fifo
+    assert_nothing_left(inst, tmp_path, err)
 
 
 CASES = [(cmd, random.Random(SEED + i).choice(POINTS)) for i, cmd in enumerate(("probe", "parse", "daemon", "probe", "parse"))]
 
 
 @pytest.mark.parametrize("command,point", CASES, ids=[f"{c}-{p}" for c, p in CASES])
-def test_sigterm_at_a_random_point(command, point, make_install, tmp_path):
-    inst, fifo = _held(make_install, tmp_path, point)
+def test_sigterm_at_a_random_point(command, point, held_install, tmp_path):
+    inst = held_install(1, "x86_64", point)
     f = tmp_path / "d.xml"
     f.write_text(DOMAIN)
     sock = tmp_path / "d.sock"
@@ -100,8 +68,7 @@ def test_sigterm_at_a_random_point(command, point, make_install, tmp_path):
     p = subprocess.Popen([sys.executable, "-m", "workbench.cli", *args], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=env)
     try:
-        with open(str(fifo) + ".held") as held:  # the emulator has reached `point` and waits
-            assert held.readline() == "held\n"
+        held_install.wait_held()  # the emulator has reached `point` and waits
         p.send_signal(signal.SIGTERM)
         _, err = p.communicate(timeout=120)  # generous: the bound under test is "it stops"
     finally:
@@ -110,7 +77,7 @@ def test_sigterm_at_a_random_point(command, point, make_install, tmp_path):
             p.wait()
     print(f"{command} SIGTERMed at {point}: exit {p.returncode}")
     assert p.returncode in (0, 143), err  # the daemon exits 0 on SIGTERM, the CLI 143
-    _assert_clean(inst, tmp_path, err)
+    assert_nothing_left(inst, tmp_path, err)
 
 
 @pytest.mark.parametrize("command", ["probe", "parse", "daemon"])
@@ -195,23 +162,15 @@ def test_a_sigterm_as_the_probe_conversation_ends_is_not_lost():
 
 
 @pytest.mark.parametrize("strategy", ["per-emulator", "parallel", "background"])
-def test_daemon_sigterm_ends_the_probes_in_flight(strategy, make_install, tmp_path):
+def test_daemon_sigterm_ends_the_probes_in_flight(strategy, held_install, tmp_path):
     """SIGTERM while a client's call probes (in a worker thread, held mid-probe): the daemon
     ends that probe itself (emulator, helpers, folder) and exits without waiting for it."""
-    fifo = tmp_path / "release"
-    os.mkfifo(fifo)
-    os.mkfifo(str(fifo) + ".held")
-    inst = make_install(3, misbehave={"aarch64": f"hold-at:query-machines={fifo}"})
+    inst = held_install(3, "aarch64", "query-machines")
     sock = tmp_path / "d.sock"
-    env = dict(os.environ, WORKBENCH_TMP=str(tmp_path))
-    p = subprocess.Popen([sys.executable, "-m", "workbench.cli", "daemon", "--socket", str(sock),
-                          "--install", str(inst), "--strategy", strategy],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    p = start_daemon(inst, sock, tmp_path, "--strategy", strategy)
     import threading
     caller = None
     try:
-        assert p.stdout.readline().strip() == "ready", p.stderr.read()
-
         def ask() -> None:
             try:
                 call(sock, "get_capabilities", {}, timeout_s=120)
@@ -219,8 +178,7 @@ def test_daemon_sigterm_ends_the_probes_in_flight(strategy, make_install, tmp_pa
                 pass  # the daemon went away mid-call: expected
         caller = threading.Thread(target=ask)
         caller.start()
-        with open(str(fifo) + ".held") as held:
-            assert held.readline() == "held\n"
+        held_install.wait_held()
         p.send_signal(signal.SIGTERM)
         _, err = p.communicate(timeout=30)
     finally:
@@ -230,7 +188,7 @@ def test_daemon_sigterm_ends_the_probes_in_flight(strategy, make_install, tmp_pa
         if caller is not None:
             caller.join(timeout=60)
     assert p.returncode == 0, err
-    _assert_clean(inst, tmp_path, err)
+    assert_nothing_left(inst, tmp_path, err)
 
 
 def test_libvirt_reaper_dies_with_its_parent(tmp_path):

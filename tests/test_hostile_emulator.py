@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import processes_mentioning
+from conftest import assert_nothing_left, start_daemon
 from workbench.daemon import call
 from workbench.errors import ProbeError, RpcError
 from workbench.qemu.replycheck import check_reply
@@ -53,9 +53,9 @@ def test_probe_names_the_unsafe_reply(fault, cache, hostile_install, tmp_path):
     extra = ["--cache-dir", str(tmp_path / "cache")] if cache else []
     r = subprocess.run([sys.executable, "-m", "workbench.cli", "probe", str(inst / "qemu-system-x86_64"), *extra],
                        capture_output=True, text=True, env=env, timeout=120)
-    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == 1, r.stderr
     assert "qemu-system-x86_64" in r.stderr and "XML cannot carry" in r.stderr, r.stderr
-    assert list(tmp_path.glob("qmp-*")) == [] and processes_mentioning(str(inst)) == []
+    assert_nothing_left(inst, tmp_path, r.stderr)
 
 
 def _other_calls(sock: Path, inst: Path) -> None:
@@ -78,13 +78,9 @@ def _other_calls(sock: Path, inst: Path) -> None:
 def test_every_strategy_leaves_the_hostile_emulator_out(strategy, hostile_install, tmp_path):
     inst = hostile_install()
     sock = tmp_path / "d.sock"
-    env = dict(os.environ, WORKBENCH_TMP=str(tmp_path))
-    p = subprocess.Popen([sys.executable, "-m", "workbench.cli", "daemon", "--socket", str(sock),
-                          "--install", str(inst), "--strategy", strategy,
-                          "--cache-dir", str(tmp_path / "cache"), "--config-dir", str(tmp_path / "conf")],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    p = start_daemon(inst, sock, tmp_path, "--strategy", strategy,
+                     "--cache-dir", str(tmp_path / "cache"), "--config-dir", str(tmp_path / "conf"))
     try:
-        assert p.stdout.readline().strip() == "ready", p.stderr.read()
         _other_calls(sock, inst)
         t0 = time.monotonic()
         p.send_signal(signal.SIGTERM)
@@ -95,41 +91,31 @@ def test_every_strategy_leaves_the_hostile_emulator_out(strategy, hostile_instal
             p.kill()
             p.wait()
     print(f"{strategy}: stopped {stopped_s:.3f} s after SIGTERM")
-    assert p.returncode == 0 and "Traceback" not in err, err
+    assert p.returncode == 0, err
     assert "aarch64 left out" in err and "XML cannot carry" in err, err
-    assert list(tmp_path.glob("qmp-*")) == [] and processes_mentioning(str(inst)) == []
+    assert_nothing_left(inst, tmp_path, err)
 
 
 @pytest.mark.parametrize("strategy", ["per-emulator", "parallel", "background"])
-def test_slow_emulator_never_holds_another_clients_call(strategy, make_install, tmp_path):
+def test_slow_emulator_never_holds_another_clients_call(strategy, held_install, tmp_path):
     """get_capabilities waits on an emulator held mid-probe (by the test, through FIFOs):
     another client's list_domains is answered meanwhile, since probes run outside the lock."""
-    fifo = tmp_path / "release"
-    os.mkfifo(fifo)
-    os.mkfifo(str(fifo) + ".held")
-    inst = make_install(3, misbehave={"aarch64": f"hold-at:query-machines={fifo}"})
+    inst = held_install(3, "aarch64", "query-machines")
     sock = tmp_path / "d.sock"
-    env = dict(os.environ, WORKBENCH_TMP=str(tmp_path))
-    cache = ["--cache-dir", str(tmp_path / "cache")]
-    p = subprocess.Popen([sys.executable, "-m", "workbench.cli", "daemon", "--socket", str(sock),
-                          "--install", str(inst), "--strategy", strategy, *cache],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    p = start_daemon(inst, sock, tmp_path, "--strategy", strategy, "--cache-dir", str(tmp_path / "cache"))
     import threading
     got: dict = {}
     try:
-        assert p.stdout.readline().strip() == "ready", p.stderr.read()
         slow = threading.Thread(target=lambda: got.setdefault("caps", call(sock, "get_capabilities", {})))
         slow.start()
-        with open(str(fifo) + ".held") as held:  # returns once the emulator is held mid-probe
-            assert held.readline() == "held\n"
+        held_install.wait_held()
         t0 = time.monotonic()
         assert call(sock, "list_domains", {}, timeout_s=60) == []
         print(f"{strategy}: list_domains answered in {time.monotonic() - t0:.3f} s during a held probe")
-        with open(fifo, "w") as release:
-            release.write("go\n")
+        held_install.release()
         slow.join(timeout=120)
         assert "qemu-system-aarch64" in got["caps"]
     finally:
         p.terminate()
-        p.communicate(timeout=60)
-    assert list(tmp_path.glob("qmp-*")) == [] and processes_mentioning(str(inst)) == []
+        _, err = p.communicate(timeout=60)
+    assert_nothing_left(inst, tmp_path, err)

@@ -1,38 +1,22 @@
 """Real libvirt 9.0 on a one-emulator install of a real QEMU binary (skipped when absent)."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+from conftest import libvirt_unavailable
 
 from workbench.errors import UsageError
 from workbench.libvirt9 import backend, capsxml, debuglog
 
-REAL = Path("/usr/bin/qemu-system-cris")  # small target: one launch of ~0.3 s
-_reason = backend.unavailable_reason() or (None if REAL.exists() else f"{REAL} not installed")
+_reason = libvirt_unavailable()
 _X86_HOST = __import__("platform").machine() == "x86_64"
 needs_libvirt = pytest.mark.skipif(_reason is not None, reason=f"real libvirt backend: {_reason}")
 
 
-@pytest.fixture
-def install(tmp_path):
-    d = tmp_path / "i"
-    d.mkdir()
-    (d / REAL.name).symlink_to(REAL)
-    return d
-
-
-@pytest.fixture
-def root():
-    r = backend.new_root()
-    yield r
-    shutil.rmtree(r, ignore_errors=True)
-
-
-def test_refuses_a_root_too_long_for_the_monitor_socket(install, tmp_path):
+def test_refuses_a_root_too_long_for_the_monitor_socket(real_install, tmp_path):
     with pytest.raises(UsageError, match="too long"):
-        backend.run_job(install, tmp_path / ("x" * 80), [{"op": "open"}])
+        backend.run_job(real_install, tmp_path / ("x" * 80), [{"op": "open"}])
 
 
 def test_refuses_a_missing_install(tmp_path):
@@ -42,9 +26,9 @@ def test_refuses_a_missing_install(tmp_path):
 
 @needs_libvirt
 @pytest.mark.skipif(not _X86_HOST, reason="the getVersion message names the host arch x86_64")
-def test_cold_then_warm_on_one_real_emulator(install, root, tmp_path):
+def test_cold_then_warm_on_one_real_emulator(real_install, libvirt_root, tmp_path):
     log = tmp_path / "cold.log"
-    cold = backend.run_job(install, root, [{"op": "open"}, {"op": "capabilities"},
+    cold = backend.run_job(real_install, libvirt_root, [{"op": "open"}, {"op": "capabilities"},
                                            {"op": "version"}], log_file=log)
     assert [r.ok for r in cold] == [True, True, False], [r.error for r in cold]
     # libvirt 9.0's getVersion wants an emulator for the host's own arch
@@ -56,15 +40,15 @@ def test_cold_then_warm_on_one_real_emulator(install, root, tmp_path):
     assert probes[0].cache_file is not None and Path(probes[0].cache_file).is_file()
 
     warm_log = tmp_path / "warm.log"
-    warm = backend.run_job(install, root, [{"op": "open"}, {"op": "capabilities"}],
+    warm = backend.run_job(real_install, libvirt_root, [{"op": "open"}, {"op": "capabilities"}],
                            log_file=warm_log)
     assert warm[1].ok and debuglog.parse_file(warm_log) == []  # served from the cache
 
 
 @needs_libvirt
-def test_define_errors_are_records_not_failures(install, root):
+def test_define_errors_are_records_not_failures(real_install, libvirt_root):
     xml = "<domain type='qemu'><name>t</name><memory>65536</memory><os><type arch='{}'>hvm</type></os></domain>"
-    recs = backend.run_job(install, root, [{"op": "open"},
+    recs = backend.run_job(real_install, libvirt_root, [{"op": "open"},
                                            {"op": "define", "xml": xml.format("cris")},
                                            {"op": "define", "xml": xml.format("nosucharch")}])
     assert recs[0].ok

@@ -3,47 +3,32 @@ runs, and it waits for the probe QEMU on a pidfd, so a parent that never reaps d
 up. Skipped where the build or real libvirt/QEMU are absent (CI does not build libvirt)."""
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
+from conftest import libvirt_unavailable
 
 from workbench.libvirt9 import backend, builds, debuglog
 from workbench.libvirt9.backend import ReaperMode
 
-REAL = Path("/usr/bin/qemu-system-cris")  # small target: one launch
 PREFIX = builds.default_prefix("pidfd-teardown")
 
 
 def _reason() -> str | None:
     if not (PREFIX / builds.RECORD).exists():
         return f"no patched build at {PREFIX} (scripts/build-libvirt.sh makes it; ~30 min)"
-    return backend.unavailable_reason(builds.from_prefix(PREFIX)) or (
-        None if REAL.exists() else f"{REAL} not installed")
+    return libvirt_unavailable(builds.from_prefix(PREFIX))
 
 
 _why = _reason()
 pytestmark = pytest.mark.skipif(_why is not None, reason=f"patched libvirt: {_why}")
 
 
-@pytest.fixture
-def install(tmp_path):
-    d = tmp_path / "i"
-    d.mkdir()
-    (d / REAL.name).symlink_to(REAL)
-    return d
-
-
-def test_patched_build_waits_on_a_pidfd_even_when_nobody_reaps(install, tmp_path):
+def test_patched_build_waits_on_a_pidfd_even_when_nobody_reaps(real_install, libvirt_root, tmp_path):
     build = builds.from_prefix(PREFIX)
     assert build.label == "libvirt 9.0 + pidfd-teardown"
-    root, log, report = backend.new_root(), tmp_path / "l.log", tmp_path / "reaper.json"
-    try:
-        recs = backend.run_job(install, root, [{"op": "open"}, {"op": "capabilities"}], log_file=log,
-                               build=build, reaper=ReaperMode("never", report=report),
-                               log_filters=backend.TEARDOWN_LOG_FILTERS)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    log, report = tmp_path / "l.log", tmp_path / "reaper.json"
+    recs = backend.run_job(real_install, libvirt_root, [{"op": "open"}, {"op": "capabilities"}],
+                           log_file=log, build=build, reaper=ReaperMode("never", report=report),
+                           log_filters=backend.TEARDOWN_LOG_FILTERS)
     assert all(r.ok for r in recs), [r.error for r in recs]  # the worker checked its mapped libvirt
     text = log.read_text()
     assert "package: pidfd-teardown (virtcaps-workbench)" in text  # libvirt.so is the build's
@@ -57,16 +42,12 @@ def test_patched_build_waits_on_a_pidfd_even_when_nobody_reaps(install, tmp_path
     assert probe.pid in left["left_zombies"] and left["left_alive"] == [] and left["reaped"] == []
 
 
-def test_the_worker_refuses_a_build_it_did_not_load(install, monkeypatch):
+def test_the_worker_refuses_a_build_it_did_not_load(real_install, libvirt_root, monkeypatch):
     """The label says patched but the environment loads the system's: no figures, an error."""
     build = builds.from_prefix(PREFIX)
     monkeypatch.setattr(builds.LibvirtBuild, "env", lambda self: {})
-    root = backend.new_root()
-    try:
-        with pytest.raises(backend.LibvirtError, match="wrong libvirt build"):
-            backend.run_job(install, root, [{"op": "open"}], build=build)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    with pytest.raises(backend.LibvirtError, match="wrong libvirt build"):
+        backend.run_job(real_install, libvirt_root, [{"op": "open"}], build=build)
 
 
 # Runs a command with pidfd_open(2) answering ENOSYS (a kernel older than 5.3, or a seccomp
@@ -95,27 +76,24 @@ def _has_libseccomp() -> bool:
 
 
 @pytest.mark.skipif(not _has_libseccomp(), reason="libseccomp.so.2 not installed (no way to refuse pidfd_open)")
-def test_without_pidfd_open_the_patch_falls_back_to_libvirts_polling(install, tmp_path):
+def test_without_pidfd_open_the_patch_falls_back_to_libvirts_polling(real_install, libvirt_root, tmp_path):
     import json
     import os
     import subprocess
     import sys
 
     build = builds.from_prefix(PREFIX)
-    root, log, out = backend.new_root(), tmp_path / "l.log", tmp_path / "out.json"
+    log, out = tmp_path / "l.log", tmp_path / "out.json"
     job = tmp_path / "job.json"
-    job.write_text(json.dumps({"uri": f"qemu:///embed?root={root}", "prefix": str(build.prefix),
+    job.write_text(json.dumps({"uri": f"qemu:///embed?root={libvirt_root}", "prefix": str(build.prefix),
                                "label": build.label, "steps": [{"op": "open"}, {"op": "capabilities"}]}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIBVIRT_")}
-    env.update(build.env(), PATH=str(install), LIBVIRT_LOG_FILTERS=backend.TEARDOWN_LOG_FILTERS,
+    env.update(build.env(), PATH=str(real_install), LIBVIRT_LOG_FILTERS=backend.TEARDOWN_LOG_FILTERS,
                LIBVIRT_LOG_OUTPUTS=f"1:file:{log}")
-    try:
-        p = subprocess.run([sys.executable, "-m", "workbench.libvirt9.reaper", "--",
-                            sys.executable, "-c", _NO_PIDFD,
-                            sys.executable, "-m", "workbench.libvirt9.worker", str(job), str(out)],
-                           env=env, capture_output=True, text=True, timeout=300)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    p = subprocess.run([sys.executable, "-m", "workbench.libvirt9.reaper", "--",
+                        sys.executable, "-c", _NO_PIDFD,
+                        sys.executable, "-m", "workbench.libvirt9.worker", str(job), str(out)],
+                       env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     assert all(r["ok"] for r in json.loads(out.read_text()))
     text = log.read_text()

@@ -198,19 +198,10 @@ def test_reap_orphans_reaps_only_non_group_leaders():
     os.close(r)
     leader.wait()
     os.close(w)  # the helper's `read` ends: it exits, reparented to us
-    me = os.getpid()
+    from conftest import zombie_children
 
     def zombies() -> list[int]:
-        out = []
-        for e in Path("/proc").iterdir():
-            if e.name.isdigit():
-                try:
-                    f = (e / "stat").read_text().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                if f[0] == "Z" and int(f[1]) == me and int(f[2]) == leader.pid:
-                    out.append(int(e.name))
-        return out
+        return zombie_children(os.getpid(), group=leader.pid)
     for _ in range(100000):  # bounded wait for the state, not for a time
         if zombies():
             break

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import functools
-from typing import Callable, TypeVar
+from typing import Callable, Sequence, TypeVar
 
 from workbench.errors import UsageError
 from workbench.sim.catalog import INSTALL_ORDER, MAX_SIMULATED
@@ -69,14 +69,20 @@ def emulator_list(text: str) -> list[int]:
     return values
 
 
+def name_list(text: str, kind: str, known: Sequence[str], every: bool = False) -> list[str]:
+    """Comma-separated names, each one of `known` (with `every`, 'all' stands for all of them):
+    the value of a --targets, --strategies, --benchmarks or --checks."""
+    names = list(known) if every and text == "all" else [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown {kind} {unknown or text!r}; choose from "
+                                         f"{', '.join(known)}" + (" or all" if every else ""))
+    return names
+
+
 def target_list(text: str) -> list[str]:
     """`--targets`: comma-separated target names of the install order (x86_64, sh4eb, ...)."""
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    unknown = [t for t in names if t not in INSTALL_ORDER]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown targets {unknown or text!r}; choose from "
-                                         f"{', '.join(INSTALL_ORDER)}")
-    return names
+    return name_list(text, "targets", INSTALL_ORDER)
 
 
 @checked
@@ -106,13 +112,7 @@ def strategy_names() -> list[str]:
 
 def strategy_list(text: str) -> list[str]:
     """`--strategies`: comma-separated strategy names, or all (every registered strategy)."""
-    known = strategy_names()
-    names = known if text == "all" else [s.strip() for s in text.split(",") if s.strip()]
-    unknown = [s for s in names if s not in known]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown strategies {unknown or text!r}; choose from "
-                                         f"{', '.join(known)} or all")
-    return names
+    return name_list(text, "strategies", strategy_names(), every=True)
 
 
 TEARDOWN_HELP = ("how each probe launch ends: libvirt9 (libvirt 9.0: SIGTERM, a kill(pid, 0) check "

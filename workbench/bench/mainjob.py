@@ -17,9 +17,7 @@ ratio is printed with its 95% CI across processes at the end.
 from __future__ import annotations
 
 import math
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -140,7 +138,6 @@ def run_answer(out: Path, budget_s: float = BUDGET_S, report_s: float = REPORT_S
     more processes); returns what ran. The report is the caller's. `strategies`: the cold
     container's (default all); `libvirt`: the builds real libvirt's row measures (default: the
     system's)."""
-    from workbench.sim.installs import ensure_install
     from workbench.bench.jobcost import CostModel
 
     started = time.monotonic() if started is None else started
@@ -166,31 +163,18 @@ def run_answer(out: Path, budget_s: float = BUDGET_S, report_s: float = REPORT_S
         sweep.skip_part(info, "libvirt_real (real libvirt 9.0)", why)
         say(f"run: real libvirt 9.0 not measured: {why}")
     sweep.skip_part(info, "startup traces", "not part of the main job (workbench run --full makes them)")
-    for stale in out.glob(".*.tmp*"):
-        stale.unlink()
+    sweep.clear_partial(out)
     todo = [j for j in jobs if not sweep._finished(out / j.filename)]
     result = sweep.SweepResult([], [j for j in jobs if j not in todo], {})
     costs = CostModel.from_run()
     first = {j.filename: costs.job_s(j, MIN_PROCESSES) for j in todo}
     measured = Measured(out)
-    work = Path(tempfile.mkdtemp(prefix="vcs-"))
-    try:
-        for n in sorted({j.n for j in todo if j.n is not None}):
-            ensure_install(work / "installs", n, "recorded")
-        bar = sweep.progress_bar(sum(first.values()), 0, progress)
-        runner = sweep.JobRunner(out, MODE, "recorded", work, info, bar)
-        for job in todo:  # the first pass: every benchmark, MIN_PROCESSES processes
-            error = runner.run(job, expected_s=first[job.filename])
-            (result.failed.__setitem__(job.filename, error) if error else result.ran.append(job))
-        bar.close()
+    with sweep.job_runner(out, MODE, "recorded", info, todo) as runner:
+        runner.progress = sweep.progress_bar(sum(first.values()), 0, progress)
+        runner.run_each(todo, first, result)  # the first pass: every benchmark, MIN_PROCESSES processes
+        runner.progress.close()
         runner.progress = None
         _adapt(runner, measured, jobs, headlines(not why), budget_s - report_s, started, say)
-        runner.finish()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    from workbench.analysis.results import write_results_csv
-
-    write_results_csv(out)
     return result
 
 

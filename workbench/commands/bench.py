@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from workbench.args import (checked, emulator_count, emulator_list, latency, libvirt_option,
-                            strategy_list, strategy_names)
+                            name_list, strategy_list, strategy_names)
 from workbench.errors import ResultsError, UsageError
 from workbench.params import Spec, sweep_axes
 from workbench.sim.catalog import MAX_SIMULATED
@@ -156,12 +156,7 @@ def _value_list(spec: Spec):
 def _benchmark_list(text: str) -> tuple[str, ...]:
     from workbench.bench.sweep import EXTRA_BENCHMARKS, GRID_BENCHMARKS, SINGLE_BENCHMARKS
 
-    known = GRID_BENCHMARKS + SINGLE_BENCHMARKS + EXTRA_BENCHMARKS
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    bad = [n for n in names if n not in known]
-    if bad or not names:
-        raise argparse.ArgumentTypeError(f"unknown benchmarks {bad}; choose from {', '.join(known)}")
-    return names
+    return tuple(name_list(text, "benchmarks", GRID_BENCHMARKS + SINGLE_BENCHMARKS + EXTRA_BENCHMARKS))
 
 
 @checked

@@ -5,18 +5,14 @@ import argparse
 import json
 from pathlib import Path
 
-from workbench.args import libvirt_option
+from workbench.args import libvirt_option, name_list
 from workbench.paths import DOMAINS_DIR
 
 
 def _checks(text: str) -> tuple[str, ...]:
     from workbench.libvirt9.validate import CHECKS
 
-    names = tuple(c.strip() for c in text.split(",") if c.strip())
-    bad = [c for c in names if c not in CHECKS]
-    if bad or not names:
-        raise argparse.ArgumentTypeError(f"unknown checks {bad or text!r}; choose from {', '.join(CHECKS)}")
-    return names
+    return tuple(name_list(text, "checks", CHECKS))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
