@@ -81,11 +81,11 @@ def test_sigterm_at_a_random_point(command, point, held_install, tmp_path):
 
 
 @pytest.mark.parametrize("command", ["probe", "parse", "daemon"])
-def test_sigterm_during_the_teardown_lets_it_finish(command, make_install, tmp_path):
+def test_sigterm_during_the_teardown_lets_it_finish(command, held_install, tmp_path):
     """SIGTERM while a probe's teardown waits for the emulator to exit (held on the teardown's own
     SIGTERM): the teardown runs whole, then the command unwinds. Unwinding from its middle left
     the probe's folder behind (the SIGTERM campaign on real QEMU: parse and probe, 1 in 12)."""
-    inst, fifo = _held(make_install, tmp_path, "SIGTERM")
+    inst = held_install(1, "x86_64", "SIGTERM")
     f = tmp_path / "d.xml"
     f.write_text(DOMAIN)
     args = {"probe": ["probe", str(inst / "qemu-system-x86_64")],
@@ -96,21 +96,19 @@ def test_sigterm_during_the_teardown_lets_it_finish(command, make_install, tmp_p
     p = subprocess.Popen([sys.executable, "-m", "workbench.cli", *args], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=env)
     try:
-        with open(str(fifo) + ".held") as held:  # the teardown has sent SIGTERM; the emulator waits
-            assert held.readline() == "held\n"
+        held_install.wait_held()  # the teardown has sent SIGTERM; the emulator waits
         p.send_signal(signal.SIGTERM)
-        with open(fifo, "w") as release:  # the emulator may exit now; the teardown sees it go
-            release.write("go\n")
+        held_install.release()  # the emulator may exit now; the teardown sees it go
         _, err = p.communicate(timeout=120)
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
     assert p.returncode in (0, 143), err
-    _assert_clean(inst, tmp_path, err)
+    assert_nothing_left(inst, tmp_path, err)
 
 
-def test_validate_sigterm_while_libvirt_probes_leaves_nothing(make_install, tmp_path):
+def test_validate_sigterm_while_libvirt_probes_leaves_nothing(held_install, tmp_path):
     """SIGTERM to `validate` while libvirt (virsh, under its reaper) probes an emulator held
     mid-probe: the reaper, virsh and the emulator end before the work directory is removed, and
     the command says it was terminated, without a traceback."""
@@ -118,14 +116,13 @@ def test_validate_sigterm_while_libvirt_probes_leaves_nothing(make_install, tmp_
     reason = virsh.unavailable_reason()
     if reason is not None:
         pytest.skip(f"libvirt not usable here: {reason}")
-    inst, fifo = _held(make_install, tmp_path, "query-machines")
+    inst = held_install(1, "x86_64", "query-machines")
     env = dict(os.environ, WORKBENCH_TMP=str(tmp_path))
     p = subprocess.Popen([sys.executable, "-m", "workbench.cli", "validate", "--install", str(inst),
                           "--checks", "guests,probe"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True, env=env)
     try:
-        with open(str(fifo) + ".held") as held:  # libvirt's probe has reached query-machines
-            assert held.readline() == "held\n"
+        held_install.wait_held()  # libvirt's probe has reached query-machines
         p.send_signal(signal.SIGTERM)
         _, err = p.communicate(timeout=120)
         left = processes_mentioning(str(tmp_path)) + processes_mentioning(str(inst))
@@ -138,7 +135,7 @@ def test_validate_sigterm_while_libvirt_probes_leaves_nothing(make_install, tmp_
     assert p.returncode == 143, err
     assert left == [], "the reaper, virsh or an emulator left running"
     assert list(tmp_path.glob("wbv*")) == [], "validate's work directory left"
-    _assert_clean(inst, tmp_path, err)
+    assert_nothing_left(inst, tmp_path, err)
 
 
 def test_a_sigterm_as_the_probe_conversation_ends_is_not_lost():
