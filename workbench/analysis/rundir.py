@@ -29,6 +29,7 @@ from workbench.libvirt9.builds import SYSTEM_LABEL
 from workbench.paths import REPO_ROOT
 
 MACHINE_FILE = "machine.json"
+DETECT_FILE = "detectable-change.json"  # the main job's headline minimum detectable changes (bench/mainjob.py)
 RESULTS_CSV = "results.csv"
 MODEL = "model"  # `wb_system` of the workbench's own rows; real libvirt's say "libvirt 9.0"
 FORMAT_VERSION = 2
@@ -141,9 +142,10 @@ def read_run_info(run_dir: Path) -> RunInfo:
 
 
 def result_files(run_dir: Path) -> list[Path]:
-    """The pyperf JSON files of a run (hidden temporaries and machine.json left out)."""
+    """The pyperf JSON files of a run (hidden temporaries, machine.json and the main job's
+    detectable-change summary left out)."""
     return sorted(p for p in Path(run_dir).glob("*.json")
-                  if p.name != MACHINE_FILE and not p.name.startswith("."))
+                  if p.name not in (MACHINE_FILE, DETECT_FILE) and not p.name.startswith("."))
 
 
 def results_csv(run_dir: Path) -> Path:

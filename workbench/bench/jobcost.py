@@ -34,9 +34,9 @@ class CostModel:
     @classmethod
     def from_run(cls, run_dir: Path = REFERENCE_RUN) -> "CostModel":
         model = cls()
-        for path in sorted(Path(run_dir).glob("*.json")):
-            if path.name == "machine.json" or path.name.startswith("."):
-                continue
+        from workbench.analysis.rundir import result_files
+
+        for path in result_files(run_dir):
             costs = _costs(path)
             if costs is not None:
                 model.per_process_s[path.name] = costs[0]
@@ -63,6 +63,29 @@ class CostModel:
 
     def job_s(self, job, processes: int) -> float:
         return MANAGER_START_S + processes * self.process_s(job)
+
+
+def worker_s(path: Path, benchmark: str | None = None) -> float | None:
+    """The typical cost of one more worker process of `benchmark` (a pyperf name; default every
+    benchmark of the file): the median of its workers' durations plus the median start gap. The
+    median leaves out a one-off step of the first worker (a packager's prebuild, say). None if
+    the file records no durations."""
+    try:
+        doc = json.loads(Path(path).read_bytes())
+        runs = []
+        for bench in doc["benchmarks"]:
+            name = bench.get("metadata", {}).get("name") or doc.get("metadata", {}).get("name", "")
+            for run in bench["runs"]:
+                md = run.get("metadata", {})
+                if "date" in md and "duration" in md:
+                    runs.append((dt.datetime.fromisoformat(md["date"]), float(md["duration"]), name))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    runs.sort()
+    gaps = [max(0.0, (b[0] - a[0]).total_seconds() - a[1]) for a, b in zip(runs, runs[1:])]
+    start = min(statistics.median(gaps), 5.0) if gaps else PROCESS_START_S
+    mine = [d for _, d, name in runs if benchmark is None or name == benchmark]
+    return statistics.median(mine) + start if mine else None
 
 
 def _stem(filename: str) -> str:

@@ -374,10 +374,12 @@ class JobRunner:
             self.progress.update(expected_s)
         return error
 
-    def run_each(self, jobs: Sequence[Job], expected_s: Mapping[str, float], result: "SweepResult") -> None:
-        """Run `jobs` one after the other, each into result.ran or (with its error) result.failed."""
+    def run_each(self, jobs: Sequence[Job], expected_s: Mapping[str, float], result: "SweepResult",
+                 processes: Mapping[str, int] | None = None) -> None:
+        """Run `jobs` one after the other, each into result.ran or (with its error) result.failed;
+        `processes`: worker processes per job file where not the mode's."""
         for job in jobs:
-            error = self.run(job, expected_s=expected_s[job.filename])
+            error = self.run(job, processes=(processes or {}).get(job.filename), expected_s=expected_s[job.filename])
             if error:
                 result.failed[job.filename] = error
             else:
