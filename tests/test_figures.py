@@ -36,7 +36,8 @@ def test_generated_sections_match_the_committed_run(readme, generated):
 
 def test_reference_readme_has_every_section_and_no_hand_typed_result():
     text = (REFERENCE / "README.md").read_text()
-    assert set(figures.SECTIONS) - {"sweep_time"} <= set(figures.keys_in(text))
+    # every section is quoted somewhere: the reference README, or README.md (sweep_time, headline_mdc)
+    assert set(figures.SECTIONS) <= set(figures.keys_in(text)) | set(figures.keys_in(READMES[1].read_text()))
     outside = figures.MARKER.sub("", text)
     found = QUOTED.findall(outside)
     assert not found, f"figures outside generated sections of the reference README: {found}"

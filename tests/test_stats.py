@@ -51,11 +51,11 @@ def test_t_ci_covers_a_known_ratio():
 def test_prior_is_fitted_from_shared_spread_and_vanishes_when_spreads_differ():
     rng = random.Random(2)
     same = [(stats.process_medians(run(rng)), stats.process_medians(run(rng))) for _ in range(300)]
-    prior = stats.fit_prior(same)
+    prior = stats.fit_prior([stats.pair_spread(a, b) for a, b in same])
     assert prior.df > 8 and 0.02 < math.sqrt(prior.s2) < 0.05
     mixed = [(stats.process_medians(run(rng, proc_sd=sd)), stats.process_medians(run(rng, proc_sd=sd)))
              for sd in (0.005, 0.5) * 150]
-    assert stats.fit_prior(mixed).df < 5
+    assert stats.fit_prior([stats.pair_spread(a, b) for a, b in mixed]).df < 5
     for y in (0.1, 1.0, 10.0):
         assert float(__import__("scipy.special").special.polygamma(1, stats.trigamma_inverse(y))) == pytest.approx(y)
 

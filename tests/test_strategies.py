@@ -279,6 +279,28 @@ def test_fixed_apis_probe_only_what_they_need(make_install, tmp_path):
         drv.get_capabilities(flags=["guests", "cpus"])
 
 
+@pytest.mark.parametrize("strategy,probes", [("per-emulator", 5), ("per-emulator-fixed", 1),
+                                             ("fixed-shipped", 1)])
+def test_the_daemon_probes_ahead_only_what_a_call_looks_up(strategy, probes, make_install, tmp_path):
+    """Before its lock the daemon probes every emulator for the calls that look them all up,
+    as the strategy says: not for the fixed strategies' get_version, security model and
+    host-only capabilities (fixed-shipped is per-emulator-fixed there)."""
+    from conftest import start_daemon
+    from workbench.daemon import call
+
+    inst = make_install(5)
+    sock = tmp_path / "d.sock"
+    p = start_daemon(inst, sock, tmp_path, "--strategy", strategy)
+    try:
+        call(sock, "get_version", {})
+        call(sock, "node_get_security_model", {})
+        call(sock, "get_capabilities", {"flags": ["uuid"]})
+        assert call(sock, "stats", {})["cache"]["probe"] == probes
+    finally:
+        p.terminate()
+        p.communicate(timeout=60)
+
+
 def test_fixed_shipped_probes_with_the_packages_replies_when_caps_cannot_be_used(make_install, tmp_path):
     from workbench import trace
     from workbench.qemu.designs.prebuilt import build_prebuilt

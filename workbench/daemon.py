@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from workbench import trace
-from workbench.errors import InvalidArgument, RpcError, UsageError, WorkbenchError
+from workbench.errors import InvalidArgument, RpcError, UsageError, WorkbenchError, unwind_on_sigterm
 from workbench.qemu.driver import DriverOptions, QemuDriver
 from workbench.qemu.designs.host_api import host_api_table  # the fine-grained host API designs
 
@@ -96,29 +96,28 @@ def prefetch_table(driver: QemuDriver) -> dict[str, Callable[..., Any]]:
         if d.emulator:
             driver.lookup(d.emulator)
 
-    def every_emulator(flags: Any = None, **_: Any) -> None:
+    def every_emulator(api: str) -> Callable[..., None]:
         # The calls that build virCaps look up every emulator: probe them here, outside the
         # lock (as libvirt's cache lookups are outside its driver lock), so a slow emulator's
         # probe never holds list_domains; under the lock they are then memory hits.
-        from workbench.errors import ProbeError
-        from workbench.qemu.capabilities import walk_binaries
-        if driver.strategy.name == "per-emulator-fixed" and not (flags is None or (
-                isinstance(flags, list) and "guests" in flags)):
-            return  # it builds only the parts asked for: no emulator unless guests are
-        binaries = [b for _, b in walk_binaries(driver.host_arch, driver.search_path)]
-        many = driver.strategy.lookup_many(driver)
-        if many is not None:
-            many(binaries)  # each one's caps or its error, in parallel where the strategy does
-            return
-        for b in binaries:
-            try:
-                driver.cache.lookup(b)
-            except ProbeError:
-                pass  # left out by the call itself, which logs it
-    table = {"get_domain_capabilities": domcaps, "define_xml": define, "get_capabilities": every_emulator}
-    if driver.strategy.name != "per-emulator-fixed":  # it finds the one emulator it needs
-        table |= {"get_version": every_emulator, "node_get_security_model": every_emulator}
-    return table
+        def prefetch(flags: Any = None, **_: Any) -> None:
+            from workbench.errors import ProbeError
+            from workbench.qemu.capabilities import walk_binaries
+            if not driver.strategy.looks_up_every_emulator(api, flags):
+                return  # per-emulator-fixed, say: it finds the one emulator it needs, if any
+            binaries = [b for _, b in walk_binaries(driver.host_arch, driver.search_path)]
+            many = driver.strategy.lookup_many(driver)
+            if many is not None:
+                many(binaries)  # each one's caps or its error, in parallel where the strategy does
+                return
+            for b in binaries:
+                try:
+                    driver.cache.lookup(b)
+                except ProbeError:
+                    pass  # left out by the call itself, which logs it
+        return prefetch
+    return {"get_domain_capabilities": domcaps, "define_xml": define} | {
+        api: every_emulator(api) for api in ("get_capabilities", "get_version", "node_get_security_model")}
 
 
 def handle_line(line: bytes, table: dict[str, Callable[..., Any]], lock: threading.Lock,
@@ -401,13 +400,9 @@ def _start_reaper() -> None:
 
 
 def serve(socket_path: Path, options: DriverOptions, access: SocketAccess = SocketAccess()) -> int:
-    def stop(signum: int, frame: Any) -> None:
-        # Raised in the main thread wherever it waits (startup's probes, accept, a full pool):
-        # shutdown never waits for a worker slot nor for a call in flight.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one unwinding at a time
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
+    # SIGTERM unwinds the main thread wherever it waits (startup's probes, accept, a full pool):
+    # shutdown never waits for a worker slot nor for a call in flight.
+    unwind_on_sigterm()
     claim_socket_path(socket_path)  # fail before the (slow) startup, not after it
     from workbench.qemu import process
     process.become_subreaper()  # orphaned emulator helpers come to us: reap them, none outlives us

@@ -138,6 +138,27 @@ def headline(run: Run) -> str:
             f"least-squares slopes {_fmt(base.slope_s)} per emulator against {_fmt(after.slope_s)}.{share}")
 
 
+def headline_mdc(run: Run) -> str:
+    """Each headline ratio's two benchmarks with the minimum detectable change `workbench compare`
+    would give each against a run like this one (results.detectable over every benchmark of the run)."""
+    from workbench.analysis import headline as hl
+    from workbench.analysis.results import detectable
+    from workbench.analysis.detect_target import TARGET_MDC
+
+    whole = results.load_run(run.path)
+    heads = hl.head_ratios(run.df, whole)
+    if not heads:
+        return "- No headline ratio in this run."
+    parts = [f"{h.what} at {h.n}: {h.slower} {hl.fmt_mdc(h.mdc_slower)}, {h.faster} {hl.fmt_mdc(h.mdc_faster)} "
+             f"({h.interval.processes}+ processes a side)" for h in heads]
+    above = sum(not m <= TARGET_MDC for h in heads for m in (h.mdc_slower, h.mdc_faster))
+    return (f"- **Detectable change** (the smallest slowdown `workbench compare` would flag with 80% power "
+            f"against a run like this one: the same processes and spreads, {len(detectable(whole))} tests, "
+            f"no drift between the runs): " + "; ".join(parts) + ". "
+            + (f"{above} of {2 * len(heads)} above the main job's {TARGET_MDC:.0%} target." if above else
+               f"Every one within the main job's {TARGET_MDC:.0%} target."))
+
+
 API_STRATEGIES = ("full-caps", "per-emulator", "per-emulator-fixed", "fixed-shipped")
 
 
@@ -258,7 +279,8 @@ def parse(run: Run) -> str:
 
 
 SECTIONS: dict[str, Callable[[Run], str]] = {
-    "conditions": conditions, "sweep_time": sweep_time, "startup_table": startup_table, "headline": headline, "apis": apis,
+    "conditions": conditions, "sweep_time": sweep_time, "startup_table": startup_table, "headline": headline,
+    "headline_mdc": headline_mdc, "apis": apis,
     "cold_container": cold_container, "parallel": parallel, "fidelity": fidelity,
     "probe_launch": probe_launch, "tracing": tracing, "parse": parse,
 }

@@ -55,6 +55,10 @@ class HeadRatio:
     faster: str
     n: int
     interval: Interval
+    # the minimum detectable change `compare` would give each side's benchmark against a run like
+    # this one (results.detectable), a fraction; nan where the side has fewer than 2 processes
+    mdc_slower: float = float("nan")
+    mdc_faster: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -146,39 +150,55 @@ def fmt_ci(low: float, high: float, processes: int) -> str:
     return f"95% CI {tables.sig(low)}–{tables.sig(high)}× across {processes} processes a side"
 
 
-def head_ratios(df: pd.DataFrame) -> list[HeadRatio]:
+def fmt_mdc(mdc: float) -> str:
+    """'9.5%', or '–' where the benchmark has fewer than 2 processes."""
+    return f"{mdc:.1%}" if mdc == mdc else "–"
+
+
+def head_ratios(df: pd.DataFrame, whole: pd.DataFrame | None = None) -> list[HeadRatio]:
     """Page one's ratios per run: the cover letter (cold daemon startup, full-caps / per-emulator
     at the largest count both have), a cold container's client (per-emulator / the fastest newer
-    strategy), real libvirt 9.0's cold container / the model's per-emulator one."""
+    strategy), real libvirt 9.0's cold container / the model's per-emulator one; each with its
+    two benchmarks' minimum detectable changes against a like run, computed over every benchmark
+    of `whole` (the runs' unfiltered tables, as compare tests them; default df)."""
+    from workbench.analysis.results import detectable
+
     df = df if "run" in df else df.assign(run="")
+    whole = df if whole is None else whole if "run" in whole else whole.assign(run="")
     out = []
     for run, d in df.groupby("run", sort=False):
+        det = detectable(whole[whole["run"] == run])
+        mdc_of = dict(zip(det["name"], det["mdc"].where(det["mdc"] < float("inf"))))
+
+        def head(key: str, what: str, slower: pd.DataFrame, faster: pd.DataFrame, names: tuple[str, str],
+                 n: int) -> HeadRatio:
+            return HeadRatio(run, key, what, names[0], names[1], n,
+                             ratio_interval(process_medians(slower), process_medians(faster)),
+                             mdc_of.get(slower["name"].iloc[0], float("nan")),
+                             mdc_of.get(faster["name"].iloc[0], float("nan")))
+
         cold = _cold(d, BENCHMARK)
         both = [n for n, g in cold.groupby("n_emulators") if {plots.BASELINE, AFTER} <= set(g["strategy"])]
         if both:
             at = cold[cold["n_emulators"] == max(both)]
-            out.append(HeadRatio(run, "cover_letter", "cover letter: cold daemon startup", plots.BASELINE,
-                                 AFTER, int(max(both)),
-                                 ratio_interval(process_medians(at[at["strategy"] == plots.BASELINE]),
-                                                process_medians(at[at["strategy"] == AFTER]))))
+            out.append(head("cover_letter", "cover letter: cold daemon startup", at[at["strategy"] == plots.BASELINE],
+                            at[at["strategy"] == AFTER], (plots.BASELINE, AFTER), int(max(both))))
         cc = d[(d["benchmark"] == "scenario") & (d["case"] == "cold_container") & d["strategy"].notna()]
         model = cc[cc["system"] == "model"]
         if len(model) and (model["strategy"] == AFTER).any():
             n = int(model[model["strategy"] == AFTER]["n_emulators"].max())
             at = model[model["n_emulators"] == n]
-            per = process_medians(at[at["strategy"] == AFTER])
+            per = at[at["strategy"] == AFTER]
             newer = {s: mean_interval(process_medians(g)) for s, g in at.groupby("strategy")
                      if s not in (plots.BASELINE, AFTER)}
             if newer:
                 best = min(newer, key=lambda s: newer[s].estimate)
-                out.append(HeadRatio(run, "cold_container", "cold container, best newer strategy",
-                                     AFTER, best, n,
-                                     ratio_interval(per, process_medians(at[at["strategy"] == best]))))
+                out.append(head("cold_container", "cold container, best newer strategy", per,
+                                at[at["strategy"] == best], (AFTER, best), n))
             lv = cc[is_stock_libvirt(cc["system"]) & (cc["n_emulators"] == n)]
             if len(lv):
-                out.append(HeadRatio(run, "libvirt", "cold container, real libvirt 9.0 against the model",
-                                     str(lv["strategy"].iloc[0]), AFTER, n,
-                                     ratio_interval(process_medians(lv), per)))
+                out.append(head("libvirt", "cold container, real libvirt 9.0 against the model", lv, per,
+                                (str(lv["strategy"].iloc[0]), AFTER), n))
     return out
 
 
@@ -191,16 +211,17 @@ def holds(this: HeadRatio, ref: HeadRatio, within: float = 0.10) -> str:
     return "holds" if close or overlap else "differs"
 
 
-def ratios_table(df: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
+def ratios_table(df: pd.DataFrame, reference: str | None = None, whole: pd.DataFrame | None = None) -> pd.DataFrame:
     """The headline ratios of every run (times faster), with 95% CIs across processes;
     `reference`: the label of the reference run, against which every other run is judged."""
-    heads = head_ratios(df)
+    heads = head_ratios(df, whole)
     ref = {h.key: h for h in heads if reference is not None and h.run == reference}
     rows = []
     for h in heads:
         iv = h.interval
         row = {"run": h.run, "what": f"{h.what} at {h.n} ({h.slower} / {h.faster})",
-               "ratio": iv.estimate, "ci_low": iv.low, "ci_high": iv.high, "processes": iv.processes}
+               "ratio": iv.estimate, "ci_low": iv.low, "ci_high": iv.high, "processes": iv.processes,
+               "mdc_slower": h.mdc_slower, "mdc_faster": h.mdc_faster}
         if ref and h.run != reference:
             r = ref.get(h.key)
             row["vs reference"] = (f"{holds(h, r)} ({tables.fmt_ratio(r.interval.estimate)})"
@@ -209,20 +230,26 @@ def ratios_table(df: pd.DataFrame, reference: str | None = None) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-def show_ratios_table(df: pd.DataFrame, output_dir, reference: str | None) -> tables.Formatted | None:
-    t = ratios_table(df, reference)
+def show_ratios_table(df: pd.DataFrame, output_dir, reference: str | None,
+                      whole: pd.DataFrame | None = None) -> tables.Formatted | None:
+    t = ratios_table(df, reference, whole)
     if t.empty:
         return None
     shown = t.assign(ci=[fmt_ci(a, b, int(k)).removeprefix("95% CI ").replace(" across ", " · ").replace(
-        " processes a side", " proc.") for a, b, k in
-                         zip(t["ci_low"], t["ci_high"], t["processes"])]).drop(columns=["ci_low", "ci_high", "processes"])
+        " processes a side", " proc.") for a, b, k in zip(t["ci_low"], t["ci_high"], t["processes"])],
+                     mdc=[f"{fmt_mdc(a)} / {fmt_mdc(b)}" for a, b in zip(t["mdc_slower"], t["mdc_faster"])]
+                     ).drop(columns=["ci_low", "ci_high", "processes", "mdc_slower", "mdc_faster"])
     shown = shown if t["run"].nunique() > 1 else shown.drop(columns="run")
     return tables.show_table(shown, output_dir, "headline_ratios",
                              "Headline ratios (times faster), each with its 95% confidence interval across "
-                             "worker processes (Welch, log scale)" + (
+                             "worker processes (Welch, log scale), and the minimum detectable change of "
+                             "its two benchmarks (slower / faster side): the smallest slowdown `workbench "
+                             "compare` would flag with 80% power against a run like this one (same "
+                             "processes and spreads, no drift)" + (
                                  "; holds = within 10% of the reference's ratio or the two CIs overlap"
                                  if reference else ""),
-                             plots.kind(df), plots.provenance(df), names={"ci": "95% CI", "ratio": "times faster"},
+                             plots.kind(df), plots.provenance(df), names={"ci": "95% CI", "ratio": "times faster",
+                                                                  "mdc": "detectable change"},
                              csv_frame=t)
 
 

@@ -221,10 +221,12 @@ def _answer_html(out: Path, results: Sequence[Path], reference: Path | None) -> 
 
     from workbench.analysis.teardown import at_default_teardown
 
-    df = at_default_teardown(pd.concat(frames, ignore_index=True))
+    whole = pd.concat(frames, ignore_index=True)  # compare tests every benchmark: the detectable change too
+    df = at_default_teardown(whole)
     several = df["run"].nunique() > 1
     if not several:
         df["run"] = ""
+        whole["run"] = ""
     ans = headline.answer(df)
     parts = [f'<p class="answer">{ans.sentence()}</p>']
     if ans.lines:
@@ -246,7 +248,7 @@ def _answer_html(out: Path, results: Sequence[Path], reference: Path | None) -> 
     ref_label = None
     if reference and reference not in results and len(runs) > 1:  # the last frame is the reference's
         ref_label = frames[-1]["run"].iloc[0] if len(frames[-1]) else None
-    ratios = headline.show_ratios_table(df, out / "index", ref_label)
+    ratios = headline.show_ratios_table(df, out / "index", ref_label, whole)
     if ratios is not None:
         parts.append(ratios.html)
     table = headline.show_headline_table(df, out / "index", several)

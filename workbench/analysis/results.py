@@ -140,6 +140,34 @@ def _sort_key(k: tuple) -> tuple:
                  else (1, v, "") if isinstance(v, (int, float)) else (2, 0, str(v)) for v in k)
 
 
+def process_groups(df: pd.DataFrame) -> dict[tuple, list[list[float]]]:
+    """Per benchmark (KEY): the values of each pyperf process (run_index) apart, the process
+    being the unit compare tests."""
+    return {k: [p["time_s"].tolist() for _, p in g.groupby("run_index", sort=True)]
+            for k, g in df.groupby(KEY, dropna=False, sort=False)}
+
+
+DETECTABLE_COLUMNS = KEY + ["name", "file", "processes", "sd_log", "mdc"]
+
+
+def detectable(run: Path | pd.DataFrame, min_change: float = 0.05, alpha: float = 0.05) -> pd.DataFrame:
+    """Per benchmark (KEY) of one run: its processes, the spread (sd) of its log process medians
+    and the minimum detectable change `compare` would give it against a run like this one (the
+    same processes and spreads; stats.like_run_changes: the same test count and prior as compare)."""
+    from workbench.analysis import stats
+
+    df = _frame(run)
+    groups = process_groups(df)
+    mdcs = stats.like_run_changes(list(groups.values()), alpha=alpha, min_change=min_change)
+    out = []
+    for (k, g), mdc in zip(df.groupby(KEY, dropna=False, sort=False), mdcs):  # process_groups' order
+        meds = stats.process_medians(groups[k])
+        sd = statistics.stdev(meds) if len(meds) > 1 else math.nan
+        out.append(dict(zip(KEY, k)) | {"name": g["name"].iloc[0], "file": g["file"].iloc[0],
+                                        "processes": len(meds), "sd_log": sd, "mdc": mdc})
+    return pd.DataFrame(out, columns=DETECTABLE_COLUMNS)
+
+
 def compare(run_a: Path | pd.DataFrame, run_b: Path | pd.DataFrame, min_change: float = 0.05,
             alpha: float = 0.05) -> pd.DataFrame:
     """Per benchmark (KEY) in both runs: medians, ratio b/a of process medians with CI, p, BH p, verdict.
@@ -149,13 +177,7 @@ def compare(run_a: Path | pd.DataFrame, run_b: Path | pd.DataFrame, min_change: 
     from workbench.analysis import stats
 
     a, b = _frame(run_a), _frame(run_b)
-
-    def groups(df: pd.DataFrame) -> dict[tuple, list[list[float]]]:
-        # the values of each pyperf process (run_index) apart: the process is the unit tested
-        return {k: [p["time_s"].tolist() for _, p in g.groupby("run_index", sort=True)]
-                for k, g in df.groupby(KEY, dropna=False, sort=False)}
-
-    ga, gb = groups(a), groups(b)
+    ga, gb = process_groups(a), process_groups(b)
     keys = sorted(set(ga) & set(gb), key=_sort_key)
     verdicts = stats.decide([(ga[k], gb[k]) for k in keys], alpha=alpha, min_change=min_change)
     out = []

@@ -23,11 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench import atomicfile
 from workbench.errors import ResultsError
 from workbench.libvirt9.builds import SYSTEM_LABEL
 from workbench.paths import REPO_ROOT
 
 MACHINE_FILE = "machine.json"
+DETECT_FILE = "detectable-change.json"  # the main job's headline minimum detectable changes (bench/mainjob.py)
 RESULTS_CSV = "results.csv"
 MODEL = "model"  # `wb_system` of the workbench's own rows; real libvirt's say "libvirt 9.0"
 FORMAT_VERSION = 2
@@ -109,11 +111,7 @@ def collect_run_info() -> dict[str, Any]:
 
 def write_run_info(run_dir: Path, info: dict[str, Any]) -> Path:
     """machine.json, written atomically."""
-    path = Path(run_dir) / MACHINE_FILE
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(info, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
+    return atomicfile.write_bytes(Path(run_dir) / MACHINE_FILE, (json.dumps(info, indent=2) + "\n").encode())
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -144,9 +142,10 @@ def read_run_info(run_dir: Path) -> RunInfo:
 
 
 def result_files(run_dir: Path) -> list[Path]:
-    """The pyperf JSON files of a run (hidden temporaries and machine.json left out)."""
+    """The pyperf JSON files of a run (hidden temporaries, machine.json and the main job's
+    detectable-change summary left out)."""
     return sorted(p for p in Path(run_dir).glob("*.json")
-                  if p.name != MACHINE_FILE and not p.name.startswith("."))
+                  if p.name not in (MACHINE_FILE, DETECT_FILE) and not p.name.startswith("."))
 
 
 def results_csv(run_dir: Path) -> Path:
@@ -156,7 +155,4 @@ def results_csv(run_dir: Path) -> Path:
 def write_results_csv(run_dir: Path, frame) -> Path:
     """results.csv from a tidy frame (pandas), written atomically."""
     target = results_csv(run_dir)
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, target)
-    return target
+    return atomicfile.write_bytes(target, frame.to_csv(index=False).encode())

@@ -33,6 +33,9 @@ scale) and degrees of freedom, were it the only change among the m benchmarks te
 single discovery is Bonferroni: p < alpha/m): log(1 + MDC) = max(log(1 + min_change) + q_ci se,
 q_bh se) + q_power se. The quick mode's one cold value per process and 5 processes a side make it
 large for benchmarks whose processes spread widely; more processes shrink it by about sqrt(n).
+`detectable_changes` computes it for a comparison; `like_run_changes` asks it for one run against
+a run like it (the main job plans its processes with it, and prints it): the same processes and
+spreads, the prior fitted from the run's own variances, every benchmark of the run a test.
 """
 from __future__ import annotations
 
@@ -108,17 +111,33 @@ class Prior:
     s2: float
 
 
-def fit_prior(pairs: Sequence[tuple[Sequence[float], Sequence[float]]]) -> Prior:
-    """Smyth (2004) moment estimates of the prior from the benchmarks' pooled variances."""
+@dataclass(frozen=True)
+class Spread:
+    """What one benchmark's comparison rests on: the variance of its log process medians (pooled
+    over both runs in a comparison), that variance's degrees of freedom, and the processes a side."""
+    s2: float
+    df: int
+    processes: tuple[int, int]
+
+    @property
+    def testable(self) -> bool:
+        return min(self.processes) >= MIN_PROCESSES
+
+
+def pair_spread(la: Sequence[float], lb: Sequence[float]) -> Spread:
+    """The pooled spread of two runs' log process medians of one benchmark (compare's)."""
+    dg = len(la) + len(lb) - 2
+    return Spread((_ss(la) + _ss(lb)) / dg if dg > 0 and la and lb else math.nan, dg, (len(la), len(lb)))
+
+
+def fit_prior(spreads: Sequence[Spread]) -> Prior:
+    """Smyth (2004) moment estimates of the prior from the benchmarks' variances (each with its
+    own degrees of freedom: a pooled pair's, or one run's own)."""
     e, d = [], []
-    for la, lb in pairs:
-        dg = len(la) + len(lb) - 2
-        if min(len(la), len(lb)) < MIN_PROCESSES:
-            continue
-        s2 = (_ss(la) + _ss(lb)) / dg
-        if s2 > 0:
-            e.append(math.log(s2) - float(digamma(dg / 2)) + math.log(dg / 2))
-            d.append(dg)
+    for sp in spreads:
+        if sp.testable and sp.df > 0 and sp.s2 > 0:
+            e.append(math.log(sp.s2) - float(digamma(sp.df / 2)) + math.log(sp.df / 2))
+            d.append(sp.df)
     if len(e) < 3:
         return Prior(0.0, 0.0)
     mean_e = sum(e) / len(e)
@@ -138,38 +157,27 @@ def null_scale(meds: Sequence[tuple[Sequence[float], Sequence[float]]], prior: P
     z = []
     for la, lb in meds:
         if min(len(la), len(lb)) >= MIN_PROCESSES:
-            se2 = _se2(la, lb, prior)
-            if se2 > 0:
-                z.append((_mean(lb) - _mean(la)) / math.sqrt(se2))
+            se, _ = standard_error(pair_spread(la, lb), prior)
+            if se > 0:
+                z.append((_mean(lb) - _mean(la)) / se)
     if len(z) < 20:
         return 1.0
     c = median(z)
     return max(1.0, 1.4826 * median(abs(x - c) for x in z))
 
 
-def _se2(la: Sequence[float], lb: Sequence[float], prior: Prior) -> float:
-    dg = len(la) + len(lb) - 2
-    s2 = (_ss(la) + _ss(lb)) / dg
-    if math.isinf(prior.df):
-        s2 = prior.s2
-    elif prior.df > 0:
-        s2 = (prior.df * prior.s2 + dg * s2) / (prior.df + dg)
-    return s2 * (1 / len(la) + 1 / len(lb))
-
-
-def standard_error(la: Sequence[float], lb: Sequence[float], prior: Prior = Prior(0.0, 0.0),
-                   scale: float = 1.0) -> tuple[float, float]:
-    """(se, df) of mean(lb) - mean(la): the pooled variance shrunk towards the prior (its df added),
-    widened by `scale` (null_scale). Needs MIN_PROCESSES a side."""
-    dg = len(la) + len(lb) - 2
-    s2 = (_ss(la) + _ss(lb)) / dg
+def standard_error(spread: Spread, prior: Prior = Prior(0.0, 0.0), scale: float = 1.0) -> tuple[float, float]:
+    """(se, df) of the difference of the two sides' mean log process medians: the variance shrunk
+    towards the prior (its df added), widened by `scale` (null_scale). Needs MIN_PROCESSES a side."""
+    s2, dg = spread.s2, spread.df
     if math.isinf(prior.df):
         s2, df = prior.s2, math.inf
     elif prior.df > 0:
         s2, df = (prior.df * prior.s2 + dg * s2) / (prior.df + dg), prior.df + dg
     else:
         df = dg
-    return math.sqrt(s2 * (1 / len(la) + 1 / len(lb))) * scale, df
+    na, nb = spread.processes
+    return math.sqrt(s2 * (1 / na + 1 / nb)) * scale, df
 
 
 def _quantile(prob: float, df: float) -> float:
@@ -187,7 +195,7 @@ def moderated_t(la: Sequence[float], lb: Sequence[float], prior: Prior = Prior(0
     d = _mean(lb) - _mean(la)
     if min(len(la), len(lb)) < MIN_PROCESSES:
         return 1.0, Effect(math.exp(d), math.nan, math.nan)
-    se, df = standard_error(la, lb, prior, scale)
+    se, df = standard_error(pair_spread(la, lb), prior, scale)
     if se == 0:  # every process identical on both sides: exact, no interval
         return (1.0 if d == 0 else 0.0), Effect(math.exp(d), math.exp(d), math.exp(d))
     p = 2 * (1 - NormalDist().cdf(abs(d) / se)) if math.isinf(df) else 2 * float(student_t.sf(abs(d) / se, df))
@@ -230,35 +238,60 @@ def bh_adjust(ps: Sequence[float]) -> list[float]:
     return adj
 
 
+def detectable_changes(spreads: Sequence[Spread], prior: Prior, scale: float = 1.0, alpha: float = 0.05,
+                       min_change: float = 0.05, confidence: float = 0.95) -> list[float]:
+    """The minimum detectable change of every benchmark of one comparison: its spread shrunk
+    towards `prior`, widened by `scale`, with as many tests as `spreads` has entries (inf where a
+    side has fewer than MIN_PROCESSES). compare (decide) and the main job's plan
+    (like_run_changes) both ask this function, so their test count and prior are the same."""
+    return [minimum_detectable_change(*standard_error(sp, prior, scale), len(spreads), alpha, min_change,
+                                      confidence) if sp.testable else math.inf for sp in spreads]
+
+
 def decide(samples: Sequence[tuple[Processes, Processes]], alpha: float = 0.05,
            min_change: float = 0.05, confidence: float = 0.95) -> list[Verdict]:
     """One Verdict (with its minimum detectable change) per (A processes, B processes) pair, with
     BH over all of them."""
     meds = [(process_medians(a), process_medians(b)) for a, b in samples]
-    prior = fit_prior(meds)
+    spreads = [pair_spread(la, lb) for la, lb in meds]
+    prior = fit_prior(spreads)
     scale = null_scale(meds, prior)
     tests = [moderated_t(la, lb, prior, confidence, scale) for la, lb in meds]
     adj = bh_adjust([p for p, _ in tests])
+    mdcs = detectable_changes(spreads, prior, scale, alpha, min_change, confidence)
     up, down = 1 + min_change, 1 / (1 + min_change)
     out = []
-    for (la, lb), (p, eff), pa in zip(meds, tests, adj):
-        k = (len(la), len(lb))
-        mdc = math.inf
-        if min(k) < MIN_PROCESSES:
+    for sp, (p, eff), pa, mdc in zip(spreads, tests, adj, mdcs):
+        if not sp.testable:
             v = "underpowered"
+        elif pa < alpha and eff.ci_low > up:
+            v = "regression"
+        elif pa < alpha and eff.ci_high < down:
+            v = "improvement"
+        elif down <= eff.ci_low and eff.ci_high <= up:
+            v = "unchanged"
         else:
-            mdc = minimum_detectable_change(*standard_error(la, lb, prior, scale), len(meds), alpha,
-                                            min_change, confidence)
-            if pa < alpha and eff.ci_low > up:
-                v = "regression"
-            elif pa < alpha and eff.ci_high < down:
-                v = "improvement"
-            elif down <= eff.ci_low and eff.ci_high <= up:
-                v = "unchanged"
-            else:
-                v = "inconclusive"
-        out.append(Verdict(p, pa, eff, k, v, mdc))
+            v = "inconclusive"
+        out.append(Verdict(p, pa, eff, sp.processes, v, mdc))
     return out
+
+
+def like_run_changes(groups: Sequence[Processes], added: Sequence[int] | None = None, alpha: float = 0.05,
+                     min_change: float = 0.05, confidence: float = 0.95) -> list[float]:
+    """The minimum detectable change compare would give each benchmark of one run against a run
+    like it: the same processes a side (plus `added[i]` for benchmark i, its spread kept: what
+    more processes would buy) and the same spreads. The prior is fitted from this run's own
+    variances with their own degrees of freedom (k - 1), which estimates the prior compare fits
+    from two such runs' pooled ones; the test count is every benchmark of the run. No drift
+    between the runs is assumed (null scale 1: compare widens by the empirical null only with 20
+    or more benchmarks; a loaded machine's drift makes the real comparison wider)."""
+    meds = [process_medians(g) for g in groups]
+    own = [Spread(_ss(m) / (len(m) - 1) if len(m) > 1 else math.nan, len(m) - 1, (len(m), len(m))) for m in meds]
+    prior = fit_prior(own)
+    added = list(added) if added is not None else [0] * len(meds)
+    like = [Spread(sp.s2, 2 * (k + more) - 2, (k + more, k + more))
+            for sp, more, k in zip(own, added, (len(m) for m in meds))]
+    return detectable_changes(like, prior, 1.0, alpha, min_change, confidence)
 
 
 def rank_test_p(a: Processes, b: Processes) -> float:

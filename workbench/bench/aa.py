@@ -3,8 +3,10 @@
 `inject_slowdown` makes the "something changed" case from a real run (a copy with one
 benchmark's values scaled, labelled as such in the copy). `run_aa` (`workbench aa`) makes the
 whole check reproducible from one command: the same grid swept `runs` times, a copy of the last
-run with one benchmark slowed, and compare's outputs for every pair written beside them. Above
-rundir, results and sweep (it uses all three).
+run with one benchmark slowed, and compare's outputs for every pair written beside them.
+`run_aa_main` (`workbench aa --main-job`) does the same with the main job's settings: `workbench
+run`'s sweep twice (or once beside a given main-job run), the cover letter's per-emulator
+startup slowed in run 2's copy. Above rundir, results and sweep (it uses all three).
 """
 from __future__ import annotations
 
@@ -166,4 +168,60 @@ def run_aa(out: Path, runs: int = 2, emulators: Sequence[int] = AA_EMULATORS,
     pairs.append(summarise(dirs[0], inj, out / f"compare-{dirs[0].name}-injected.csv", injected=name))
     (out / SUMMARY_FILE).write_text(json.dumps({"factor": factor, "mode": mode, "pairs": [asdict(p) for p in pairs],
                                                "failures": check_failures(pairs, factor)}, indent=2) + "\n")
+    return pairs
+
+
+MAIN_INJECT = ("daemon_startup", "per-emulator", "cold")  # the cover letter's faster side, at 30
+
+
+def _main_job_run(run: Path, budget_s: float | None, libvirt: Sequence[str], strategies: Sequence[str] | None,
+                  progress: bool) -> None:
+    """`workbench run`'s sweep into `run` (no report), unless a finished one is there."""
+    import time
+
+    from workbench.analysis.rundir import DETECT_FILE
+    from workbench.bench import mainjob
+
+    if (run / DETECT_FILE).exists():  # written last: the run is whole; a resume would add processes
+        return
+    res = mainjob.run_answer(run, budget_s or mainjob.BUDGET_S, started=time.monotonic(), say=lambda _: None,
+                             strategies=strategies, progress=progress, libvirt=libvirt)
+    if res.failed:
+        raise ResultsError(f"{run}: {len(res.failed)} job(s) failed: {', '.join(res.failed)}")
+
+
+def run_aa_main(out: Path, run1: Path | None = None, factor: float = AA_FACTOR, budget_s: float | None = None,
+                libvirt: Sequence[str] = (), strategies: Sequence[str] | None = None,
+                progress: bool = True) -> list[PairSummary]:
+    """The A/A check with the main job's settings: the main job's sweep into out/run1 (or `run1`,
+    a finished main-job run) and out/run2, run2's copy with the cover letter's per-emulator daemon
+    startup at the largest count slowed by `factor` into out/injected, run1 compared with run2 and
+    with the copy; the summary (with each run's headline minimum detectable changes) in
+    out/aa-summary.json."""
+    from workbench.bench import mainjob
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if run1 is None:
+        run1 = out / "run1"
+        _main_job_run(run1, budget_s, libvirt, strategies, progress)
+    elif not Path(run1).is_dir():
+        raise UsageError(f"--run1 {run1}: no run directory")
+    elif read_run_info(run1).data.get("sweep", {}).get("mode") != mainjob.MODE.name:
+        raise UsageError(f"--run1 {run1}: not a main-job run (workbench run; its machine.json says mode "
+                         f"{read_run_info(run1).data.get('sweep', {}).get('mode')!r})")
+    run2 = out / "run2"
+    _main_job_run(run2, budget_s, libvirt, strategies, progress)
+    inj = out / "injected"
+    if inj.exists():
+        shutil.rmtree(inj)  # derived from run2: made anew each time
+    name, file = injected_name(run2, *MAIN_INJECT)
+    inject_slowdown(run2, inj, name, factor, file=file)
+    pairs = [summarise(run1, run2, out / "compare-run1-run2.csv"),
+             summarise(run1, inj, out / "compare-run1-injected.csv", injected=name)]
+    (out / SUMMARY_FILE).write_text(json.dumps({
+        "factor": factor, "mode": "main job", "runs": [str(run1), str(run2)],
+        "pairs": [asdict(p) for p in pairs], "failures": check_failures(pairs, factor),
+        "headline_mdc": {"run1": mainjob.detectable_rows(run1)["headline"],
+                         "run2": mainjob.detectable_rows(run2)["headline"]}}, indent=2) + "\n")
     return pairs

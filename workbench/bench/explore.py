@@ -7,8 +7,6 @@ table. notebooks/explore.py calls it from its parameter cell's choices.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -51,8 +49,7 @@ def measure(strategies: Sequence[str], emulators: Sequence[int], benchmark: str 
     """Run the jobs into run_dir (default: a new dir under runs/explore/) and return its tidy
     table (workbench.analysis.results.load_run). `processes` worker processes per benchmark, one value
     each on a cold cache (4 warm)."""
-    from workbench.sim.installs import ensure_install
-    from workbench.analysis.results import load_run, write_results_csv
+    from workbench.analysis.results import load_run
 
     todo = jobs(strategies, emulators, benchmark, cache)
     if processes < 1:
@@ -64,11 +61,7 @@ def measure(strategies: Sequence[str], emulators: Sequence[int], benchmark: str 
                 "grid_sha256": sweep.grid_id(todo, mode.name, latency), "shard": None,
                 "created_at": sweep._now()}
     info = sweep._check_or_write_machine(out, settings)
-    work = Path(tempfile.mkdtemp(prefix="vcx-"))
-    try:
-        for n in sorted({j.n for j in todo}):
-            ensure_install(work / "installs", n, latency)
-        runner = sweep.JobRunner(out, mode, latency, work, info)
+    with sweep.job_runner(out, mode, latency, info, todo) as runner:
         for job in todo:
             if (out / job.filename).exists():
                 continue
@@ -77,8 +70,4 @@ def measure(strategies: Sequence[str], emulators: Sequence[int], benchmark: str 
             error = runner.run(job)
             if error:
                 raise UsageError(f"{job.filename}: the benchmark failed: {error.strip().splitlines()[-1:]}")
-        runner.finish()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    write_results_csv(out)
     return load_run(out)

@@ -75,10 +75,10 @@ class CostModel:
     @classmethod
     def read(cls, run_dir: Path) -> "CostModel":
         model = cls()
+        from workbench.analysis.rundir import result_files
+
         gaps: list[float] = []
-        for path in sorted(Path(run_dir).glob("*.json")):
-            if path.name == "machine.json" or path.name.startswith("."):
-                continue
+        for path in result_files(run_dir):
             fc = _file_cost(path)
             if fc is not None:
                 model.files[_stem(path.name)] = fc
@@ -254,6 +254,29 @@ def _job_of(stem: str) -> _Key | None:
 def _case(name: str) -> str:
     """'scenario.cold_container[...]' -> 'cold_container'."""
     return name.split("[", 1)[0].split(".", 1)[-1]
+
+
+def worker_s(path: Path, benchmark: str | None = None) -> float | None:
+    """The typical cost of one more worker process of `benchmark` (a pyperf name; default every
+    benchmark of the file): the median of its workers' durations plus the median start gap. The
+    median leaves out a one-off step of the first worker (a packager's prebuild, say). None if
+    the file records no durations."""
+    try:
+        doc = json.loads(Path(path).read_bytes())
+        runs = []
+        for bench in doc["benchmarks"]:
+            name = bench.get("metadata", {}).get("name") or doc.get("metadata", {}).get("name", "")
+            for run in bench["runs"]:
+                md = run.get("metadata", {})
+                if "date" in md and "duration" in md:
+                    runs.append((dt.datetime.fromisoformat(md["date"]), float(md["duration"]), name))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    runs.sort()
+    gaps = [max(0.0, (b[0] - a[0]).total_seconds() - a[1]) for a, b in zip(runs, runs[1:])]
+    start = min(statistics.median(gaps), 5.0) if gaps else PROCESS_START_S
+    mine = [d for _, d, name in runs if benchmark is None or name == benchmark]
+    return statistics.median(mine) + start if mine else None
 
 
 def _stem(filename: str) -> str:

@@ -16,9 +16,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from workbench.analysis import rundir
 from workbench.errors import BadValue, ResultsError
@@ -380,10 +381,12 @@ class JobRunner:
             self.progress.update(expected_s)
         return error
 
-    def run_each(self, jobs: Sequence[Job], expected_s: Mapping[str, float], result: "SweepResult") -> None:
-        """Run `jobs` one after the other, each into result.ran or (with its error) result.failed."""
+    def run_each(self, jobs: Sequence[Job], expected_s: Mapping[str, float], result: "SweepResult",
+                 processes: Mapping[str, int] | None = None) -> None:
+        """Run `jobs` one after the other, each into result.ran or (with its error) result.failed;
+        `processes`: worker processes per job file where not the mode's."""
         for job in jobs:
-            error = self.run(job, expected_s=expected_s[job.filename])
+            error = self.run(job, processes=(processes or {}).get(job.filename), expected_s=expected_s[job.filename])
             if error:
                 result.failed[job.filename] = error
             else:
@@ -422,12 +425,24 @@ def fmt_minutes(seconds: float) -> str:
     return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
 
 
-def make_installs(work: Path, jobs: Sequence[Job], latency: str) -> None:
-    """The installs `jobs` run on, under work/installs: made once per run, read-only afterwards."""
+@contextmanager
+def job_runner(out: Path, mode: Mode, latency: str, info: dict, jobs: Sequence[Job]) -> Iterator[JobRunner]:
+    """A JobRunner for `jobs` into `out`, in a private work dir (short: probe sockets live below
+    /tmp anyway) holding the installs they run on, made once here and read-only afterwards. The
+    dir goes at the end; when the body finished, the run's session is closed and its
+    results.csv rewritten."""
     from workbench.sim.installs import ensure_install
 
-    for n, qemu in sorted({(j.n, str(dict(j.axes).get("qemu", "recorded"))) for j in jobs if j.n is not None}):
-        ensure_install(work / "installs", n, latency, qemu)
+    work = Path(tempfile.mkdtemp(prefix="vcs-"))
+    try:
+        for n, qemu in sorted({(j.n, str(dict(j.axes).get("qemu", "recorded"))) for j in jobs if j.n is not None}):
+            ensure_install(work / "installs", n, latency, qemu)
+        runner = JobRunner(out, mode, latency, work, info)
+        yield runner
+        runner.finish()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    write_results_csv(out)
 
 
 def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategies: Sequence[str] | None = None,
@@ -480,15 +495,8 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
     if progress and todo:
         print(f"sweep: {len(todo)} of {len(jobs)} jobs to run, expected {fmt_minutes(left)} "
               f"(the reference run's job times; the bar's ETA corrects itself as jobs finish)", flush=True)
-    work = Path(tempfile.mkdtemp(prefix="vcs-"))  # short: probe sockets live below /tmp anyway
-    try:
-        make_installs(work, todo, latency)
-        bar = progress_bar(sum(cost.values()), sum(cost.values()) - left, progress)
-        runner = JobRunner(out, m, latency, work, info, bar)
+    with job_runner(out, m, latency, info, todo) as runner:
+        runner.progress = progress_bar(sum(cost.values()), sum(cost.values()) - left, progress)
         runner.run_each(todo, cost, result)
-        bar.close()
-        runner.finish()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    write_results_csv(out)
+        runner.progress.close()
     return result

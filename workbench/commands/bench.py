@@ -105,16 +105,26 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="table (with a footer) or csv/json on stdout (method and test count on stderr)")
     s.set_defaults(func=compare)
 
-    s = sub.add_parser("aa", help="A/A check: the same grid swept twice plus an injected slowdown, compared",
+    s = sub.add_parser("aa", help="A/A check: the same runs twice plus an injected slowdown, compared",
                        description="Sweep the same small grid --runs times (quick mode: a few minutes), copy "
                                    "the last run with driver_startup (per-emulator, cold cache, largest emulator "
                                    "count) slowed by --factor (workbench.bench.aa.inject_slowdown, labelled in the copy), "
                                    "and compare run1 with every other run and with the injected copy. Writes "
                                    "OUT/run1.., OUT/injected, OUT/compare-*.csv and OUT/aa-summary.json; resumes "
-                                   "finished runs. Exit 1 when an A/A pair flags more than 1%% regressions or the "
-                                   "injected benchmark is unchanged (or inconclusive with an mdc below the "
-                                   "injected change).")
-    s.add_argument("--runs", type=int, default=2, help="sweeps of the same grid (default 2)")
+                                   "finished runs. --main-job: the same check with the main job's settings "
+                                   "(`workbench run`'s sweep and stop rule, no report) made twice, or once beside "
+                                   "--run1, a finished main-job run; the cover letter's per-emulator daemon "
+                                   "startup at 30 is slowed in run2's copy, and the summary holds each run's "
+                                   "headline minimum detectable changes. Exit 1 when an A/A pair flags more "
+                                   "than 1%% regressions or the injected benchmark is unchanged (or "
+                                   "inconclusive with an mdc below the injected change).")
+    s.add_argument("--main-job", action="store_true",
+                   help="the main job's settings (workbench run) instead of a quick sweep of a small grid")
+    s.add_argument("--run1", type=Path, default=None, metavar="DIR",
+                   help="with --main-job: a finished main-job run to compare against (else one is made)")
+    s.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                   help="with --main-job: each run's budget as in `workbench run --budget` (default: its default)")
+    s.add_argument("--runs", type=int, default=None, help="sweeps of the same grid (default 2)")
     s.add_argument("--emulators", type=emulator_list, default=None,
                    help="comma-separated emulator counts (default 1,8)")
     s.add_argument("--strategies", type=strategy_list, default=None,
@@ -123,6 +133,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="benchmark scripts (default driver_startup,parse; driver_startup is injected)")
     s.add_argument("--rigorous", action="store_true", help="sweep in rigorous mode instead of quick")
     s.add_argument("--factor", type=float, default=1.2, help="injected slowdown (default 1.2: 20%%)")
+    libvirt_option(s)
     s.add_argument("-o", "--output", type=Path, required=True, help="directory for the runs and compare outputs")
     s.set_defaults(func=aa)
 
@@ -261,9 +272,20 @@ def aa(args: argparse.Namespace) -> int:
 
     if not 1.0 < args.factor < 10:
         raise UsageError(f"--factor must lie between 1 and 10, got {args.factor}")
-    pairs = check.run_aa(args.output, args.runs, args.emulators or check.AA_EMULATORS,
-                         args.strategies or check.AA_STRATEGIES, args.benchmarks or check.AA_BENCHMARKS,
-                         "rigorous" if args.rigorous else "quick", args.factor)
+    if args.main_job:
+        grid = [f for f in ("runs", "emulators", "strategies", "benchmarks", "rigorous") if getattr(args, f)]
+        if grid:
+            raise UsageError(f"--main-job measures the main job's benchmarks: drop --{', --'.join(grid)}")
+        if args.budget is not None and not args.budget > 0:
+            raise UsageError(f"--budget must be a number of seconds > 0, got {args.budget}")
+        pairs = check.run_aa_main(args.output, args.run1, args.factor, args.budget, libvirt_values(args.libvirt))
+    else:
+        if args.run1 is not None or args.budget is not None or args.libvirt:
+            raise UsageError("--run1, --budget and --libvirt go with --main-job")
+        pairs = check.run_aa(args.output, 2 if args.runs is None else args.runs,
+                             args.emulators or check.AA_EMULATORS, args.strategies or check.AA_STRATEGIES,
+                             args.benchmarks or check.AA_BENCHMARKS, "rigorous" if args.rigorous else "quick",
+                             args.factor)
     for p in pairs:
         line = (f"{p.output}: {p.tests} tests, " + ", ".join(f"{n} {v}" for v, n in sorted(p.verdicts.items()))
                 + f"; regressions {p.regression_share:.1%}; median mdc {p.mdc_median:.1%}")
@@ -272,6 +294,13 @@ def aa(args: argparse.Namespace) -> int:
             line += (f"; injected x{args.factor} into {v['benchmark']}: {v['verdict']}, ratio {v['ratio']:.3f} "
                      f"[{v['ci_low']:.3f}, {v['ci_high']:.3f}], mdc {v['mdc']:.1%}")
         print(line)
+    if args.main_job:
+        import json
+
+        for run, rows in json.loads((args.output / check.SUMMARY_FILE).read_text())["headline_mdc"].items():
+            shown = ", ".join(f"{r['file'].rsplit('--r', 1)[0]} "
+                              f"{'unknown' if r['mdc'] is None else format(r['mdc'], '.1%')}" for r in rows)
+            print(f"{run}: headline benchmarks' minimum detectable change against a like run: {shown}")
     bad = check.check_failures(pairs, args.factor)
     for b in bad:
         print(f"workbench: aa: {b}", file=sys.stderr)

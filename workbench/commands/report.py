@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from workbench.args import libvirt_option
+from workbench.bench.stop_rule import BUDGET_S
 from workbench.errors import UsageError
 from workbench.paths import NOTEBOOKS_DIR, RESULTS_DIR
 
@@ -52,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "reference run; resumable")
     s.add_argument("--budget", type=_seconds, default=None, metavar="SECONDS",
                    help="the main job's wall-time budget, report included, that the adaptive part plans "
-                        "for (default 270); the first pass always runs whole")
+                        f"for (default {BUDGET_S:g}); the first pass always runs whole")
     s.add_argument("--reference", type=Path, default=None, metavar="RUN",
                    help="a run the report draws beside this one and judges each headline against "
                         "(e.g. data/results/reference)")
@@ -163,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
         from workbench.bench import mainjob
 
         out = args.output or Path("runs/latest")
-        budget = args.budget or mainjob.BUDGET_S
+        budget = args.budget or BUDGET_S
         from workbench.bench.sweep import resolve_strategies
 
         jobs = mainjob.answer_jobs(resolve_strategies("all"), True)

@@ -85,6 +85,12 @@ class Strategy:
         return None
 
     # -- the APIs that libvirt answers from virCaps ------------------------------------------
+    def looks_up_every_emulator(self, api: str, flags: Sequence[str] | None = None) -> bool:
+        """Whether the driver API `api` (with get_capabilities' `flags`) looks up every emulator:
+        libvirt's build virCaps for get_capabilities, get_version and the security model. The
+        daemon probes them before taking its lock, so a slow probe never holds other clients."""
+        return api in ("get_capabilities", "get_version", "node_get_security_model")
+
     def get_version(self, driver: "DriverView") -> int:
         """libvirt 6.x-12.x: build (or reuse) full virCaps, just to find the host-arch guest."""
         caps = driver.capabilities()

@@ -26,6 +26,11 @@ class PerEmulatorFixed(PerEmulator):
     name = "per-emulator-fixed"
     description = "per-emulator; get_version, security model and get_capabilities(flags) without full virCaps"
 
+    def looks_up_every_emulator(self, api: str, flags: Sequence[str] | None = None) -> bool:
+        # get_version and the security model find the one emulator they need, or none; the
+        # capabilities only the guests need emulators
+        return api == "get_capabilities" and (flags is None or (isinstance(flags, list) and "guests" in flags))
+
     def get_version(self, driver) -> int:
         binary = default_emulator(driver.host_arch, driver.host_arch, driver.search_path)
         if binary is None:
