@@ -154,6 +154,7 @@ def main() -> int:
         install = made
     commands = args.commands.split(",")
     totals = {"processes": 0, "tempdirs": 0, "traceback": 0, "killed": 0, "tries": 0}
+    exits: dict[int, int] = {}  # 143 / 0: unwound; -15: before Python had set its handler (nothing started yet)
     try:
         span = {}
         for c in commands:
@@ -172,12 +173,13 @@ def main() -> int:
             if "skipped" in r:
                 continue
             totals["tries"] += 1
+            exits[r["exit"]] = exits.get(r["exit"], 0) + 1
             for k in ("processes", "tempdirs", "traceback", "killed"):
                 totals[k] += int(r[k])
     finally:
         if made is not None:
             shutil.rmtree(made, ignore_errors=True)
-    print(f"totals: {totals}")
+    print(f"totals: {totals}; exit codes: {dict(sorted(exits.items()))}")
     return 1 if any(totals[k] for k in ("processes", "tempdirs", "traceback", "killed")) else 0
 
 
