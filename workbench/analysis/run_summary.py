@@ -92,8 +92,8 @@ def judge_runs(runs: Sequence[Path], ref: Path, threshold: float, alpha: float, 
                          "differences may come from it.")
         cmp = compare(ref_df, run_df, min_change=threshold - 1, alpha=alpha)
         if cmp.empty:
-            notes.append(f"`{run.name}` shares no benchmark (same parameters) with the reference "
-                         f"`{ref.name}`: nothing to compare.")
+            notes.append(f"{plots.md_literal(run.name)} shares no benchmark (same parameters) with the reference "
+                         f"{plots.md_literal(ref.name)}: nothing to compare.")
             judged.append(Judged(run, notes, ""))
             continue
         shown = cmp[cmp["regression"].astype(bool)][REGRESSION_COLUMNS].sort_values("ratio", ascending=False)
