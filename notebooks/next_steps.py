@@ -151,7 +151,7 @@ if not trade.empty:
     if missing:
         display(Markdown(missing))
     display(Markdown("**Staleness risk** (each strategy's own assessment, not a measurement):\n\n"
-                     + "\n".join(f"- **{s}**: {r}" for s, r in trade.drop_duplicates("strategy")
+                     + "\n".join(f"- **{plots.md_text(s)}**: {r}" for s, r in trade.drop_duplicates("strategy")
                                   [["strategy", "staleness_risk"]].itertuples(index=False))))
 
 # %% [markdown]

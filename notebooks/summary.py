@@ -106,8 +106,8 @@ else:
                        "differences may come from it.")
         cmp = compare(ref_df, run_df, min_change=threshold - 1, alpha=alpha)
         if cmp.empty:
-            plots.note(f"`{run.name}` shares no benchmark (same parameters) with the reference "
-                       f"`{ref.name}`: nothing to compare.")
+            plots.note(f"{plots.md_literal(run.name)} shares no benchmark (same parameters) with the reference "
+                       f"{plots.md_literal(ref.name)}: nothing to compare.")
             continue
         flagged = cmp[cmp["regression"].astype(bool)]
         counts = cmp["verdict"].value_counts()

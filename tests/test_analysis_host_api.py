@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from workbench.analysis import host_api as ha
+from workbench.analysis import host_api as ha, plots
 from workbench.paths import RESULTS_DIR
 from workbench.analysis.results import load_run
 
@@ -111,7 +111,8 @@ def test_the_pages_tables_and_files_on_the_committed_run(tmp_path):
     hosts = ha.hosts_in(df)
     line = ha.run_line(COMMITTED, df, hosts, {"cpu_model": "X", "cores": 2, "os": "L", "python": "3"})
     assert line.endswith("; made on X (2 cores), L, Python 3.") and f"{len(df):,} values" in line
-    assert ha.run_line(COMMITTED, df, hosts, {}).endswith(f"host shapes {', '.join(hosts)}.")
+    shapes = ", ".join(plots.md_text(h) for h in hosts)  # metadata: shown escaped
+    assert ha.run_line(COMMITTED, df, hosts, {}).endswith(f"host shapes {shapes}.")
     lat = ha.question_latency(df, hosts)
     big = ha.largest_simulated(hosts)
     wide = ha.latency_on(lat, big)

@@ -121,6 +121,29 @@ def test_transcript_save_never_follows_a_planted_link(tmp_path):
     assert json.loads(gzip.decompress(target.read_bytes())) == {"x": 1}
 
 
+def test_run_files_and_installs_never_follow_a_planted_link(tmp_path):
+    """machine.json, results.csv and an install's launchers are written through a temporary made
+    exclusively: the names these writers used to take (NAME.tmpPID) may hold a planted link."""
+    import os
+    import pandas as pd
+    from workbench.analysis import rundir
+    from workbench.sim.install import install
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    run, inst = tmp_path / "run", tmp_path / "inst"
+    run.mkdir()
+    inst.mkdir()
+    for d, name in ((run, "machine.json"), (run, "results.csv"), (inst, "qemu-system-x86_64")):
+        (d / f".{name}.tmp{os.getpid()}").symlink_to(victim)
+    rundir.write_run_info(run, {"format_version": 1})
+    rundir.write_results_csv(run, pd.DataFrame({"a": [1]}))
+    install(inst, 1, latency="none")
+    assert victim.read_text() == "precious"
+    assert json.loads((run / "machine.json").read_text()) == {"format_version": 1}
+    assert (run / "results.csv").read_text() == "a\n1\n"
+    assert os.access(inst / "qemu-system-x86_64", os.X_OK)
+
+
 def test_record_hanging_version_is_that_binarys_error(tmp_path, monkeypatch):
     from workbench.sim import recorder
     qemu = tmp_path / "qemu"

@@ -6,6 +6,7 @@ import json
 import html
 import re
 import shutil
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
@@ -115,22 +116,107 @@ def test_several_runs_and_a_reference_are_shown_side_by_side(results_run, tmp_pa
 
 
 
-HOSTILE_NAME = "run<img src=x onerror=alert(1)>`<b>live</b>`*x*"
+# HTML and Markdown that would be live if shown unescaped: an element with a handler, a link to
+# javascript:, a backtick that ends a code span, emphasis, and a pipe that splits a table cell.
+HOSTILE = "<img src=x onerror=wbpwn()>[wblink](javascript:wbpwn())`<b>wbbold</b>`*wbem*wbpipe1|wbpipe2"
+HOSTILE_NAME = "run" + HOSTILE.replace("/", "\u2215")  # a folder name: no slash (the tag stays open)
+
+
+def _plant(src: Path, dest: Path) -> None:
+    """A copy of run `src` at `dest` with HOSTILE in every metadata string a page may show:
+    machine.json's fields (and a hostname and command line), the libvirt build label (wb_system),
+    pyperf's hostname, and one extra benchmark whose name, case and phase hold it."""
+    shutil.copytree(src, dest)
+    (dest / "results.csv").unlink(missing_ok=True)  # derived: rebuilt from the planted files
+    machine = json.loads((dest / "machine.json").read_text())
+    for k, v in list(machine.items()):
+        if isinstance(v, str) and k not in ("code_sha256", "git_commit"):  # those two are checked
+            machine[k] = v + HOSTILE
+    machine.update(hostname="vm" + HOSTILE, command="workbench run" + HOSTILE)
+    (dest / "machine.json").write_text(json.dumps(machine))
+
+    def plant_md(md: dict) -> None:
+        if md.get("wb_system", "model") != "model":
+            md["wb_system"] += HOSTILE
+        if "hostname" in md:
+            md["hostname"] += HOSTILE
+    files = sorted(p for p in dest.glob("*.json") if p.name != "machine.json")
+    for f in files:
+        data = json.loads(f.read_text())
+        plant_md(data.setdefault("metadata", {}))
+        for b in data["benchmarks"]:
+            plant_md(b.setdefault("metadata", {}))
+            for r in b.get("runs", []):
+                plant_md(r.setdefault("metadata", {}))
+        f.write_text(json.dumps(data))
+    extra = json.loads(next(f for f in files if f.name.startswith("apis--")).read_text())
+    for b in extra["benchmarks"]:
+        md = b.setdefault("metadata", {})
+        md.update(name=md.get("name", "api") + HOSTILE, wb_case=md.get("wb_case", "") + HOSTILE,
+                  wb_phase="total" + HOSTILE, wb_extra=HOSTILE)
+    (dest / ("apis--hostile--r1.json")).write_text(json.dumps(extra))
+
+
+class _LiveFinder(HTMLParser):
+    """What of HOSTILE a page made live: elements and attributes it would add."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+        self.open: list[str] = []
+        self.cell = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for k, v in attrs:
+            if k.startswith("on"):
+                self.found.append(f"<{tag} {k}=...>")
+            if k in ("href", "src") and v and (v.strip().lower().startswith("javascript:") or v == "x"):
+                self.found.append(f"<{tag} {k}={v!r}>")
+        self.open.append(tag)
+        self.cell = tag in ("td", "th")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.open:
+            del self.open[len(self.open) - 1 - self.open[::-1].index(tag):]
+
+    def handle_data(self, data: str) -> None:
+        here = self.open[-1] if self.open else ""
+        if (here, data) in (("b", "wbbold"), ("em", "wbem"), ("a", "wblink")):  # the payload's own
+            self.found.append(f"<{here}>{data}</{here}>")
+        if self.cell and data.lstrip().startswith("wbpipe2"):
+            self.found.append("a table cell split at the pipe")
+        self.cell = False
+
+
+def live_parts(page_html: str) -> list[str]:
+    finder = _LiveFinder()
+    finder.feed(page_html)
+    return finder.found
+
+
+def test_live_parts_finds_what_it_looks_for():
+    bad = ('<p><img src=x onerror=wbpwn()><a href="javascript:wbpwn()">wblink</a><b>wbbold</b>'
+           '<em>wbem</em></p><table><tr><td>wbpipe1</td><td>wbpipe2</td></tr></table>')
+    assert len(live_parts(bad)) == 7
+    assert live_parts(f"<p><code>{html.escape(HOSTILE)}</code></p><td>{html.escape(HOSTILE)}</td>") == []
 
 
 @pytest.mark.timeout(900)  # every notebook rendered once more, on a loaded machine
-def test_run_name_with_html_is_never_live(results_run, tmp_path):
-    """A run folder whose name holds HTML (and a backtick, which would end a code span): every
-    page shows it as text only, and every page carries the Content Security Policy."""
+def test_metadata_with_html_or_markdown_is_never_live(results_run, tmp_path):
+    """HTML and Markdown in the run folder's name and in every metadata string a page may show
+    (machine.json, the libvirt build label, pyperf's hostname, a benchmark's name, case and
+    phase): every page shows them as text only, and every page carries the Content Security
+    Policy (a second line of defence, not the first)."""
     run = tmp_path / HOSTILE_NAME
-    shutil.copytree(results_run, run)
+    _plant(results_run, run)
     out = tmp_path / "reports"
     assert main(["report", "--results", str(run), "-o", str(out)]) == 0
     pages = sorted(out.glob("*.html"))
     assert len(pages) == len(describe_notebooks()) + 1
+    live = {page.name: live_parts(page.read_text()) for page in pages}
+    assert {k: v for k, v in live.items() if v} == {}, "live HTML or Markdown"
     for page in pages:
         text = page.read_text()
-        assert "<img src=x" not in text and "<b>live</b>" not in text, f"live HTML in {page.name}"
         assert text.count("Content-Security-Policy") == 1, page.name
         head = text[:text.index("Content-Security-Policy")]
         assert "<script" not in head, f"a script before the policy in {page.name}"

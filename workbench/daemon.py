@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from workbench import trace
-from workbench.errors import InvalidArgument, RpcError, UsageError, WorkbenchError
+from workbench.errors import InvalidArgument, RpcError, UsageError, WorkbenchError, unwind_on_sigterm
 from workbench.qemu.driver import DriverOptions, QemuDriver
 from workbench.qemu.designs.host_api import host_api_table  # the fine-grained host API designs
 
@@ -400,13 +400,9 @@ def _start_reaper() -> None:
 
 
 def serve(socket_path: Path, options: DriverOptions, access: SocketAccess = SocketAccess()) -> int:
-    def stop(signum: int, frame: Any) -> None:
-        # Raised in the main thread wherever it waits (startup's probes, accept, a full pool):
-        # shutdown never waits for a worker slot nor for a call in flight.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one unwinding at a time
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
+    # SIGTERM unwinds the main thread wherever it waits (startup's probes, accept, a full pool):
+    # shutdown never waits for a worker slot nor for a call in flight.
+    unwind_on_sigterm()
     claim_socket_path(socket_path)  # fail before the (slow) startup, not after it
     from workbench.qemu import process
     process.become_subreaper()  # orphaned emulator helpers come to us: reap them, none outlives us

@@ -5,6 +5,9 @@ message line and an exit code: 2 for bad input, 1 for a failure). Everyone else 
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 
 class WorkbenchError(Exception):
     """Something the workbench refused or could not do; the message says what and where."""
@@ -118,13 +121,49 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so every `finally` (emulators, temp folders) runs first."""
 
 
-def unwind_on_sigterm() -> None:
-    """Make SIGTERM raise _Terminated (a KeyboardInterrupt, not an error) in the main thread: the CLI and every benchmark process
-    (a pyperf worker killed mid-probe must still end its emulator and remove its temp folder)."""
+# A SIGTERM that arrives while the main thread cleans up (ends an emulator, removes a folder) is
+# held until the cleanup is over: unwinding from its middle is what left folders and emulators.
+_deferring = 0
+_pending = False
+
+
+def _unwind_now() -> None:
     import signal
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one unwinding at a time
+    raise _Terminated()
 
-    def _terminate(signum: int, frame: object) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one unwinding at a time
-        raise _Terminated()
 
+def _terminate(signum: int, frame: object) -> None:
+    global _pending
+    if _deferring:
+        _pending = True
+        return
+    _unwind_now()
+
+
+def unwind_on_sigterm() -> None:
+    """Make SIGTERM raise _Terminated (a KeyboardInterrupt, not an error) in the main thread:
+    the CLI, the daemon and every benchmark process (a pyperf worker killed mid-probe must still
+    end its emulator and remove its temp folder). Inside `sigterm_deferred` it waits for the
+    block's end."""
+    import signal
     signal.signal(signal.SIGTERM, _terminate)
+
+
+@contextmanager
+def sigterm_deferred() -> Iterator[None]:
+    """Run the block whole even if SIGTERM arrives meanwhile, then unwind (_Terminated) at its
+    end. Signal handlers run only in the main thread, so elsewhere this does nothing."""
+    import threading
+    global _deferring, _pending
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+        if not _deferring and _pending:
+            _pending = False
+            _unwind_now()

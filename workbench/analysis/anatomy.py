@@ -160,4 +160,4 @@ def parallel_ratio_line(par: pd.DataFrame, kind: str, source: str) -> str:
     return ("Simulated / real per pool size: "
             + ", ".join(f"{w} worker{'s' if w > 1 else ''} **{tables.fmt_ratio(r)}**"
                         for w, r in zip(par["workers"], par["ratio"]))
-            + f" ({kind}; {source}).")
+            + f" ({kind}; {plots.md_text(source)}).")

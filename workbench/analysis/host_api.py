@@ -78,10 +78,10 @@ def run_line(run: Path, df: pd.DataFrame, hosts: list[str], machine: dict) -> st
     """What the run holds and where it was made, as the page's first sentence."""
     from workbench.analysis import plots
 
-    m = machine
+    m, md = machine, plots.md_text  # file contents and names: shown, never live
     return (f"Run {plots.md_literal(run.name)}: {len(df):,} values of {df['name'].nunique()} benchmarks; host "
-            f"shapes {', '.join(hosts)}" + (f"; made on {m.get('cpu_model')} ({m.get('cores')} cores), "
-            f"{m.get('os')}, Python {m.get('python')}" if m.get("cpu_model") else "") + ".")
+            f"shapes {', '.join(md(h) for h in hosts)}" + (f"; made on {md(m.get('cpu_model'))} ({md(m.get('cores'))} "
+            f"cores), {md(m.get('os'))}, Python {md(m.get('python'))}" if m.get("cpu_model") else "") + ".")
 
 
 def latency_on(lat: pd.DataFrame, host: str) -> pd.DataFrame:

@@ -189,7 +189,7 @@ def show_validate(data: Path, output_dir) -> pd.DataFrame:
 
     checks = validate_checks(data)
     if checks.empty:
-        plots.note(f"No validate results in {data}: run `workbench validate --install DIR --json`.")
+        plots.note(f"No validate results in {plots.md_literal(data)}: run `workbench validate --install DIR --json`.")
     else:
         _show(tables.show_table(checks, output_dir, "validate", "workbench validate: model against libvirt 9.0, "
                                 "per check", "measured", f"{data}/validate_*.json", time_columns=[], max_rows=20),
@@ -226,7 +226,7 @@ def show_probe_phases(data: Path, df: pd.DataFrame, transcripts: Path, tolerance
 
     facts_path = Path(data) / "facts.json"
     if not facts_path.exists():
-        plots.note(f"No {facts_path}: run `python -m workbench.libvirt9.facts` to measure libvirt 9.0's probes.")
+        plots.note(f"No {plots.md_literal(facts_path)}: run `python -m workbench.libvirt9.facts` to measure libvirt 9.0's probes.")
         return None
     ph = probe_phases(json.loads(facts_path.read_text()), recorded_launches(transcripts), df)
     _show(tables.show_table(

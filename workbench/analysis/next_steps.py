@@ -16,6 +16,7 @@ from typing import Iterable
 import pandas as pd
 
 from workbench.analysis import tables
+from workbench.analysis.plots import md_text
 from workbench.analysis.runmeta import numeric
 from workbench.analysis.results import MODEL
 from workbench.analysis.rundir import is_stock_libvirt
@@ -97,8 +98,8 @@ def missing_reasons(trade: pd.DataFrame, strategies: Iterable[str]) -> dict[str,
         uncounted = model[model[counted].isna().all(axis=1)]
         partial = sorted(set(model["strategy"]) - set(uncounted["strategy"]))
         parts = []
-        if real:
-            parts.append(f"{', '.join(real)}: {REAL_REASON}")
+        if real:  # system names from the results' metadata: shown, never live
+            parts.append(f"{', '.join(md_text(r) for r in real)}: {REAL_REASON}")
         if len(uncounted):
             parts.append(f"{', '.join(sorted(set(uncounted['strategy'])))}: {UNCOUNTED_REASON}")
         if partial:
@@ -165,12 +166,15 @@ def conclusions(trade: pd.DataFrame, baseline: str, strategies: Iterable[str],
             continue
         lines.append(f"  - the target ({target:g}x for the best new strategy against {baseline}): "
                      f"**{'met' if b[sp] >= target else 'not met'}** ({tables.fmt_ratio(b[sp])}).")
-        stock = next((s for s in t.index if is_stock_libvirt(s)), None)
-        for real in [s for s in t.index if s not in known]:
-            r = t.loc[real, "last_answer_s"]
-            if stock is not None and real != stock:  # a patched build: against the stock one, not the model
-                lines.append(f"  - **{real}** on the same install: {fmt(r)}, against {fmt(t.loc[stock, 'last_answer_s'])} "
-                             f"for {stock} (stock): **{tables.fmt_ratio(t.loc[stock, 'last_answer_s'] / r)}** faster "
+        stock_name = next((s for s in t.index if is_stock_libvirt(s)), None)
+        stock = None if stock_name is None else md_text(stock_name)
+        for real_name in [s for s in t.index if s not in known]:
+            # system names from the results' metadata: shown, never live
+            r, real = t.loc[real_name, "last_answer_s"], md_text(real_name)
+            if stock_name is not None and real_name != stock_name:  # a patched build: against the stock one, not the model
+                stock_s = t.loc[stock_name, "last_answer_s"]
+                lines.append(f"  - **{real}** on the same install: {fmt(r)}, against {fmt(stock_s)} "
+                             f"for {stock} (stock): **{tables.fmt_ratio(stock_s / r)}** faster "
                              "(the build differs from Debian's in its options as well as in its patches).")
                 continue
             gap = r / base["last_answer_s"]

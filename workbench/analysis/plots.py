@@ -51,14 +51,24 @@ def fmt_time(seconds: float) -> str:
     return f"{seconds} s"
 
 
-_MD_PUNCT = re.compile(r"([\\`*_{}\[\]()+\-.!|~])")
+# What makes Markdown live inline: code spans, emphasis, links and images (brackets), headings,
+# table cells, strikethrough, math, and the backslash itself. A line break is flattened first,
+# and HTML's own characters are escaped as HTML; the rest of the punctuation stays as written.
+_MD_PUNCT = re.compile(r"([\\`*_\[\]#|~$])")
+
+
+def md_text(text: object) -> str:
+    """`text` (a run's folder name, a path, metadata: anything a user or a file chose) for
+    Markdown prose, shown as written and never live: line breaks made spaces (a new line could
+    start a heading or a list), HTML escaped, then Markdown's active punctuation backslash-escaped
+    (a backtick would end a `code span`, brackets make a link, a pipe splits a table cell)."""
+    flat = str(text).replace("\r", " ").replace("\n", " ")
+    return _MD_PUNCT.sub(r"\\\1", html.escape(flat, quote=False))  # quotes: no attribute here
 
 
 def md_literal(text: object) -> str:
-    """`text` (a run's folder name, a path, metadata: anything a user or a file chose) for a
-    Markdown cell, shown as code and never live: HTML escaped, then Markdown's punctuation
-    backslash-escaped (a backtick in a name would end a `code span` and let HTML through)."""
-    return "<code>" + _MD_PUNCT.sub(r"\\\1", html.escape(str(text), quote=True)) + "</code>"
+    """md_text(text) shown as code: names and paths."""
+    return "<code>" + md_text(text) + "</code>"
 
 
 def note(text: str) -> None:
@@ -103,7 +113,7 @@ def load(results_dir: str | Path | Sequence[str | Path], emulators: Sequence[int
     ref_label = labels[runs.index(ref[0])] if ref and ref[0] in runs else None
     for run, label in zip(runs, labels):
         if not run.is_dir() or not any(run.glob("*.json")):
-            note(f"No results in `{run}`: nothing measured to show. Make a run with "
+            note(f"No results in {md_literal(run)}: nothing measured to show. Make a run with "
                  "`workbench sweep -o DIR` (or `workbench run`) and pass it as `results_dir`.")
             continue
         frames.append(with_run_machine(load_run(run), run).assign(

@@ -147,7 +147,8 @@ def show_oracle(oracle_path: Path, output_dir) -> pd.DataFrame | None:
     from workbench.analysis import plots, tables
 
     if not oracle_path.is_file():
-        plots.note(f"No {oracle_path}: `workbench validate --libvirt-tests DIR --json > {oracle_path}` "
+        plots.note(f"No {plots.md_literal(oracle_path)}: `workbench validate --libvirt-tests DIR --json > "
+                   f"{oracle_path.name}` "
                    "(DIR: libvirt 9.0's tests/, from scripts/fetch-libvirt-source.sh) makes it.")
         return None
     report = json.loads(oracle_path.read_text())
@@ -165,7 +166,7 @@ def show_schema_change(libvirt_tests: Path, output_dir) -> pd.DataFrame | None:
     from workbench.analysis import plots, tables
 
     if not (libvirt_tests / "qemucapabilitiesdata").is_dir():
-        plots.note(f"libvirt 9.0's test data is not at {libvirt_tests}: scripts/fetch-libvirt-source.sh "
+        plots.note(f"libvirt 9.0's test data is not at {plots.md_literal(libvirt_tests)}: scripts/fetch-libvirt-source.sh "
                    "fetches it (the schema comparison below reads it).")
         return None
     shares = schema_change_shares(libvirt_tests)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench import atomicfile
 from workbench.errors import ResultsError
 from workbench.libvirt9.builds import SYSTEM_LABEL
 from workbench.paths import REPO_ROOT
@@ -110,11 +111,7 @@ def collect_run_info() -> dict[str, Any]:
 
 def write_run_info(run_dir: Path, info: dict[str, Any]) -> Path:
     """machine.json, written atomically."""
-    path = Path(run_dir) / MACHINE_FILE
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(info, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
+    return atomicfile.write_bytes(Path(run_dir) / MACHINE_FILE, (json.dumps(info, indent=2) + "\n").encode())
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -158,7 +155,4 @@ def results_csv(run_dir: Path) -> Path:
 def write_results_csv(run_dir: Path, frame) -> Path:
     """results.csv from a tidy frame (pandas), written atomically."""
     target = results_csv(run_dir)
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, target)
-    return target
+    return atomicfile.write_bytes(target, frame.to_csv(index=False).encode())

@@ -52,6 +52,13 @@ class Block:
     axes: tuple[tuple[str, tuple[Any, ...]], ...] = ()
 
 
+# `workbench run --full`: the emulator counts of the full grid (main_grid): libvirt's two
+# strategies at every count of the first tuple, the newer strategies at the second, the sweep's
+# quick mode. Its expected cost, job by job: `python -m workbench.bench.fullgrid_cost`.
+FULL_GRID = ((1, 2, 4, 8, 16, 30), (1, 8, 30))
+SWEEP_MODE = "quick"
+
+
 # Every job ends its probes as libvirt 9.0 does (teardown libvirt9, the default); these measure
 # the other teardowns cold at `beyond`: the pidfd fix for libvirt's two strategies (the saving
 # at 1 to 30 emulators) and libvirt 5.x's SIGKILL without a wait for full-caps (what the
@@ -482,7 +489,7 @@ def run_sweep(out: Path, emulators: Sequence[int] = DEFAULT_EMULATORS, strategie
     clear_partial(out)
     todo = [j for j in jobs if not _finished(out / j.filename)]
     result = SweepResult([], [j for j in jobs if j not in todo], {})
-    costs = CostModel.from_run()
+    costs = CostModel.from_run(values=m.values_per_process)
     cost = {j.filename: costs.job_s(j, m.processes) for j in jobs}
     left = sum(cost[j.filename] for j in todo)
     if progress and todo:

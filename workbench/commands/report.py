@@ -18,12 +18,6 @@ from workbench.errors import UsageError
 from workbench.paths import NOTEBOOKS_DIR, RESULTS_DIR
 
 REFERENCE_RUN = RESULTS_DIR / "reference"
-# `workbench run --full`: the emulator counts of the full grid (workbench.bench.sweep.main_grid):
-# libvirt's two strategies at every count of the first tuple, the newer strategies at the second,
-# the sweep's quick mode (the committed reference run is one). Wall times measured on the
-# reference machine (2 cores) are in data/results/reference/README.md.
-FULL_GRID = ((1, 2, 4, 8, 16, 30), (1, 8, 30))
-SWEEP_MODE = "quick"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -209,7 +203,7 @@ def _sweep_status(res) -> int:
 
 
 def _run_full(out: Path, libvirt: list[str]) -> int:
-    from workbench.bench.sweep import main_grid, run_sweep
+    from workbench.bench.sweep import FULL_GRID, SWEEP_MODE, main_grid, run_sweep
 
     emulators, beyond = FULL_GRID
     print(f"sweep: libvirt's strategies at {list(emulators)} emulators, the newer ones at {list(beyond)}, "

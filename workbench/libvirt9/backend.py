@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import UsageError, WorkbenchError
-from workbench.libvirt9 import builds
+from workbench.libvirt9 import builds, reaper as reaper_process
 from workbench.libvirt9.builds import LibvirtBuild
 
 SYSTEM = builds.SYSTEM_LABEL
@@ -39,12 +39,13 @@ class ReaperMode:
     report: Path | None = None     # JSON: the exits seen and what was left when the worker ended
 
     def argv(self) -> list[str]:
+        """The reaper's options (reaper.command puts the command after them)."""
         out = ["--reap", self.reap]
         if self.reap == "late":
             out += ["--delay", repr(self.delay_s)]
         if self.report is not None:
             out += ["--report", str(self.report)]
-        return out + ["--"]
+        return out
 
 
 class LibvirtError(WorkbenchError):
@@ -113,17 +114,6 @@ def write_qemu_conf(root: Path) -> None:
     conf.write_text(f'user = "{user}"\ngroup = "{group}"\n')
 
 
-def _stop_reaper(proc: subprocess.Popen) -> None:
-    """SIGTERM the reaper, which kills and reaps the worker and every QEMU it left; SIGKILL it
-    only if it does not end within 10 s."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)  # the reaper's own exit: a blocking wait, bounded
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def run_job(install: Path, root: Path, steps: list[dict], *, log_file: Path | None = None,
             timeout: float = 600.0, build: LibvirtBuild = builds.SYSTEM,
             reaper: ReaperMode | None = None, log_filters: str = LOG_FILTERS) -> list[StepRecord]:
@@ -147,13 +137,13 @@ def run_job(install: Path, root: Path, steps: list[dict], *, log_file: Path | No
         job.write_text(json.dumps({"uri": f"qemu:///embed?root={root}", "steps": steps,
                                    "prefix": None if build.prefix is None else str(build.prefix),
                                    "label": build.label}))
-        cmd = [sys.executable, "-m", "workbench.libvirt9.reaper", *(reaper or ReaperMode()).argv(),
-               sys.executable, "-m", "workbench.libvirt9.worker", str(job), str(out)]
+        cmd = reaper_process.command([sys.executable, "-m", "workbench.libvirt9.worker", str(job), str(out)],
+                                     (reaper or ReaperMode()).argv())
         with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
             try:
                 _, stderr = proc.communicate(timeout=timeout)
             except BaseException as e:  # a time limit, or this process told to stop (SIGTERM unwinds)
-                _stop_reaper(proc)
+                reaper_process.stop(proc)
                 if isinstance(e, subprocess.TimeoutExpired):
                     raise LibvirtError(f"libvirt worker on {install}: no answer within {timeout:.0f} s") from e
                 raise

@@ -191,6 +191,25 @@ def kill_descendants() -> None:
                 pass
 
 
+def command(argv: list[str], options: list[str] = ()) -> list[str]:
+    """The command line that runs `argv` under this reaper (this interpreter, `options` first)."""
+    return [sys.executable, "-m", "workbench.libvirt9.reaper", *options, "--", *argv]
+
+
+def stop(proc) -> None:
+    """End a reaper started with `command` (a subprocess.Popen): SIGTERM, on which it kills and
+    reaps its command and every process left below it; SIGKILL only if it has not ended within
+    10 s. Called when its caller gives up (a time limit, SIGTERM), before the caller removes the
+    folders those processes work in."""
+    import subprocess
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)  # the reaper's own exit: a blocking wait, bounded
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _parse(args: list[str]) -> tuple[str, float, str | None, list[str]]:
     mode, delay, report = "prompt", 1.0, None
     while args and args[0].startswith("--"):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from workbench.errors import UsageError, WorkbenchError, XMLError
+from workbench.errors import UsageError, WorkbenchError, XMLError, sigterm_deferred
 from workbench.paths import DOMAINS_DIR
 from workbench.qemu import deviations
 from workbench.libvirt9 import builds as libvirt_builds, virsh
@@ -281,7 +281,8 @@ def validate(install: Path, corpus: Path = DOMAINS_DIR, checks: tuple[str, ...] 
         model = model_facts(install, files, corpus, arches, work, timings)
     finally:
         if keep is None:
-            shutil.rmtree(work, ignore_errors=True)
+            with sigterm_deferred():  # removed whole, after everything that worked in it ended
+                shutil.rmtree(work, ignore_errors=True)
     timings["total"] = time.perf_counter() - t0
     rows = compare(model, real, checks)
     version = virsh.virsh_version() if build.is_system else f"{virsh.virsh_version()} ({build.label})"

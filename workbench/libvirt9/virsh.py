@@ -3,7 +3,8 @@
 Why virsh and not the Python binding: virsh ships with libvirt-clients wherever libvirt is
 installed (the binding needs a compiler and libvirt-dev), and a separate process keeps
 libvirt's embedded QEMU driver, its threads and its children out of the workbench process.
-virsh runs as the child of a small child subreaper that reaps every orphan at once: libvirt
+virsh runs as the child of a child subreaper (workbench.libvirt9.reaper) that reaps every
+orphan at once, dies with its caller and, stopped, kills and reaps everything below it: libvirt
 SIGTERMs each probed QEMU (a daemonized orphan) and checks every 200 ms until the pid is gone
 (qemu/teardown.py), which on this container otherwise costs about 1.6 s per probe
 (docs/measured.md).
@@ -18,30 +19,11 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.errors import WorkbenchError
-
-# Runs `argv` as its child while reaping every process re-parented to it; exits with the
-# child's status. Kept as a -c script so nothing of the workbench is imported there.
-_REAPER = """\
-import ctypes, os, sys
-libc = ctypes.CDLL(None, use_errno=True)
-if libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
-    sys.exit(125)
-pid = os.spawnv(os.P_NOWAIT, sys.argv[1], sys.argv[1:])
-code = 1
-while True:
-    try:
-        got, status = os.wait()
-    except ChildProcessError:
-        sys.exit(code)
-    if got == pid:
-        code = os.waitstatus_to_exitcode(status)
-        code = code if code >= 0 else 128 - code
-"""
+from workbench.errors import WorkbenchError, sigterm_deferred
+from workbench.libvirt9 import reaper
 
 # util.module: the path of the QEMU driver module loaded (which build runs, see loaded_build)
 LOG_FILTERS = "1:qemu.qemu_monitor 1:qemu.qemu_process 1:util.module"
@@ -97,19 +79,27 @@ class Session:
         virsh = shutil.which("virsh")
         if virsh is None:
             raise LibvirtUnavailable("virsh not found")
-        argv = [sys.executable, "-c", _REAPER, virsh, "-c", f"qemu:///embed?root={self.root}",
-                script]
+        argv = reaper.command([virsh, "-c", f"qemu:///embed?root={self.root}", script])
+        p = None
         try:
-            p = subprocess.run(argv, cwd=self.workdir, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, timeout=self.timeout_s)
-        except subprocess.TimeoutExpired:
-            raise WorkbenchError(f"virsh did not finish within {self.timeout_s:.0f} s") from None
-        if "no connection driver available" in p.stdout:
+            with sigterm_deferred():  # started and held before a SIGTERM can unwind past it
+                p = subprocess.Popen(argv, cwd=self.workdir, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+            out, _ = p.communicate(timeout=self.timeout_s)
+        except BaseException as e:  # a time limit, or this process told to stop (SIGTERM unwinds)
+            if p is not None:
+                with sigterm_deferred():
+                    reaper.stop(p)  # virsh and every QEMU it left, before the caller removes their folder
+                    p.communicate()
+            if isinstance(e, subprocess.TimeoutExpired):
+                raise WorkbenchError(f"virsh did not finish within {self.timeout_s:.0f} s") from None
+            raise
+        if "no connection driver available" in out:
             raise LibvirtUnavailable("libvirt's QEMU driver is not installed "
                                      "(libvirt-daemon-driver-qemu)")
-        parts = _split(p.stdout, len(commands))
+        parts = _split(out, len(commands))
         if parts is None:
-            raise WorkbenchError(f"virsh failed (exit {p.returncode}): {p.stdout.strip()[-500:]}")
+            raise WorkbenchError(f"virsh failed (exit {p.returncode}): {out.strip()[-500:]}")
         return parts
 
 
@@ -214,7 +204,8 @@ def run_as_self(root: Path) -> None:
 
 
 def short_root(prefix: str = "wbv") -> Path:
-    """A short temporary directory (socket paths under it must stay below 107 bytes)."""
+    """A short temporary directory (socket paths under it must stay below 107 bytes), in the
+    workbench's temporary root ($WORKBENCH_TMP, as the probes' folders; else /tmp)."""
     import tempfile
-    base = "/tmp" if os.path.isdir("/tmp") else None
+    base = os.environ.get("WORKBENCH_TMP") or ("/tmp" if os.path.isdir("/tmp") else None)
     return Path(tempfile.mkdtemp(prefix=prefix, dir=base))

@@ -210,32 +210,48 @@ def _launch_and_talk(binary: str, accel: str, sequence, launch_timeout_s: float,
 
 def run_terminable(coro: Any) -> Any:
     """asyncio.run, with SIGTERM (in the main thread) cancelling the coroutine and then raising
-    errors._Terminated from here. A SIGTERM handler raising inside the event loop's own code
-    (a socket write, a callback) leaves a half-run task that asyncio reports with a traceback."""
+    errors._Terminated from here, also when the coroutine had already finished: a SIGTERM is
+    never lost. The handler only schedules the cancellation: a handler raising inside the event
+    loop's own code (a socket write, a callback) leaves a half-run task that asyncio reports with
+    a traceback. It is swapped in and out with signal.signal alone (the loop's own
+    add/remove_signal_handler restores SIG_DFL between, a window where SIGTERM kills outright)."""
     if threading.current_thread() is not threading.main_thread():
         return asyncio.run(coro)
     from workbench.errors import _Terminated
+    before = signal.getsignal(signal.SIGTERM)
+    if before in (signal.SIG_IGN, signal.SIG_DFL, None):  # already unwinding, or not ours to change
+        return asyncio.run(coro)
+    terminated: list[bool] = []
+    running: list[tuple[asyncio.AbstractEventLoop, asyncio.Task]] = []
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        terminated.append(True)
+        for loop, task in running:
+            try:
+                loop.call_soon_threadsafe(task.cancel)
+            except RuntimeError:  # the loop has closed: the check after asyncio.run raises
+                pass
 
     async def main() -> Any:
-        loop, task, terminated = asyncio.get_running_loop(), asyncio.current_task(), []
-        before = signal.getsignal(signal.SIGTERM)
-        if before in (signal.SIG_IGN, None):  # already unwinding, or not ours to change
-            return await coro
+        running.append((asyncio.get_running_loop(), asyncio.current_task()))
+        if terminated:  # arrived before the loop could be told
+            coro.close()
+            raise asyncio.CancelledError
+        return await coro
 
-        def on_sigterm() -> None:
-            terminated.append(True)
-            task.cancel()
-        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
-        try:
-            return await coro
-        except asyncio.CancelledError:
-            if terminated:
-                raise _Terminated() from None
+    signal.signal(signal.SIGTERM, on_sigterm)
+    result = None
+    try:
+        result = asyncio.run(main())
+    except BaseException:  # the cancellation, or what the cancelled coroutine turned it into
+        if not terminated:
             raise
-        finally:
-            loop.remove_signal_handler(signal.SIGTERM)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN if terminated else before)
-    return asyncio.run(main())
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN if terminated else before)
+    if terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one unwinding at a time
+        raise _Terminated()
+    return result
 
 
 async def _talk(session: QMPSession, proc: process.EmulatorProcess, sequence,

@@ -13,6 +13,7 @@ setting can make it late or absent). How a launch is ended is `cleanup`'s `mode`
 """
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
 import select
@@ -26,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.errors import LaunchRefused, ProbeError, ProbeTimeout
+from workbench.errors import LaunchRefused, ProbeError, ProbeTimeout, sigterm_deferred
 from workbench.qemu import teardown
 
 _PR_SET_CHILD_SUBREAPER = 36
@@ -83,23 +84,28 @@ class EmulatorProcess:
 def launch(binary: str, accel: str, timeout_s: float) -> EmulatorProcess:
     """Start the emulator daemonized; on any failure nothing is left running or on disk."""
     become_subreaper()
-    with _live_lock:
-        if _shutting_down:
-            raise ProbeError(binary, "launch", "the workbench is shutting down")
-        tmpdir = Path(tempfile.mkdtemp(prefix="qmp-", dir=_tmp_root()))
-        _live[tmpdir] = None
-    errlog = tmpdir / "stderr"
+    _end_all_at_exit()
+    tmpdir = parent = None
     try:
-        with open(errlog, "wb") as err:
-            t0 = time.perf_counter_ns()
-            try:
-                parent = subprocess.Popen(probe_argv(binary, tmpdir, accel), stdin=subprocess.DEVNULL,
-                                          stdout=subprocess.DEVNULL, stderr=err, close_fds=True,
-                                          env=_probe_env(tmpdir), start_new_session=True)  # own group: killed whole
-            except OSError as e:
-                raise ProbeError(binary, "launch", f"cannot execute: {e.strerror}") from None
-            spawned = time.perf_counter_ns()
-            _owned.add(parent.pid)  # waited for below: never a zombie for the daemon's reaper
+        # Until the folder is in _live and the emulator's parent in _owned, a SIGTERM waits:
+        # after that, whatever unwinds (here, the caller, or the exit) finds and ends them.
+        with sigterm_deferred():
+            with _live_lock:
+                if _shutting_down:
+                    raise ProbeError(binary, "launch", "the workbench is shutting down")
+                tmpdir = Path(tempfile.mkdtemp(prefix="qmp-", dir=_tmp_root()))
+                _live[tmpdir] = None
+            errlog = tmpdir / "stderr"
+            with open(errlog, "wb") as err:
+                t0 = time.perf_counter_ns()
+                try:
+                    parent = subprocess.Popen(probe_argv(binary, tmpdir, accel), stdin=subprocess.DEVNULL,
+                                              stdout=subprocess.DEVNULL, stderr=err, close_fds=True,
+                                              env=_probe_env(tmpdir), start_new_session=True)  # own group: killed whole
+                except OSError as e:
+                    raise ProbeError(binary, "launch", f"cannot execute: {e.strerror}") from None
+                spawned = time.perf_counter_ns()
+                _owned.add(parent.pid)  # waited for below: never a zombie for the daemon's reaper
         if not _wait_exit_blocking(parent.pid, timeout_s):
             _killpg(parent.pid)  # the whole group: a hostile emulator's children too
             parent.kill()
@@ -118,7 +124,15 @@ def launch(binary: str, accel: str, timeout_s: float) -> EmulatorProcess:
             raise ProbeError(binary, "launch", "daemonized but created no QMP socket")
         return EmulatorProcess(binary, accel, tmpdir, pid, t0, spawned, daemonized)
     except BaseException:
-        cleanup(tmpdir, None)
+        with sigterm_deferred():
+            if parent is not None and parent.returncode is None:  # a zombie names no folder: reap it here
+                _killpg(parent.pid)
+                parent.kill()
+                parent.wait()  # untimed: a blocking waitpid on a SIGKILLed child
+            if parent is not None:
+                _owned.discard(parent.pid)
+            if tmpdir is not None:
+                cleanup(tmpdir, None)
         raise
 
 
@@ -150,6 +164,18 @@ def _probe_env(tmpdir: Path) -> dict[str, str]:
 _live: dict[Path, int | None] = {}
 _live_lock = threading.Lock()
 _shutting_down = False
+
+
+_exit_hook = False
+
+
+def _end_all_at_exit() -> None:
+    # The last net: a launch whose caller unwound before it could end it (a SIGTERM between
+    # `launch` returning and the caller holding the result) is ended as the interpreter exits.
+    global _exit_hook
+    if not _exit_hook:
+        _exit_hook = True
+        atexit.register(end_all)
 
 
 def end_all() -> int:
@@ -347,6 +373,11 @@ def cleanup(tmpdir: Path, pid: int | None,
     existence checks by default), with this process's reaper collecting it as QEMU's parent
     would; then SIGKILL and reap what it forked and any stray naming its directory, and remove
     the directory. Returns what the teardown did (None when there was no emulator to end)."""
+    with sigterm_deferred():  # run whole: a SIGTERM unwinds once the folder is gone
+        return _cleanup(tmpdir, pid, mode)
+
+
+def _cleanup(tmpdir: Path, pid: int | None, mode: str) -> teardown.TeardownOutcome | None:
     # A dying emulator has no cmdline any more, but while it is our (unreaped) child its pid
     # cannot be reused: end it either way.
     _reap_intermediate(pid)

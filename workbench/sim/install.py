@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench import atomicfile
 from workbench.errors import BadValue
 from workbench.sim import replay
 from workbench.sim.catalog import INSTALL_ORDER, MAX_SIMULATED
@@ -155,8 +156,6 @@ def _previous_targets(dest: Path) -> set[str]:
 
 
 def _write_atomic(path: Path, data: bytes, mode: int) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
+    with atomicfile.replacing(path) as f:  # created exclusively: a planted link is never followed
         f.write(data)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+        os.chmod(f.fileno(), mode)

@@ -48,6 +48,7 @@ GARBAGE = b"\x00\xffnot json\r\n"
 # Fault modes for the hostile-emulator tests (handled in the "fault injection" part at the end of this file).
 FAULTS = ("oversize-at:", "wrongtype-at:", "fork-at:", "die-mid-reply-at:", "reply-at:", "rename-at:",
           "hold-at:", "escape-at:")
+HOLD_AT_SIGTERM = "hold-at:SIGTERM="  # hold-at aimed at the teardown's SIGTERM, not a command
 MISBEHAVIOURS = ("crash-at:", "hang-at:", "garbage-at:", "hang-at-start", "exit-at-start",
                  "greeting-garbage") + FAULTS
 
@@ -316,6 +317,9 @@ def _exit_on_sigterm(server: "_Server") -> None:
     the one `quit` takes (both request a shutdown from the main loop, then qemu_cleanup), so the
     replay exits after the recorded quit->exit time, as it does on `quit`."""
     def on_term(signum: int, frame: object) -> None:
+        if server.misbehave and server.misbehave.startswith(HOLD_AT_SIGTERM):  # a test's event
+            from workbench.sim.replay_faults import hold
+            hold(server.misbehave[len(HOLD_AT_SIGTERM):])
         work_until(cpu_now() + server.factor * float(server.launch.get("quit_s") or 0.0))
         os._exit(0)
 

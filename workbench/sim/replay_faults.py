@@ -20,7 +20,8 @@ Dumps = Callable[[Any], str]
 #   die-mid-reply-at:CMD   send half of the reply, then exit
 #   reply-at:CMD=JSON      answer {"return": JSON} instead of the recording
 #   hold-at:CMD=FIFO       open FIFO.held for writing (the test sees CMD reached), then wait
-#                          for a line on FIFO before answering: a slow emulator, held by events
+#                          for a line on FIFO before answering: a slow emulator, held by events;
+#                          CMD `SIGTERM`: held on the teardown's SIGTERM, before the exit it starts
 #   rename-at:CMD=JSONSTR  the recorded reply with JSONSTR (a JSON string, e.g. "\u0001") added
 #                          to its first "name": a hostile emulator rewriting one reply in place
 
@@ -51,10 +52,7 @@ def fault_at(server: Any, cmd: str, rid: str, recorded: Callable[[], dict | None
     ex = recorded()
     ret = ex.get("return") if ex else None
     if mode == "hold-at":
-        with open(payload + ".held", "w") as held:
-            held.write("held\n")
-        with open(payload) as release:
-            release.readline()
+        hold(payload)
         return False  # then answered as recorded
     if mode == "rename-at":
         server._send('{"return": ' + dumps(_renamed(ret, json.loads(payload))) + rid + "}")
@@ -68,6 +66,14 @@ def fault_at(server: Any, cmd: str, rid: str, recorded: Callable[[], dict | None
         server.conn.sendall(text[: max(1, len(text) // 2)])
         os._exit(1)
     return False
+
+
+def hold(fifo: str) -> None:
+    """Say "held" on FIFO.held (the test sees the point reached), then wait for a line on FIFO."""
+    with open(fifo + ".held", "w") as held:
+        held.write("held\n")
+    with open(fifo) as release:
+        release.readline()
 
 
 def _mistype(v: object) -> object:
