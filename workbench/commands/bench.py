@@ -118,7 +118,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "--run1, a finished main-job run; the cover letter's per-emulator daemon "
                                    "startup at 30 is slowed in run2's copy, and the summary holds each run's "
                                    "headline minimum detectable changes. Exit 1 when an A/A pair flags more "
-                                   "than 1%% regressions or the injected benchmark is unchanged (or "
+                                   "than 1% regressions or the injected benchmark is unchanged (or "
                                    "inconclusive with an mdc below the injected change).")
     s.add_argument("--main-job", action="store_true",
                    help="the main job's settings (workbench run) instead of a quick sweep of a small grid")
