@@ -28,9 +28,14 @@ def tiny_main_job():
         mp.undo()
 
 
-def test_aa_main_job_compares_two_main_job_runs_and_an_injected_copy(tmp_path, tiny_main_job):
-    out = tmp_path / "aa"
-    pairs = aa.run_aa_main(out, strategies=["per-emulator", "fixed-shipped"], progress=False)
+@pytest.fixture(scope="module")
+def tiny_aa(tiny_main_job, tmp_path_factory):
+    out = tmp_path_factory.mktemp("aa") / "aa"
+    return out, aa.run_aa_main(out, strategies=["per-emulator", "fixed-shipped"], progress=False)
+
+
+def test_aa_main_job_compares_two_main_job_runs_and_an_injected_copy(tiny_aa):
+    out, pairs = tiny_aa
     assert [p.output for p in pairs] == ["compare-run1-run2.csv", "compare-run1-injected.csv"]
     summary = json.loads((out / aa.SUMMARY_FILE).read_text())
     assert summary["mode"] == "main job" and summary["failures"] == aa.check_failures(pairs, 1.2)
@@ -45,10 +50,21 @@ def test_aa_main_job_compares_two_main_job_runs_and_an_injected_copy(tmp_path, t
         rows = summary["headline_mdc"][run]
         assert {r["role"] for r in rows} == {"slower", "faster"} and len(rows) == 4
         assert json.loads((out / run / "detectable-change.json").read_text())["tests"] == 4
-    # a finished run is kept: a second call makes no new run and writes the same pairs
+
+
+
+def test_aa_main_job_command_keeps_finished_runs_and_prints_the_detectable_changes(tiny_aa, capsys):
+    """Once beside a given run: a finished run2 is kept (a resume would add processes), the
+    exit status is the check's, each run's headline detectable changes are printed."""
+    out, _ = tiny_aa
     before = (out / "run2" / "machine.json").read_text()
-    again = aa.run_aa_main(out, run1=out / "run1", strategies=["per-emulator", "fixed-shipped"], progress=False)
-    assert (out / "run2" / "machine.json").read_text() == before and len(again) == 2
+    status = main(["aa", "--main-job", "--run1", str(out / "run1"), "-o", str(out)])
+    printed = capsys.readouterr().out
+    assert (out / "run2" / "machine.json").read_text() == before
+    failures = json.loads((out / aa.SUMMARY_FILE).read_text())["failures"]
+    assert status == (1 if failures else 0)
+    assert "compare-run1-injected.csv: 4 tests" in printed
+    assert printed.count("headline benchmarks' minimum detectable change against a like run: daemon_startup--n01") == 2
 
 
 def test_aa_main_job_refuses_what_is_not_a_main_job_run(tmp_path, capsys):

@@ -307,7 +307,11 @@ def _detect(runner: sweep.JobRunner, measured: Measured, jobs: Sequence[sweep.Jo
         job = index[step.index]
         say(f"run: +{step.processes} processes for {job.filename[:-5]} (minimum detectable change "
             f"{step.mdc_now:.1%}, about {step.mdc_after:.1%} after; ~{step.cost_s:.0f} s)")
-        if runner.run(stock_only(job), processes=step.processes, append=True):
+        before = len(measured.medians(job))
+        # a failed step, or one that measured nothing (a build that cannot run here is skipped
+        # by its script with exit 0), is not asked for again
+        if runner.run(stock_only(job), processes=step.processes, append=True) or \
+                len(measured.medians(job)) <= before:
             failed.add(job.filename)
 
 

@@ -33,7 +33,9 @@ a benchmark's process medians, for ~700 tests (the full grid) and runs that do n
   rigorous (16 a side)           7%    10%    21%   (8 processes x 2 rounds, median of 3 / 6)
 A cold benchmark's single value keeps its process's outliers, so its spread is the larger one;
 a loaded machine's drift between the runs widens every CI (footer: the runs' median ratio).
-The mdc column says it per benchmark for the runs at hand."""
+The mdc column says it per benchmark for the runs at hand. `workbench run` prints, for its
+headline benchmarks, the mdc this command would give against a run like it (the same function:
+workbench.analysis.results.detectable), and adds processes until each is at most 10%."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -116,7 +118,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "--run1, a finished main-job run; the cover letter's per-emulator daemon "
                                    "startup at 30 is slowed in run2's copy, and the summary holds each run's "
                                    "headline minimum detectable changes. Exit 1 when an A/A pair flags more "
-                                   "than 1%% regressions or the injected benchmark is unchanged (or "
+                                   "than 1% regressions or the injected benchmark is unchanged (or "
                                    "inconclusive with an mdc below the injected change).")
     s.add_argument("--main-job", action="store_true",
                    help="the main job's settings (workbench run) instead of a quick sweep of a small grid")

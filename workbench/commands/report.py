@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from workbench.args import libvirt_option
-from workbench.bench.stop_rule import BUDGET_S
+from workbench.bench.stop_rule import BUDGET_S, TARGET_MDC
 from workbench.errors import UsageError
 from workbench.paths import NOTEBOOKS_DIR, RESULTS_DIR
 
@@ -172,7 +172,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"run: the answer (cover letter, cold container at {mainjob.N} for every strategy, real "
               f"libvirt 9.0 where installed) into {out}; expected about {_minutes(first + mainjob.REPORT_S)} "
               f"(first pass {_minutes(first)} from the reference run's job times, report "
-              f"{_minutes(mainjob.REPORT_S)}), then more processes where the CIs are wide, up to "
+              f"{_minutes(mainjob.REPORT_S)}), then more processes until each headline benchmark can detect "
+              f"a {TARGET_MDC:.0%} change and where the CIs are wide, up to "
               f"{_minutes(budget)} in all", flush=True)
         res = mainjob.run_answer(out, budget, started=started, libvirt=libvirt)
         status = _sweep_status(res)
