@@ -53,6 +53,23 @@ def test_every_mode_runs_enough_processes_for_compare_to_test():
         assert argv[argv.index("-p") + 1] == str(mode.processes)
 
 
+def test_a_job_may_take_its_own_values_per_process_and_its_grid_says_so():
+    mode = sweep.MODES["quick"]
+    plain = sweep.Job("daemon_startup", 1, "per-emulator", 30, "cold")
+    five = sweep.Job("daemon_startup", 1, "per-emulator", 30, "cold", values=5)
+    argv = five.argv(mode, "none", Path("/i"), Path("/c"), Path("/o"), processes=7)
+    assert argv[argv.index("-n") + 1] == "5" and argv[argv.index("-p") + 1] == "7"
+    assert five.filename == plain.filename  # the same benchmark, measured more densely
+    assert sweep.grid_id([five], "quick", "none") != sweep.grid_id([plain], "quick", "none")
+
+
+def test_main_job_takes_several_values_of_a_cheap_cold_startup_only():
+    from workbench.bench import mainjob
+
+    assert mainjob.daemon("per-emulator", 30).values == mainjob.CHEAP_VALUES > 1
+    assert mainjob.daemon("full-caps", 30).values is None  # 9 s a value: one per process
+
+
 def test_sweep_resumes_skipping_finished_files_and_refuses_other_code(tmp_path):
     out = tmp_path / "run"
     kw = dict(emulators=[1], strategies=["per-emulator"], latency="none", mode="quick",

@@ -196,14 +196,11 @@ def test_reap_orphans_reaps_only_non_group_leaders():
     r, w = os.pipe()
     leader = subprocess.Popen(["/bin/sh", "-c", "read x & exit 0"], stdin=r, start_new_session=True)
     os.close(r)
-    leader.wait()
-    os.close(w)  # the helper's `read` ends: it exits, reparented to us
+    leader.wait()  # its helper (in its process group) is ours now: reparented as the leader exited
+    os.close(w)
+    # Block until the helper has exited, leaving it a zombie (WNOWAIT): no polling.
+    exited = os.waitid(os.P_PGID, leader.pid, os.WEXITED | os.WNOWAIT)
     from conftest import zombie_children
 
-    def zombies() -> list[int]:
-        return zombie_children(os.getpid(), group=leader.pid)
-    for _ in range(100000):  # bounded wait for the state, not for a time
-        if zombies():
-            break
-    assert zombies(), "the helper never became our zombie"
-    assert reap_orphans() and zombies() == []
+    assert zombie_children(os.getpid(), group=leader.pid) == [exited.si_pid], "the helper never became our zombie"
+    assert reap_orphans() and zombie_children(os.getpid(), group=leader.pid) == []

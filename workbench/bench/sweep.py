@@ -139,6 +139,7 @@ class Job:
     case: str | None = None  # one case of a script that has several (scenarios, libvirt_real)
     extra: tuple[str, ...] = ()  # more flags for the script (not part of the file name)
     axes: tuple[tuple[str, Any], ...] = ()  # further BenchParams fields, by name, where not default
+    values: int | None = None  # values per worker process where not the mode's (-n)
 
     @property
     def filename(self) -> str:
@@ -165,6 +166,8 @@ class Job:
         args = list(mode.args(self.cache))
         if processes is not None:
             args[args.index("-p") + 1] = str(processes)
+        if self.values is not None:
+            args[args.index("-n") + 1] = str(self.values)
         return [sys.executable, "-m", f"workbench.bench.{self.benchmark}", *args, "-q",
                 *self.params(latency, install_root, cache_root).to_argv(), *self.extra,
                 "--append" if append else "-o", str(out)]
@@ -256,7 +259,8 @@ def grid_id(jobs: Sequence[Job], mode: str, latency: str) -> str:
     equal for the shards of one grid, different for any other grid."""
     import hashlib
 
-    doc = json.dumps({"jobs": [j.filename for j in jobs], "mode": mode, "latency": latency}, sort_keys=True)
+    plan = [j.filename if j.values is None else f"{j.filename} -n {j.values}" for j in jobs]
+    doc = json.dumps({"jobs": plan, "mode": mode, "latency": latency}, sort_keys=True)
     return hashlib.sha256(doc.encode()).hexdigest()
 
 
