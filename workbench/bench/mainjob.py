@@ -33,6 +33,7 @@ from typing import Callable, Sequence
 from workbench.analysis import rundir
 from workbench.analysis.rundir import DETECT_FILE
 from workbench.bench import sweep
+from workbench.qemu.strategy_names import FULL_CAPS, PER_EMULATOR
 from workbench.analysis.precision import Interval, mean_interval, process_medians, ratio_interval
 from workbench.bench.stop_rule import (BUDGET_S, CHEAP_VALUES, MAX_DETECT_PROCESSES, MAX_PROCESSES, MIN_PROCESSES, OTHER_PROCESSES,
                                        PRECISION, STEP, TARGET_MDC, stop_rule)
@@ -62,7 +63,7 @@ def daemon(strategy: str, n: int) -> sweep.Job:
     whose spread between processes is wide and heavy-tailed: CHEAP_VALUES values per worker
     process (each a fresh daemon on a fresh cache), the process median the unit compare tests."""
     return sweep.Job("daemon_startup", 1, strategy, n, "cold",
-                     values=None if strategy == "full-caps" else CHEAP_VALUES)
+                     values=None if strategy == FULL_CAPS else CHEAP_VALUES)
 
 
 LIBVIRT_JOB = sweep.Job("libvirt_real", 1, "libvirt-9.0", N, "cold", "cold_container")
@@ -70,7 +71,7 @@ LIBVIRT_JOB = sweep.Job("libvirt_real", 1, "libvirt-9.0", N, "cold", "cold_conta
 
 def todo_possible(jobs: Sequence[sweep.Job]) -> bool:
     names = {j.strategy for j in jobs if j.benchmark == "scenarios"}
-    return "per-emulator" in names and bool(names - set(sweep.LIBVIRT_STRATEGIES))
+    return PER_EMULATOR in names and bool(names - set(sweep.LIBVIRT_STRATEGIES))
 
 
 def answer_jobs(strategies: Sequence[str], libvirt: bool) -> list[sweep.Job]:
@@ -82,12 +83,12 @@ def answer_jobs(strategies: Sequence[str], libvirt: bool) -> list[sweep.Job]:
 
 def headlines(libvirt: bool) -> list[Headline]:
     out = [Headline("cover_letter", f"cover letter: cold daemon startup at {N} emulators, full-caps / per-emulator",
-                    daemon("full-caps", N), daemon("per-emulator", N)),
+                    daemon(FULL_CAPS, N), daemon(PER_EMULATOR, N)),
            Headline("cold_container", f"cold container at {N}: per-emulator / {BEST_NEWER}",
-                    cold_container("per-emulator"), None)]
+                    cold_container(PER_EMULATOR), None)]
     if libvirt:
         out.append(Headline("libvirt", f"cold container at {N}: real libvirt 9.0 / per-emulator (model)",
-                            LIBVIRT_JOB, cold_container("per-emulator")))
+                            LIBVIRT_JOB, cold_container(PER_EMULATOR)))
     return out
 
 
